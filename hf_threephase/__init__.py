@@ -1,0 +1,34 @@
+"""hf-threephase: the 3-Phase fine-tuning recipe (DAE -> contrastive -> fine-tuning) on Hugging Face Trainer."""
+
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForPreTraining,
+    AutoModelForSequenceClassification,
+)
+
+from .configuration_threephase import ThreePhaseConfig
+from .modeling_threephase import (
+    DAEForSeqReconstruction,
+    DAEOutput,
+    ThreePhaseForSequenceClassification,
+    ThreePhaseModel,
+    ThreePhaseModelOutput,
+    ThreePhasePreTrainedModel,
+)
+
+__version__ = "0.1.0"
+
+AutoConfig.register("threephase", ThreePhaseConfig, exist_ok=True)
+AutoModel.register(ThreePhaseConfig, ThreePhaseModel, exist_ok=True)
+AutoModelForPreTraining.register(ThreePhaseConfig, DAEForSeqReconstruction, exist_ok=True)
+AutoModelForSequenceClassification.register(ThreePhaseConfig, ThreePhaseForSequenceClassification, exist_ok=True)
+
+
+def register_for_auto_class():
+    """Opt in to saving our code beside the weights, so a pushed checkpoint loads with `trust_remote_code=True`
+    where hf_threephase is not installed."""
+    ThreePhaseConfig.register_for_auto_class()
+    ThreePhaseModel.register_for_auto_class("AutoModel")
+    DAEForSeqReconstruction.register_for_auto_class("AutoModelForPreTraining")
+    ThreePhaseForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")

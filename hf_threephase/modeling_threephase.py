@@ -1,0 +1,267 @@
+"""The 3-Phase models: DAE (phase 1), sentence encoder (phase 2) and classifier (phase 3).
+
+All three share submodule names (`encoder`, `pooling`, `bottleneck`, then `projection`, then `classifier`), so phase
+N+1 is `Class.from_pretrained(phase_N_dir)`, as `BertForPreTraining` -> `BertForSequenceClassification`.
+"""
+
+import copy
+import inspect
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, PreTrainedModel
+from transformers.activations import ACT2FN
+from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.utils import ModelOutput
+
+from .configuration_threephase import ThreePhaseConfig
+
+
+@dataclass
+class DAEOutput(ModelOutput):
+    """
+    Args:
+        loss: reconstruction cross-entropy over the non-padding target tokens (when `labels` is given).
+        logits: vocabulary scores at the target positions only, shape `(num_target_tokens, vocab_size)`.
+        sentence_embedding: the bottleneck vector the decoder reconstructs from, `(batch_size, bottleneck_size)`.
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    sentence_embedding: torch.FloatTensor | None = None
+
+
+@dataclass
+class ThreePhaseModelOutput(ModelOutput):
+    """
+    Args:
+        sentence_embedding: the projection output, `(batch_size, projection_size)`: what the contrastive phase trains.
+        bottleneck_output: the bottleneck output before the projection.
+        last_hidden_state: the encoder's token states.
+    """
+
+    sentence_embedding: torch.FloatTensor | None = None
+    bottleneck_output: torch.FloatTensor | None = None
+    last_hidden_state: torch.FloatTensor | None = None
+
+
+class Pooling(nn.Module):
+    """Masked mean of the token states, or the first token's state."""
+
+    def __init__(self, mode: str):
+        super().__init__()
+        self.mode = mode
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        if self.mode == "cls":
+            return hidden_states[:, 0]
+        mask = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
+        return (hidden_states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+class IdentityInitLinear(nn.Linear):
+    """A linear layer initialised to the identity (zero bias), so that a fresh layer keeps the pooled embedding."""
+
+
+class ClassificationHead(nn.Module):
+    """dropout -> dense -> activation -> dropout -> out_proj."""
+
+    def __init__(self, config: ThreePhaseConfig):
+        super().__init__()
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.dense = nn.Linear(config.projection_size, config.classifier_hidden_size)
+        self.activation = ACT2FN[config.classifier_activation]
+        self.out_proj = nn.Linear(config.classifier_hidden_size, config.num_labels)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        x = self.activation(self.dense(self.dropout(features)))
+        return self.out_proj(self.dropout(x))
+
+
+def build_encoder(encoder_config) -> PreTrainedModel:
+    """The base model for `encoder_config`, without its own pooler where the architecture has one."""
+    model_class = AutoModel._model_mapping[type(encoder_config)]
+    kwargs = {"add_pooling_layer": False} if "add_pooling_layer" in inspect.signature(model_class).parameters else {}
+    return AutoModel.from_config(encoder_config, **kwargs)
+
+
+class ThreePhasePreTrainedModel(PreTrainedModel):
+    config_class = ThreePhaseConfig
+    base_model_prefix = "threephase"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    # A later phase drops what an earlier one needed: the DAE decoder.
+    _keys_to_ignore_on_load_unexpected = [r"^decoder\."]
+
+    def _init_weights(self, module):
+        if isinstance(module, IdentityInitLinear):
+            with torch.no_grad():
+                module.weight.copy_(torch.eye(*module.weight.shape))
+                module.bias.zero_()
+        elif isinstance(module, nn.Linear):
+            module.weight.data.normal_(mean=0.0, std=self.config.initializer_range)
+            if module.bias is not None:
+                module.bias.data.zero_()
+
+    def _build_body(self, config: ThreePhaseConfig):
+        self.encoder = build_encoder(config.encoder)
+        self.pooling = Pooling(config.pooling_mode)
+        self.bottleneck = IdentityInitLinear(config.hidden_size, config.bottleneck_size)
+
+    def _encode(self, input_ids, attention_mask, token_type_ids=None):
+        """Token states and the bottleneck vector."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        kwargs = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        return hidden, self.bottleneck(self.pooling(hidden, attention_mask))
+
+    def get_input_embeddings(self):
+        return self.encoder.get_input_embeddings()
+
+    @classmethod
+    def from_encoder_pretrained(cls, pretrained_model_name_or_path, **config_kwargs):
+        """Build this phase's model on a plain checkpoint (BERT, RoBERTa, ...): its encoder weights, new layers fresh."""
+        encoder_config = AutoConfig.from_pretrained(pretrained_model_name_or_path)
+        model = cls(ThreePhaseConfig(encoder=encoder_config, **config_kwargs))
+        encoder = AutoModel.from_pretrained(pretrained_model_name_or_path, config=encoder_config)
+        model.encoder.load_state_dict(encoder.state_dict(), strict=False)
+        model.config.name_or_path = str(pretrained_model_name_or_path)
+        return model
+
+
+class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
+    """
+    Phase 1, TSDAE-style: encoder -> pooling -> bottleneck; a decoder of the same architecture (`is_decoder`,
+    cross-attention) reconstructs the clean tokens from the single bottleneck vector. The decoder shares every
+    weight with the encoder except its cross-attention (and its LM-head transform).
+    """
+
+    _keys_to_ignore_on_load_unexpected = [r"^projection\.", r"^classifier\."]
+
+    def __init__(self, config: ThreePhaseConfig):
+        super().__init__(config)
+        if config.bottleneck_size != config.hidden_size:
+            raise ValueError(
+                f"The DAE decoder cross-attends to the bottleneck vector, so bottleneck_size ({config.bottleneck_size}) "
+                f"must equal the encoder's hidden size ({config.hidden_size})"
+            )
+        self._build_body(config)
+        decoder_config = copy.deepcopy(config.encoder)
+        decoder_config.is_decoder = True
+        decoder_config.add_cross_attention = True
+        self.decoder = AutoModelForCausalLM.from_config(decoder_config)
+        self._tied_weights_keys = self._decoder_ties()
+        self.post_init()
+
+    def _decoder_ties(self) -> dict[str, str]:
+        """{decoder parameter: encoder parameter} for every decoder weight that the encoder also has."""
+        prefix = self.decoder.base_model_prefix
+        encoder_names = {name for name, _ in self.encoder.named_parameters()}
+        return {
+            f"decoder.{prefix}.{name}": f"encoder.{name}"
+            for name, _ in self.decoder.base_model.named_parameters()
+            if name in encoder_names
+        }
+
+    def _decoder_head(self) -> nn.Module:
+        """The decoder's LM head (transform + vocabulary projection): every child but its base model."""
+        (head,) = [m for n, m in self.decoder.named_children() if n != self.decoder.base_model_prefix]
+        return head
+
+    @classmethod
+    def from_encoder_pretrained(cls, pretrained_model_name_or_path, **config_kwargs):
+        """Encoder and decoder both from the checkpoint (its LM head too, where it has one); cross-attention fresh."""
+        model = super().from_encoder_pretrained(pretrained_model_name_or_path, **config_kwargs)
+        decoder_config = copy.deepcopy(model.decoder.config)
+        decoder = AutoModelForCausalLM.from_pretrained(pretrained_model_name_or_path, config=decoder_config)
+        model.decoder.load_state_dict(decoder.state_dict(), strict=False)
+        return model
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        labels_attention_mask: torch.Tensor | None = None,
+        **kwargs,
+    ) -> DAEOutput:
+        r"""
+        input_ids / attention_mask: the noised sentence. labels: the clean token ids the decoder reconstructs (teacher
+        forcing on `labels[:, :-1]`, targets `labels[:, 1:]`), labels_attention_mask: their padding mask.
+        """
+        _, embedding = self._encode(input_ids, attention_mask, token_type_ids)
+        if labels is None:
+            return DAEOutput(sentence_embedding=embedding)
+        if labels_attention_mask is None:
+            labels_attention_mask = (labels != self.config.encoder.pad_token_id).long()
+        decoded = self.decoder.base_model(
+            input_ids=labels[:, :-1],
+            attention_mask=labels_attention_mask[:, :-1],
+            encoder_hidden_states=embedding[:, None],
+        ).last_hidden_state
+        # The vocabulary projection only where a target token exists: padding never reaches the 30k-way matmul.
+        target_mask = labels_attention_mask[:, 1:].bool()
+        logits = self._decoder_head()(decoded[target_mask])
+        loss = nn.functional.cross_entropy(logits.float(), labels[:, 1:][target_mask])
+        return DAEOutput(loss=loss, logits=logits, sentence_embedding=embedding)
+
+
+class ThreePhaseModel(ThreePhasePreTrainedModel):
+    """Phase 2 body: encoder -> pooling -> bottleneck -> projection; returns the sentence embedding."""
+
+    def __init__(self, config: ThreePhaseConfig):
+        super().__init__(config)
+        self._build_body(config)
+        self.projection = IdentityInitLinear(config.bottleneck_size, config.projection_size)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        **kwargs,
+    ) -> ThreePhaseModelOutput:
+        hidden, bottleneck = self._encode(input_ids, attention_mask, token_type_ids)
+        return ThreePhaseModelOutput(
+            sentence_embedding=self.projection(bottleneck), bottleneck_output=bottleneck, last_hidden_state=hidden
+        )
+
+
+class ThreePhaseForSequenceClassification(ThreePhasePreTrainedModel):
+    """Phase 3: the phase-2 body + a 2-layer MLP head; cross-entropy (or per `problem_type`)."""
+
+    def __init__(self, config: ThreePhaseConfig):
+        super().__init__(config)
+        self._build_body(config)
+        self.projection = IdentityInitLinear(config.bottleneck_size, config.projection_size)
+        self.classifier = ClassificationHead(config)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        _, bottleneck = self._encode(input_ids, attention_mask, token_type_ids)
+        logits = self.classifier(self.projection(bottleneck))
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(labels, logits, self.config)
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+__all__ = [
+    "DAEForSeqReconstruction",
+    "DAEOutput",
+    "ThreePhaseForSequenceClassification",
+    "ThreePhaseModel",
+    "ThreePhaseModelOutput",
+    "ThreePhasePreTrainedModel",
+]
