@@ -7,15 +7,22 @@ from transformers import (
     AutoModelForSequenceClassification,
 )
 
+from .collators import DenoisingCollator, JointCollator, PairCollator, PairDataset
 from .configuration_threephase import ThreePhaseConfig
+from .imbalance import imbalance_multipliers, upsample
 from .modeling_threephase import (
     DAEForSeqReconstruction,
     DAEOutput,
+    JointOutput,
+    ThreePhaseForJointTraining,
     ThreePhaseForSequenceClassification,
     ThreePhaseModel,
     ThreePhaseModelOutput,
     ThreePhasePreTrainedModel,
 )
+from .pairs import ContrastivePairs, pair_target
+from .phases import VARIANTS, ThreePhaseArguments, run_phases
+from .trainers import JointTrainer, SiameseCosineTrainer
 
 __version__ = "0.1.0"
 

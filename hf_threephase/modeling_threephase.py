@@ -46,6 +46,26 @@ class ThreePhaseModelOutput(ModelOutput):
     last_hidden_state: torch.FloatTensor | None = None
 
 
+@dataclass
+class JointOutput(ModelOutput):
+    """
+    Args:
+        loss: `dae_loss + cl_loss` (the trainer may weight the two).
+        dae_loss: reconstruction cross-entropy of the noised sentences.
+        cl_loss: MSE between the cosine of each pair's embeddings and its target.
+    """
+
+    loss: torch.FloatTensor | None = None
+    dae_loss: torch.FloatTensor | None = None
+    cl_loss: torch.FloatTensor | None = None
+
+
+def siamese_cosine_loss(embeddings: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """MSE(cos(u, v), target) for a batch holding the B u-sides, then the B v-sides."""
+    u, v = embeddings.float().chunk(2)
+    return nn.functional.mse_loss(nn.functional.cosine_similarity(u, v), targets.float())
+
+
 class Pooling(nn.Module):
     """Masked mean of the token states, or the first token's state."""
 
@@ -257,11 +277,44 @@ class ThreePhaseForSequenceClassification(ThreePhasePreTrainedModel):
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
+class ThreePhaseForJointTraining(DAEForSeqReconstruction):
+    """The Joint variant: the DAE plus the contrastive projection, trained on L_DAE + L_CL in one step. Its checkpoint
+    loads into `ThreePhaseModel` and `ThreePhaseForSequenceClassification` like a phase-2 one."""
+
+    _keys_to_ignore_on_load_unexpected = [r"^classifier\."]
+
+    def __init__(self, config: ThreePhaseConfig):
+        super().__init__(config)
+        self.projection = IdentityInitLinear(config.bottleneck_size, config.projection_size)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        labels_attention_mask: torch.Tensor | None = None,
+        pair_input_ids: torch.Tensor | None = None,
+        pair_attention_mask: torch.Tensor | None = None,
+        pair_labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> JointOutput:
+        r"""input_ids / labels: the denoising batch (see `DAEForSeqReconstruction`); pair_input_ids: the 2B pair
+        sentences (u-sides then v-sides), pair_labels: the B cosine targets."""
+        dae_loss = super().forward(input_ids, attention_mask, labels=labels, labels_attention_mask=labels_attention_mask).loss
+        _, bottleneck = self._encode(pair_input_ids, pair_attention_mask)
+        cl_loss = siamese_cosine_loss(self.projection(bottleneck), pair_labels)
+        return JointOutput(loss=dae_loss + cl_loss, dae_loss=dae_loss, cl_loss=cl_loss)
+
+
 __all__ = [
     "DAEForSeqReconstruction",
     "DAEOutput",
+    "JointOutput",
+    "ThreePhaseForJointTraining",
     "ThreePhaseForSequenceClassification",
     "ThreePhaseModel",
     "ThreePhaseModelOutput",
     "ThreePhasePreTrainedModel",
+    "siamese_cosine_loss",
 ]

@@ -1,0 +1,42 @@
+"""Noise for the DAE phase (word deletion) and for up-sampled copies (stop-word deletion). Pure functions."""
+
+import random
+import re
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+_WORD = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
+
+
+def delete_words(words: Sequence[T], ratio: float, rng: random.Random) -> list[T]:
+    """Keep each word when a uniform draw exceeds `ratio` (TSDAE's rule); at least one word is always kept."""
+    if not 0.0 <= ratio < 1.0:
+        raise ValueError(f"noise ratio must be in [0, 1), got {ratio}")
+    kept = [w for w in words if rng.random() > ratio]
+    if not kept and words:
+        kept = [words[rng.randrange(len(words))]]
+    return kept
+
+
+def load_stopwords(language: str = "english", stopwords: Iterable[str] | None = None) -> frozenset[str]:
+    """The user's list when given, else nltk's stopwords corpus (found through NLTK_DATA; nothing is downloaded)."""
+    if stopwords is not None:
+        return frozenset(w.strip().lower() for w in stopwords if w.strip())
+    from nltk.corpus import stopwords as corpus
+
+    try:
+        return frozenset(corpus.words(language))
+    except LookupError:
+        raise LookupError(
+            f"no stop-word list for {language!r}: install nltk's 'stopwords' corpus and point NLTK_DATA at it, "
+            "or pass a list (--stopwords_file)"
+        ) from None
+
+
+def delete_stopwords(text: str, stopwords: frozenset[str], min_words: int = 2) -> str:
+    """Lower-case and drop stop words (the authors' noise for up-sampled copies). A text that would keep fewer than
+    `min_words` words is returned lower-cased but otherwise whole."""
+    words = _WORD.findall(text.lower())
+    kept = [w for w in words if w not in stopwords]
+    return " ".join(kept if len(kept) >= min_words else words)

@@ -1,0 +1,114 @@
+"""Lazy, seeded pair sampling for the contrastive phase. Pure: indices in, indices and targets out.
+
+No n^2 list is ever built. The pairs are split into segments: the positives of each class and the negatives of each
+pair of classes. Segment j holds k_j distinct pairs out of its G_j candidates, chosen by the affine permutation
+t -> (a*t + b) mod G_j (gcd(a, G_j) = 1), and decoded into two example indices. Memory is O(n + classes^2), the pair
+set is the same on every process for a seed, and no unordered pair appears twice.
+"""
+
+import bisect
+import math
+import random
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+
+def pair_target(a: Hashable, b: Hashable) -> float:
+    """1 for the same class, 0 otherwise; for hierarchical labels (tuples), the fraction of matching leading levels."""
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        if len(a) != len(b):
+            raise ValueError(f"hierarchical labels of different depth: {a} and {b}")
+        matching = 0
+        for x, y in zip(a, b):
+            if x != y:
+                break
+            matching += 1
+        return matching / len(a)
+    return float(a == b)
+
+
+def _largest_remainder(total: int, weights: Sequence[int], caps: Sequence[int]) -> list[int]:
+    """Split `total` in proportion to `weights` without exceeding `caps`."""
+    counts = [0] * len(weights)
+    remaining = min(total, sum(caps))
+    while remaining > 0:
+        open_ = [i for i in range(len(weights)) if counts[i] < caps[i]]
+        weight = sum(weights[i] for i in open_)
+        shares = {i: remaining * weights[i] / weight for i in open_}
+        for i in open_:
+            add = min(math.floor(shares[i]), caps[i] - counts[i])
+            counts[i] += add
+        left = min(total, sum(caps)) - sum(counts)
+        for i in sorted(open_, key=lambda i: shares[i] - math.floor(shares[i]), reverse=True):
+            if left == 0:
+                break
+            if counts[i] < caps[i]:
+                counts[i] += 1
+                left -= 1
+        remaining = min(total, sum(caps)) - sum(counts)
+    return counts
+
+
+class ContrastivePairs:
+    """`len(pairs)` pairs over examples with `labels`, positives and negatives 1:1; `pairs[i]` is `(a, b, target)`.
+
+    Args:
+        labels: one hashable label per example (a tuple of levels for hierarchical labels).
+        pairs_per_example: pairs drawn per example on average (half positive, half negative).
+        seed: the same seed gives the same pairs, on every process.
+    """
+
+    def __init__(self, labels: Sequence[Hashable], pairs_per_example: int = 4, seed: int = 0):
+        if pairs_per_example < 1:
+            raise ValueError(f"pairs_per_example must be >= 1, got {pairs_per_example}")
+        classes = sorted(set(labels), key=repr)
+        if len(classes) < 2:
+            raise ValueError(f"contrastive pairs need at least two classes, got {classes}")
+        index = {c: i for i, c in enumerate(classes)}
+        codes = np.fromiter((index[label] for label in labels), dtype=np.int64, count=len(labels))
+        rng = np.random.default_rng(seed)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(classes) + 1))
+        self.members = [rng.permutation(order[bounds[c] : bounds[c + 1]]) for c in range(len(classes))]
+        self.labels = labels
+        self.classes = classes
+
+        sizes = [len(m) for m in self.members]
+        pos_caps = [n * ((n - 1) // 2) for n in sizes]
+        positives = [min(round(n * pairs_per_example / 2), cap) for n, cap in zip(sizes, pos_caps)]
+        cross = [(c, d) for c in range(len(classes)) for d in range(c + 1, len(classes))]
+        cross_sizes = [sizes[c] * sizes[d] for c, d in cross]
+        negatives = _largest_remainder(sum(positives), cross_sizes, cross_sizes)
+        if sum(positives) == 0:
+            raise ValueError(f"no class has two examples to form a positive pair (class sizes {dict(zip(classes, sizes))})")
+
+        segments = [("pos", c, k, cap) for c, (k, cap) in enumerate(zip(positives, pos_caps))]
+        segments += [("neg", cd, k, g) for cd, k, g in zip(cross, negatives, cross_sizes)]
+        self.segments = []
+        draw = random.Random(seed)
+        for kind, key, k, grid in segments:
+            if k:
+                a = draw.randrange(1, grid) if grid > 1 else 1
+                while math.gcd(a, grid) != 1:
+                    a = draw.randrange(1, grid)
+                self.segments.append((kind, key, grid, a, draw.randrange(grid)))
+        self.offsets = np.cumsum([0] + [k for _, _, k, _ in segments if k]).tolist()
+
+    def __len__(self) -> int:
+        return self.offsets[-1]
+
+    def __getitem__(self, i: int) -> tuple[int, int, float]:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        s = bisect.bisect_right(self.offsets, i) - 1
+        kind, key, grid, a, b = self.segments[s]
+        g = (a * (i - self.offsets[s]) + b) % grid
+        if kind == "pos":
+            m = self.members[key]
+            first, second = m[g % len(m)], m[(g % len(m) + 1 + g // len(m)) % len(m)]
+        else:
+            c, d = key
+            first, second = self.members[c][g // len(self.members[d])], self.members[d][g % len(self.members[d])]
+        first, second = int(first), int(second)
+        return first, second, pair_target(self.labels[first], self.labels[second])

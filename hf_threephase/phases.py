@@ -1,0 +1,268 @@
+"""The phase list of each variant, and running it: each phase starts from the previous phase's folder.
+
+`output_dir/<phase>/` appears only when a phase is complete (written to a temporary folder, then renamed), so a rerun
+skips finished phases and resumes an unfinished one from its last Trainer checkpoint in `output_dir/.work/<phase>/`.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datasets import Dataset, DatasetDict
+from transformers import (
+    AutoConfig,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+from .collators import DenoisingCollator, JointCollator, PairCollator, PairDataset, tokenize_function
+from .imbalance import IMBALANCE_PRESETS, upsample
+from .metrics import classification_metrics, compute_metrics, confusion
+from .modeling_threephase import (
+    DAEForSeqReconstruction,
+    ThreePhaseForJointTraining,
+    ThreePhaseForSequenceClassification,
+    ThreePhaseModel,
+)
+from .noise import delete_stopwords, load_stopwords
+from .pairs import ContrastivePairs
+from .trainers import JointTrainer, SiameseCosineTrainer
+
+VARIANTS = {
+    "3phase": ("dae", "cl", "ft"),
+    "joint": ("joint", "ft"),
+    "ft": ("ft",),
+    "dae_ft": ("dae", "ft"),
+    "cl_ft": ("cl", "ft"),
+    "no_imb": ("dae", "cl", "ft"),
+    "extra_imb": ("dae", "cl", "ft"),
+}
+IMBALANCE_BY_VARIANT = {"no_imb": None, "extra_imb": IMBALANCE_PRESETS["extra"]}
+PHASE_MODELS = {
+    "dae": DAEForSeqReconstruction,
+    "cl": ThreePhaseModel,
+    "joint": ThreePhaseForJointTraining,
+    "ft": ThreePhaseForSequenceClassification,
+}
+
+
+@dataclass
+class ThreePhaseArguments:
+    """What the recipe adds to `TrainingArguments`, whose epochs, learning rate and batch size are every phase's
+    defaults; a per-phase value here overrides them."""
+
+    variant: str = field(default="3phase", metadata={"help": "One of: " + ", ".join(VARIANTS)})
+    dae_num_train_epochs: float | None = None
+    cl_num_train_epochs: float | None = None
+    joint_num_train_epochs: float | None = None
+    ft_num_train_epochs: float | None = None
+    dae_learning_rate: float | None = None
+    cl_learning_rate: float | None = None
+    joint_learning_rate: float | None = None
+    ft_learning_rate: float | None = None
+    dae_batch_size: int | None = None
+    cl_batch_size: int | None = None
+    joint_batch_size: int | None = None
+    ft_batch_size: int | None = None
+    max_seq_length: int = field(default=128, metadata={"help": "Longer texts are truncated."})
+    noise_ratio: float = field(default=0.6, metadata={"help": "DAE word-deletion ratio, in [0, 1)."})
+    imbalance_max_ratio: float | None = field(
+        default=None, metadata={"help": "Imbalance correction max_ratio (default 4; extra_imb: 20; no_imb: off)."}
+    )
+    imbalance_min_ratio: float = 1.5
+    stopwords_file: str | None = field(
+        default=None, metadata={"help": "One stop word a line, for the noise of up-sampled copies (default: nltk)."}
+    )
+    pairs_per_example: int = field(default=4, metadata={"help": "Contrastive pairs per example (half positive)."})
+    joint_cl_weight: float = field(default=1.0, metadata={"help": "lambda in L_DAE + lambda * L_CL (Joint)."})
+    freeze_encoder: bool = field(default=False, metadata={"help": "FT trains the head only (a linear probe)."})
+    early_stopping_patience: int = field(default=3, metadata={"help": "FT evaluations without improvement."})
+    pooling_mode: str = "mean"
+    classifier_dropout: float = 0.1
+
+    def __post_init__(self):
+        if self.variant not in VARIANTS:
+            raise ValueError(f"--variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
+        if self.imbalance_max_ratio is None and self.variant != "no_imb":
+            self.imbalance_max_ratio = IMBALANCE_BY_VARIANT.get(self.variant, IMBALANCE_PRESETS["default"])
+
+    @property
+    def phases(self) -> tuple[str, ...]:
+        return VARIANTS[self.variant]
+
+    def phase_training_args(self, phase: str, training_args: TrainingArguments, output_dir: Path) -> TrainingArguments:
+        overrides = {
+            "num_train_epochs": getattr(self, f"{phase}_num_train_epochs"),
+            "learning_rate": getattr(self, f"{phase}_learning_rate"),
+            "per_device_train_batch_size": getattr(self, f"{phase}_batch_size"),
+        }
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        per_phase = {
+            "dae": dict(eval_strategy="no", save_strategy="epoch"),
+            "joint": dict(eval_strategy="no", save_strategy="epoch"),
+            "cl": dict(eval_strategy="epoch", save_strategy="epoch"),
+            "ft": dict(
+                eval_strategy="epoch", save_strategy="epoch", load_best_model_at_end=True,
+                metric_for_best_model="selection_score", greater_is_better=True, save_total_limit=2,
+            ),
+        }[phase]
+        return dataclasses.replace(
+            training_args, output_dir=str(output_dir / ".work" / phase), remove_unused_columns=False,
+            **per_phase, **overrides,
+        )
+
+
+def load_phase_model(cls, source: str | Path, **config_kwargs):
+    """`cls.from_pretrained` on a 3-Phase folder; on a plain checkpoint (BERT, RoBERTa, ...), build it around it."""
+    if AutoConfig.from_pretrained(source).model_type == "threephase":
+        return cls.from_pretrained(source, **config_kwargs)
+    return cls.from_encoder_pretrained(source, **config_kwargs)
+
+
+class PhaseRunner:
+    """Runs a variant's phases over a `DatasetDict` with `train`, `validation`, `test` splits holding `text`, `label`
+    (int class ids) and optionally `label_path` (a list of levels, for hierarchical labels)."""
+
+    def __init__(self, model_name_or_path: str, data: DatasetDict, label_names: list[str],
+                 args: ThreePhaseArguments, training_args: TrainingArguments):
+        self.model_name_or_path = model_name_or_path
+        self.data = data
+        self.label_names = label_names
+        self.args = args
+        self.training_args = training_args
+        self.output_dir = Path(training_args.output_dir)
+        self.tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
+        self.tokenize = tokenize_function(self.tokenizer, args.max_seq_length)
+        self.tokenized = data.map(self.tokenize, batched=True, desc="Tokenizing")
+
+    def run(self) -> dict:
+        source, done = self.model_name_or_path, []
+        for phase in self.args.phases:
+            final = self.output_dir / phase
+            if not (final / "config.json").exists():
+                self.run_phase(phase, source, done)
+            source = final
+            done.append(phase)
+        results = json.loads((self.output_dir / "ft" / "phase_metrics.json").read_text())
+        results = {"variant": self.args.variant, "phases": list(self.args.phases), **results}
+        if self.training_args.should_save:
+            (self.output_dir / "results.json").write_text(json.dumps(results, indent=2))
+        return results
+
+    def run_phase(self, phase: str, source, done: list[str]):
+        args = self.args.phase_training_args(phase, self.training_args, self.output_dir)
+        set_seed(args.seed)
+        config_kwargs = {"pooling_mode": self.args.pooling_mode, "classifier_dropout": self.args.classifier_dropout}
+        if phase == "ft":
+            config_kwargs.update(
+                num_labels=len(self.label_names), id2label=dict(enumerate(self.label_names)),
+                label2id={name: i for i, name in enumerate(self.label_names)},
+            )
+        model = load_phase_model(PHASE_MODELS[phase], source, **config_kwargs)
+        model.config.phases = [*done, phase]
+        trainer = getattr(self, f"{phase}_trainer")(model, args)
+        last = get_last_checkpoint(args.output_dir) if os.path.isdir(args.output_dir) else None
+        train_metrics = trainer.train(resume_from_checkpoint=last).metrics
+        metrics = {"train": train_metrics}
+        if args.eval_strategy != "no":
+            metrics["validation"] = {k.removeprefix("eval_"): v for k, v in trainer.evaluate().items()}
+        if phase == "ft":
+            metrics["test"] = self.test_metrics(trainer)
+        self.save_phase(trainer, phase, metrics)
+
+    def save_phase(self, trainer: Trainer, phase: str, metrics: dict):
+        """Write the phase folder beside its final place, then rename: a folder that exists is complete."""
+        if not trainer.args.should_save:
+            return
+        final, tmp = self.output_dir / phase, self.output_dir / f".{phase}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        trainer.save_model(str(tmp))
+        trainer.state.save_to_json(str(tmp / "trainer_state.json"))
+        (tmp / "phase_metrics.json").write_text(json.dumps(metrics, indent=2))
+        os.replace(tmp, final)
+        shutil.rmtree(trainer.args.output_dir, ignore_errors=True)
+
+    def test_metrics(self, trainer: Trainer) -> dict:
+        """The test split, used once, after model selection on validation."""
+        test = self.tokenized["test"].select_columns(["input_ids", "label"])
+        prediction = trainer.predict(test, metric_key_prefix="test")
+        predicted = prediction.predictions.argmax(axis=1)
+        metrics = classification_metrics(prediction.label_ids, predicted)
+        metrics["loss"] = prediction.metrics["test_loss"]
+        metrics["confusion_matrix"] = confusion(prediction.label_ids, predicted, len(self.label_names))
+        return metrics
+
+    # --- one method per phase: the trainer and its data ---
+
+    def dae_trainer(self, model, args) -> Trainer:
+        return Trainer(
+            model=model, args=args, train_dataset=self.tokenized["train"].select_columns(["input_ids", "word_ids"]),
+            data_collator=DenoisingCollator(self.tokenizer, self.args.noise_ratio, args.seed),
+            processing_class=self.tokenizer,
+        )
+
+    def cl_trainer(self, model, args) -> Trainer:
+        validation = self.tokenized["validation"]
+        return SiameseCosineTrainer(
+            model=model, args=args, train_dataset=self.pair_dataset("train", upsampled=True, seed=args.seed),
+            eval_dataset=self.pair_dataset("validation", upsampled=False, seed=args.seed),
+            data_collator=PairCollator(self.tokenizer), processing_class=self.tokenizer,
+            embedding_eval_dataset=validation,
+        )
+
+    def joint_trainer(self, model, args) -> Trainer:
+        return JointTrainer(
+            model=model, args=args, train_dataset=self.pair_dataset("train", upsampled=True, seed=args.seed),
+            data_collator=JointCollator(self.tokenizer, self.args.noise_ratio, args.seed),
+            processing_class=self.tokenizer, cl_weight=self.args.joint_cl_weight,
+        )
+
+    def ft_trainer(self, model, args) -> Trainer:
+        if self.args.freeze_encoder:
+            model.encoder.requires_grad_(False)
+        columns = ["input_ids", "label"]
+        return Trainer(
+            model=model, args=args, train_dataset=self.tokenized["train"].select_columns(columns),
+            eval_dataset=self.tokenized["validation"].select_columns(columns),
+            data_collator=DataCollatorWithPadding(self.tokenizer), processing_class=self.tokenizer,
+            compute_metrics=compute_metrics,
+            callbacks=[EarlyStoppingCallback(early_stopping_patience=self.args.early_stopping_patience)],
+        )
+
+    def pair_dataset(self, split: str, upsampled: bool, seed: int) -> PairDataset:
+        """Pairs over a split; for training, after the imbalance correction (noised copies of rare classes)."""
+        examples = self.tokenized[split]
+        pair_labels = self.pair_labels(self.data[split])
+        if upsampled and self.args.imbalance_max_ratio is not None:
+            stopwords = load_stopwords(stopwords=self._stopwords_list())
+            texts, pair_labels = upsample(
+                self.data[split]["text"], pair_labels, self.args.imbalance_max_ratio, self.args.imbalance_min_ratio,
+                noise=lambda text: delete_stopwords(text, stopwords),
+            )
+            examples = Dataset.from_dict({"text": texts}).map(self.tokenize, batched=True, desc="Tokenizing copies")
+        return PairDataset(examples, ContrastivePairs(pair_labels, self.args.pairs_per_example, seed))
+
+    @staticmethod
+    def pair_labels(split: Dataset) -> list:
+        if "label_path" in split.column_names:
+            return [tuple(path) for path in split["label_path"]]
+        return list(split["label"])
+
+    def _stopwords_list(self) -> list[str] | None:
+        if self.args.stopwords_file is None:
+            return None
+        return Path(self.args.stopwords_file).read_text(encoding="utf-8").split()
+
+
+def run_phases(model_name_or_path: str, data: DatasetDict, label_names: list[str], args: ThreePhaseArguments,
+               training_args: TrainingArguments) -> dict:
+    """Run `args.variant` end to end; returns (and writes to `output_dir/results.json`) the final metrics."""
+    return PhaseRunner(model_name_or_path, data, label_names, args, training_args).run()

@@ -1,0 +1,68 @@
+"""Trainer subclasses for the contrastive and joint phases (the DAE and FT phases use `Trainer` itself)."""
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from transformers import DataCollatorWithPadding, Trainer
+
+from .metrics import nearest_centroid_accuracy
+from .modeling_threephase import siamese_cosine_loss
+
+
+class SiameseCosineTrainer(Trainer):
+    """Trains a `ThreePhaseModel` on MSE(cos(u, v), target) over the batches of `PairCollator`.
+
+    Evaluation reports the pair loss and, when `embedding_eval_dataset` (tokenised examples with `label`) is given,
+    `centroid_accuracy`: leave-one-out nearest-centroid accuracy of their embeddings.
+    """
+
+    def __init__(self, *args, embedding_eval_dataset=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.embedding_eval_dataset = embedding_eval_dataset
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        targets = inputs.pop("labels")
+        embeddings = model(**inputs).sentence_embedding
+        loss = siamese_cosine_loss(embeddings, targets)
+        return (loss, {"embeddings": embeddings}) if return_outputs else loss
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        inputs = self._prepare_inputs(inputs)
+        with torch.no_grad():
+            loss = self.compute_loss(model, dict(inputs))
+        return loss.detach(), None, None
+
+    def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
+                        metric_key_prefix="eval"):
+        output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
+        if self.embedding_eval_dataset is not None:
+            embeddings, labels = self.embed(self.embedding_eval_dataset)
+            output.metrics[f"{metric_key_prefix}_centroid_accuracy"] = nearest_centroid_accuracy(embeddings, labels)
+        return output
+
+    @torch.no_grad()
+    def embed(self, dataset) -> tuple[np.ndarray, np.ndarray]:
+        """Sentence embeddings and labels of tokenised examples."""
+        model = self.accelerator.unwrap_model(self.model).eval()
+        collator = DataCollatorWithPadding(self.processing_class)
+        loader = DataLoader(dataset.select_columns(["input_ids", "label"]),
+                            batch_size=self.args.per_device_eval_batch_size, collate_fn=collator)
+        embeddings, labels = [], []
+        for batch in loader:
+            labels.append(batch.pop("labels").numpy())
+            batch = {k: v.to(model.device) for k, v in batch.items()}
+            embeddings.append(model(**batch).sentence_embedding.float().cpu().numpy())
+        return np.concatenate(embeddings), np.concatenate(labels)
+
+
+class JointTrainer(Trainer):
+    """Trains `ThreePhaseForJointTraining` on L_DAE + cl_weight * L_CL in one optimizer step."""
+
+    def __init__(self, *args, cl_weight: float = 1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cl_weight = cl_weight
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        outputs = model(**inputs)
+        loss = outputs.dae_loss + self.cl_weight * outputs.cl_loss
+        return (loss, outputs) if return_outputs else loss

@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+import torch
+from conftest import TOPICS, corpus
+from datasets import Dataset
+from transformers import AutoTokenizer, EvalPrediction, Trainer, TrainingArguments
+
+from hf_threephase import (
+    ContrastivePairs,
+    DAEForSeqReconstruction,
+    DenoisingCollator,
+    JointCollator,
+    JointTrainer,
+    PairCollator,
+    PairDataset,
+    SiameseCosineTrainer,
+    ThreePhaseForJointTraining,
+    ThreePhaseModel,
+)
+from hf_threephase.collators import tokenize_function
+from hf_threephase.metrics import compute_metrics
+
+LABELS = sorted(TOPICS)
+
+
+@pytest.fixture
+def examples(bert_dir):
+    tokenizer = AutoTokenizer.from_pretrained(bert_dir)
+    rows = corpus()
+    data = Dataset.from_dict({"text": [t for t, _ in rows], "label": [LABELS.index(l) for _, l in rows]})
+    return tokenizer, data.map(tokenize_function(tokenizer, 32), batched=True)
+
+
+def training_args(tmp_path, **kwargs):
+    defaults = dict(output_dir=str(tmp_path), per_device_train_batch_size=8, learning_rate=1e-3, logging_steps=1,
+                    report_to="none", remove_unused_columns=False, save_strategy="no", disable_tqdm=True, seed=0)
+    return TrainingArguments(**{**defaults, **kwargs})
+
+
+def losses(trainer):
+    return [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+
+
+def test_denoising_collator_deletes_whole_words_and_redraws(examples):
+    tokenizer, data = examples
+    collator = DenoisingCollator(tokenizer, noise_ratio=0.6, seed=0)
+    features = [data[i] for i in range(8)]
+    first, second = collator(features), collator(features)
+    torch.testing.assert_close(first["labels"], second["labels"])  # the clean targets never change
+    assert not torch.equal(first["input_ids"], second["input_ids"])  # a fresh draw every batch, so every epoch
+    for row, feature in enumerate(features):
+        kept = first["input_ids"][row][first["attention_mask"][row].bool()].tolist()
+        assert kept[0] == tokenizer.cls_token_id and kept[-1] == tokenizer.sep_token_id
+        assert 3 <= len(kept) < len(feature["input_ids"])
+        words = {}
+        for token, word in zip(feature["input_ids"], feature["word_ids"]):
+            words.setdefault(word, []).append(token)
+        # whole words go: the kept ids are a concatenation of complete words
+        pieces = [words[w] for w in sorted(words) if w >= 0]
+        assert any(kept[1:-1] == sum(c, []) for c in _subsequences(pieces))
+
+
+def _subsequences(items):
+    for mask in range(1, 2 ** len(items)):
+        yield [items[i] for i in range(len(items)) if mask >> i & 1]
+
+
+def test_dae_trainer_lowers_the_loss(tmp_path, examples, bert_dir):
+    tokenizer, data = examples
+    model = DAEForSeqReconstruction.from_encoder_pretrained(bert_dir)
+    trainer = Trainer(model=model, args=training_args(tmp_path, max_steps=40),
+                      train_dataset=data.select_columns(["input_ids", "word_ids"]),
+                      data_collator=DenoisingCollator(tokenizer, 0.6, 0), processing_class=tokenizer)
+    trainer.train()
+    history = losses(trainer)
+    assert np.mean(history[-5:]) < np.mean(history[:5]) - 0.5
+
+
+def test_siamese_trainer_lowers_the_loss_and_reports_centroid_accuracy(tmp_path, examples, bert_dir):
+    tokenizer, data = examples
+    model = ThreePhaseModel.from_encoder_pretrained(bert_dir)
+    pairs = PairDataset(data, ContrastivePairs(data["label"], pairs_per_example=4, seed=0))
+    trainer = SiameseCosineTrainer(model=model, args=training_args(tmp_path, max_steps=40), train_dataset=pairs,
+                                   eval_dataset=pairs, data_collator=PairCollator(tokenizer),
+                                   processing_class=tokenizer, embedding_eval_dataset=data)
+    before = trainer.evaluate()
+    trainer.train()
+    after = trainer.evaluate()
+    assert after["eval_loss"] < before["eval_loss"]
+    assert np.mean(losses(trainer)[-5:]) < np.mean(losses(trainer)[:5])
+    assert after["eval_centroid_accuracy"] >= before["eval_centroid_accuracy"] and after["eval_centroid_accuracy"] > 0.9
+
+
+def test_joint_loss_is_the_weighted_sum_and_goes_down(tmp_path, examples, bert_dir):
+    tokenizer, data = examples
+    model = ThreePhaseForJointTraining.from_encoder_pretrained(bert_dir)
+    pairs = PairDataset(data, ContrastivePairs(data["label"], pairs_per_example=4, seed=0))
+    collator = JointCollator(tokenizer, 0.6, 0)
+    trainer = JointTrainer(model=model, args=training_args(tmp_path, max_steps=40), train_dataset=pairs,
+                           data_collator=collator, processing_class=tokenizer, cl_weight=0.5)
+    batch = collator([pairs[i] for i in range(8)])
+    model.eval()
+    with torch.no_grad():
+        loss, outputs = trainer.compute_loss(model, batch, return_outputs=True)
+        dae_alone = DAEForSeqReconstruction.forward(model, batch["input_ids"], batch["attention_mask"],
+                                                    labels=batch["labels"],
+                                                    labels_attention_mask=batch["labels_attention_mask"]).loss
+    torch.testing.assert_close(outputs.dae_loss, dae_alone)
+    torch.testing.assert_close(loss, outputs.dae_loss + 0.5 * outputs.cl_loss)
+    trainer.train()
+    assert np.mean(losses(trainer)[-5:]) < np.mean(losses(trainer)[:5])
+
+
+def test_selection_score_ranks_by_accuracy_then_validation_loss():
+    labels = np.array([0, 1, 0, 1])
+    confident = np.array([[4.0, 0], [0, 4.0], [4.0, 0], [0.2, 0]])  # 3/4 right, confident where right
+    hesitant = np.array([[0.2, 0], [0, 0.2], [0.2, 0], [0.2, 0]])  # the same predictions, higher loss
+    better = np.array([[0.1, 0], [0, 0.1], [0.1, 0], [0, 0.1]])  # 4/4 right, highest loss of the three
+    scores = {name: compute_metrics(EvalPrediction(predictions=logits, label_ids=labels))
+              for name, logits in [("confident", confident), ("hesitant", hesitant), ("better", better)]}
+    assert scores["confident"]["accuracy"] == scores["hesitant"]["accuracy"] == 0.75
+    assert scores["confident"]["selection_score"] > scores["hesitant"]["selection_score"]
+    assert scores["better"]["selection_score"] > scores["confident"]["selection_score"]
+    assert set(scores["better"]) == {"accuracy", "precision", "recall", "f1", "selection_score"}

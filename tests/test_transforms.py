@@ -1,0 +1,137 @@
+import os
+import random
+import subprocess
+import sys
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from hf_threephase import ContrastivePairs, imbalance_multipliers, pair_target, upsample
+from hf_threephase.metrics import nearest_centroid_accuracy
+from hf_threephase.noise import delete_stopwords, delete_words, load_stopwords
+
+
+def test_word_deletion_ratio_and_at_least_one_word():
+    rng = random.Random(0)
+    words = list(range(50))
+    kept = [len(delete_words(words, 0.6, rng)) for _ in range(400)]
+    assert 0.37 < np.mean(kept) / 50 < 0.43
+    assert all(len(delete_words(["only", "two"], 0.99, rng)) >= 1 for _ in range(100))
+    assert delete_words(words, 0.0, rng) == words
+    kept_once = delete_words(words, 0.5, rng)
+    assert kept_once == sorted(kept_once)  # order is kept
+    with pytest.raises(ValueError, match=r"noise ratio must be in \[0, 1\), got 1.0"):
+        delete_words(words, 1.0, rng)
+
+
+def test_word_deletion_is_seeded():
+    words = "the quick brown fox jumps over the lazy dog".split()
+    assert delete_words(words, 0.6, random.Random(3)) == delete_words(words, 0.6, random.Random(3))
+
+
+def test_stopword_deletion_with_nltk_and_custom_lists():
+    nltk_words = load_stopwords()
+    assert {"the", "a", "is"} <= nltk_words
+    assert delete_stopwords("What is the weather in Paris?", nltk_words) == "weather paris ?"
+    custom = load_stopwords(stopwords=["Weather", " in "])
+    assert delete_stopwords("the weather in Paris today", custom) == "the paris today"
+    # the minimum-length guard keeps the text (lower-cased) when too little would be left
+    assert delete_stopwords("Is it the one", nltk_words, min_words=2) == "is it the one"
+
+
+def test_missing_stopword_corpus_is_a_clear_error(tmp_path):
+    code = "from hf_threephase.noise import load_stopwords; load_stopwords()"
+    env = {**os.environ, "NLTK_DATA": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "no stop-word list for 'english'" in run.stderr and "--stopwords_file" in run.stderr
+
+
+def test_imbalance_multiplier_table():
+    sizes = [10_000, 1_000, 316, 100, 10, 1]
+    assert imbalance_multipliers(sizes) == [1, 1, 2, 2, 3, 4]
+    assert imbalance_multipliers(sizes, max_ratio=20) == [1, 5, 8, 10, 15, 20]
+
+
+def test_imbalance_degenerate_cases():
+    assert imbalance_multipliers([7]) == [1]
+    assert imbalance_multipliers([1, 1, 1]) == [1, 1, 1]
+    assert imbalance_multipliers([50, 50]) == [1, 1]
+    with pytest.raises(ValueError, match="at least one class"):
+        imbalance_multipliers([])
+    with pytest.raises(ValueError, match="every class needs at least one example"):
+        imbalance_multipliers([10, 0])
+    with pytest.raises(ValueError, match="must be > 0"):
+        imbalance_multipliers([10, 1], max_ratio=0)
+
+
+def test_upsample_adds_noised_copies_of_rare_classes_only():
+    texts = [f"big text {i}" for i in range(100)] + ["the small one", "a small two"]
+    labels = ["big"] * 100 + ["small"] * 2
+    out_texts, out_labels = upsample(texts, labels, noise=str.upper)
+    # f(2) = log(50) * 4 / log(100) = 3.4 -> 3 uses of each small example: 2 extra copies each
+    assert out_labels.count("big") == 100 and out_labels.count("small") == 6
+    assert out_texts[:102] == texts
+    assert sorted(out_texts[102:]) == ["A SMALL TWO"] * 2 + ["THE SMALL ONE"] * 2
+
+
+def test_pair_target_flat_and_hierarchical():
+    assert pair_target(1, 1) == 1.0 and pair_target(1, 2) == 0.0
+    assert pair_target(("a", "x"), ("a", "x")) == 1.0
+    assert pair_target(("a", "x"), ("a", "y")) == 0.5
+    assert pair_target(("a", "x"), ("b", "x")) == 0.0
+    assert pair_target(("a", "x", "1"), ("a", "x", "2")) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="different depth"):
+        pair_target(("a",), ("a", "x"))
+
+
+def test_pairs_balanced_distinct_and_seeded():
+    labels = [0] * 50 + [1] * 20 + [2] * 7
+    pairs = ContrastivePairs(labels, pairs_per_example=4, seed=1)
+    items = [pairs[i] for i in range(len(pairs))]
+    positives = sum(t == 1.0 for _, _, t in items)
+    assert positives == len(items) - positives  # 1:1
+    assert len(items) == 2 * positives and positives > 100
+    unordered = {frozenset((a, b)) for a, b, _ in items}
+    assert len(unordered) == len(items) and all(a != b for a, b, _ in items)
+    assert all(t == float(labels[a] == labels[b]) for a, b, t in items)
+    assert items == [ContrastivePairs(labels, 4, seed=1)[i] for i in range(len(pairs))]
+    assert items != [ContrastivePairs(labels, 4, seed=2)[i] for i in range(len(pairs))]
+    assert len(ContrastivePairs(labels, pairs_per_example=8, seed=1)) > len(pairs)
+
+
+def test_pairs_hierarchical_targets():
+    labels = [("music", "jazz")] * 6 + [("music", "rock")] * 6 + [("food", "pizza")] * 6
+    pairs = ContrastivePairs(labels, pairs_per_example=2, seed=0)
+    targets = {pairs[i][2] for i in range(len(pairs))}
+    assert targets == {0.0, 0.5, 1.0}
+
+
+def test_pairs_need_two_classes_and_a_positive():
+    with pytest.raises(ValueError, match="at least two classes"):
+        ContrastivePairs([0, 0, 0])
+    with pytest.raises(ValueError, match="no class has two examples"):
+        ContrastivePairs([0, 1, 2])
+    # a class with one example still takes part, in negative pairs only
+    pairs = ContrastivePairs([0, 0, 0, 0, 1], pairs_per_example=2)
+    assert any(4 in (a, b) for a, b, _ in (pairs[i] for i in range(len(pairs))))
+
+
+def test_pairing_a_million_examples_stays_under_one_gib():
+    labels = np.random.default_rng(0).integers(0, 20, size=1_000_000).tolist()
+    tracemalloc.start()
+    pairs = ContrastivePairs(labels, pairs_per_example=4, seed=0)
+    sample = [pairs[i] for i in range(0, len(pairs), len(pairs) // 1000)]
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(pairs) >= 3_999_000 and len(sample) >= 1000
+    assert peak < 1024**3
+
+
+def test_nearest_centroid_accuracy():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 20)
+    separated = np.eye(3)[labels] * 5 + rng.normal(scale=0.1, size=(60, 3))
+    assert nearest_centroid_accuracy(separated, labels) == 1.0
+    assert nearest_centroid_accuracy(rng.normal(size=(60, 3)), labels) < 0.7
