@@ -140,6 +140,12 @@ class ThreePhasePreTrainedModel(PreTrainedModel):
     def get_input_embeddings(self):
         return self.encoder.get_input_embeddings()
 
+    def embed(self, input_ids, attention_mask=None) -> torch.Tensor:
+        """The sentence embedding at this phase: the projection output where there is one, else the bottleneck."""
+        _, bottleneck = self._encode(input_ids, attention_mask)
+        projection = getattr(self, "projection", None)
+        return bottleneck if projection is None else projection(bottleneck)
+
     @classmethod
     def from_encoder_pretrained(cls, pretrained_model_name_or_path, **config_kwargs):
         """Build this phase's model on a plain checkpoint (BERT, RoBERTa, ...): its encoder weights, new layers fresh."""

@@ -23,9 +23,11 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
+from .cards import render_card
 from .collators import DenoisingCollator, JointCollator, PairCollator, PairDataset, tokenize_function
 from .imbalance import IMBALANCE_PRESETS, upsample
-from .metrics import classification_metrics, compute_metrics, confusion
+from .hub import push_phases
+from .metrics import classification_metrics, compute_metrics, confusion, nearest_centroid_accuracy
 from .modeling_threephase import (
     DAEForSeqReconstruction,
     ThreePhaseForJointTraining,
@@ -34,7 +36,8 @@ from .modeling_threephase import (
 )
 from .noise import delete_stopwords, load_stopwords
 from .pairs import ContrastivePairs
-from .trainers import JointTrainer, SiameseCosineTrainer
+from .plots import plot_confusion, plot_embeddings, plot_losses
+from .trainers import JointTrainer, SiameseCosineTrainer, embed_dataset
 
 VARIANTS = {
     "3phase": ("dae", "cl", "ft"),
@@ -116,6 +119,7 @@ class ThreePhaseArguments:
         }[phase]
         return dataclasses.replace(
             training_args, output_dir=str(output_dir / ".work" / phase), remove_unused_columns=False,
+            push_to_hub=False,
             **per_phase, **overrides,
         )
 
@@ -129,21 +133,26 @@ def load_phase_model(cls, source: str | Path, **config_kwargs):
 
 class PhaseRunner:
     """Runs a variant's phases over a `DatasetDict` with `train`, `validation`, `test` splits holding `text`, `label`
-    (int class ids) and optionally `label_path` (a list of levels, for hierarchical labels)."""
+    (int class ids) and optionally `label_path` (a list of levels, for hierarchical labels). `data_source` names the
+    data in the model cards; `callbacks` go to every phase's Trainer."""
 
     def __init__(self, model_name_or_path: str, data: DatasetDict, label_names: list[str],
-                 args: ThreePhaseArguments, training_args: TrainingArguments):
-        self.model_name_or_path = model_name_or_path
+                 args: ThreePhaseArguments, training_args: TrainingArguments, data_source: str = "",
+                 callbacks: list | None = None):
+        self.model_name_or_path = str(model_name_or_path)
         self.data = data
         self.label_names = label_names
         self.args = args
         self.training_args = training_args
+        self.data_source = data_source
+        self.callbacks = callbacks or []
         self.output_dir = Path(training_args.output_dir)
         self.tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
         self.tokenize = tokenize_function(self.tokenizer, args.max_seq_length)
         self.tokenized = data.map(self.tokenize, batched=True, desc="Tokenizing")
 
     def run(self) -> dict:
+        self.draw_base_embeddings()
         source, done = self.model_name_or_path, []
         for phase in self.args.phases:
             final = self.output_dir / phase
@@ -155,8 +164,19 @@ class PhaseRunner:
         results = {"variant": self.args.variant, "phases": list(self.args.phases), **results}
         if self.training_args.should_save:
             (self.output_dir / "results.json").write_text(json.dumps(results, indent=2))
+            if self.training_args.push_to_hub:
+                hub_model_id = self.training_args.hub_model_id or self.output_dir.name
+                push_phases(self.output_dir, list(self.args.phases), hub_model_id, self.training_args.hub_token,
+                            self.training_args.hub_private_repo)
         return results
 
+    def draw_base_embeddings(self):
+        """The validation embeddings of the untouched base encoder, to compare with each phase's map."""
+        path = self.output_dir / "base_embeddings.png"
+        if self.training_args.should_save and not path.exists():
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            model = load_phase_model(ThreePhaseModel, self.model_name_or_path, pooling_mode=self.args.pooling_mode)
+            self.draw_embeddings(model, path, "base model")
     def run_phase(self, phase: str, source, done: list[str]):
         args = self.args.phase_training_args(phase, self.training_args, self.output_dir)
         set_seed(args.seed)
@@ -186,9 +206,43 @@ class PhaseRunner:
         shutil.rmtree(tmp, ignore_errors=True)
         trainer.save_model(str(tmp))
         trainer.state.save_to_json(str(tmp / "trainer_state.json"))
+        metrics["validation_centroid_accuracy"] = self.draw_embeddings(trainer.model, tmp / "embeddings.png", phase)
         (tmp / "phase_metrics.json").write_text(json.dumps(metrics, indent=2))
+        plot_losses(trainer.state.log_history, tmp / "loss.png", f"{phase} loss")
+        if "test" in metrics:
+            plot_confusion(metrics["test"]["confusion_matrix"], self.label_names, tmp / "confusion_matrix.png",
+                           "test confusion matrix")
+        self.write_card(phase, tmp, metrics, trainer.args)
         os.replace(tmp, final)
         shutil.rmtree(trainer.args.output_dir, ignore_errors=True)
+
+    def draw_embeddings(self, model, path: Path, title: str) -> float:
+        """Map the validation embeddings; returns their nearest-centroid accuracy."""
+        embeddings, labels = embed_dataset(model, self.tokenizer, self.tokenized["validation"],
+                                           self.training_args.per_device_eval_batch_size)
+        score = nearest_centroid_accuracy(embeddings, labels)
+        plot_embeddings(embeddings, labels, self.label_names, path,
+                        f"validation embeddings after {title} (centroid acc. {score:.3f})")
+        return score
+
+    def write_card(self, phase: str, folder: Path, metrics: dict, args: TrainingArguments):
+        shown = {split: {k: round(v, 4) for k, v in values.items() if isinstance(v, float) and "runtime" not in k
+                         and "per_second" not in k}
+                 for split, values in metrics.items() if split in ("validation", "test")}
+        hyperparameters = {
+            **dataclasses.asdict(self.args), "phase_learning_rate": args.learning_rate,
+            "phase_num_train_epochs": args.num_train_epochs, "phase_batch_size": args.per_device_train_batch_size,
+            "seed": args.seed, "weight_decay": args.weight_decay, "warmup_steps": args.warmup_steps,
+            "lr_scheduler_type": str(args.lr_scheduler_type), "optim": str(args.optim),
+        }
+        model_id = self.training_args.hub_model_id or self.output_dir.name
+        sizes = {split: f"{len(ds)} examples" + (f" from {self.data_source}" if self.data_source else "")
+                 for split, ds in self.data.items()}
+        render_card(
+            phase, model_id=model_id, base_model=self.model_name_or_path, variant=self.args.variant,
+            phases=list(self.args.phases), data=sizes, label_names=self.label_names, metrics=shown,
+            hyperparameters=hyperparameters,
+        ).save(folder / "README.md")
 
     def test_metrics(self, trainer: Trainer) -> dict:
         """The test split, used once, after model selection on validation."""
@@ -206,7 +260,7 @@ class PhaseRunner:
         return Trainer(
             model=model, args=args, train_dataset=self.tokenized["train"].select_columns(["input_ids", "word_ids"]),
             data_collator=DenoisingCollator(self.tokenizer, self.args.noise_ratio, args.seed),
-            processing_class=self.tokenizer,
+            processing_class=self.tokenizer, callbacks=self.callbacks,
         )
 
     def cl_trainer(self, model, args) -> Trainer:
@@ -215,14 +269,14 @@ class PhaseRunner:
             model=model, args=args, train_dataset=self.pair_dataset("train", upsampled=True, seed=args.seed),
             eval_dataset=self.pair_dataset("validation", upsampled=False, seed=args.seed),
             data_collator=PairCollator(self.tokenizer), processing_class=self.tokenizer,
-            embedding_eval_dataset=validation,
+            embedding_eval_dataset=validation, callbacks=self.callbacks,
         )
 
     def joint_trainer(self, model, args) -> Trainer:
         return JointTrainer(
             model=model, args=args, train_dataset=self.pair_dataset("train", upsampled=True, seed=args.seed),
             data_collator=JointCollator(self.tokenizer, self.args.noise_ratio, args.seed),
-            processing_class=self.tokenizer, cl_weight=self.args.joint_cl_weight,
+            processing_class=self.tokenizer, cl_weight=self.args.joint_cl_weight, callbacks=self.callbacks,
         )
 
     def ft_trainer(self, model, args) -> Trainer:
@@ -234,7 +288,8 @@ class PhaseRunner:
             eval_dataset=self.tokenized["validation"].select_columns(columns),
             data_collator=DataCollatorWithPadding(self.tokenizer), processing_class=self.tokenizer,
             compute_metrics=compute_metrics,
-            callbacks=[EarlyStoppingCallback(early_stopping_patience=self.args.early_stopping_patience)],
+            callbacks=[EarlyStoppingCallback(early_stopping_patience=self.args.early_stopping_patience),
+                       *self.callbacks],
         )
 
     def pair_dataset(self, split: str, upsampled: bool, seed: int) -> PairDataset:
@@ -263,6 +318,6 @@ class PhaseRunner:
 
 
 def run_phases(model_name_or_path: str, data: DatasetDict, label_names: list[str], args: ThreePhaseArguments,
-               training_args: TrainingArguments) -> dict:
+               training_args: TrainingArguments, data_source: str = "", callbacks: list | None = None) -> dict:
     """Run `args.variant` end to end; returns (and writes to `output_dir/results.json`) the final metrics."""
-    return PhaseRunner(model_name_or_path, data, label_names, args, training_args).run()
+    return PhaseRunner(model_name_or_path, data, label_names, args, training_args, data_source, callbacks).run()

@@ -9,6 +9,22 @@ from .metrics import nearest_centroid_accuracy
 from .modeling_threephase import siamese_cosine_loss
 
 
+@torch.no_grad()
+def embed_dataset(model, tokenizer, dataset, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Sentence embeddings (`model.embed`) and labels of tokenised examples with `input_ids` and `label`."""
+    was_training = model.training
+    model.eval()
+    loader = DataLoader(dataset.select_columns(["input_ids", "label"]), batch_size=batch_size,
+                        collate_fn=DataCollatorWithPadding(tokenizer))
+    embeddings, labels = [], []
+    for batch in loader:
+        labels.append(batch.pop("labels").numpy())
+        embeddings.append(model.embed(batch["input_ids"].to(model.device),
+                                      batch["attention_mask"].to(model.device)).float().cpu().numpy())
+    model.train(was_training)
+    return np.concatenate(embeddings), np.concatenate(labels)
+
+
 class SiameseCosineTrainer(Trainer):
     """Trains a `ThreePhaseModel` on MSE(cos(u, v), target) over the batches of `PairCollator`.
 
@@ -40,19 +56,9 @@ class SiameseCosineTrainer(Trainer):
             output.metrics[f"{metric_key_prefix}_centroid_accuracy"] = nearest_centroid_accuracy(embeddings, labels)
         return output
 
-    @torch.no_grad()
     def embed(self, dataset) -> tuple[np.ndarray, np.ndarray]:
-        """Sentence embeddings and labels of tokenised examples."""
-        model = self.accelerator.unwrap_model(self.model).eval()
-        collator = DataCollatorWithPadding(self.processing_class)
-        loader = DataLoader(dataset.select_columns(["input_ids", "label"]),
-                            batch_size=self.args.per_device_eval_batch_size, collate_fn=collator)
-        embeddings, labels = [], []
-        for batch in loader:
-            labels.append(batch.pop("labels").numpy())
-            batch = {k: v.to(model.device) for k, v in batch.items()}
-            embeddings.append(model(**batch).sentence_embedding.float().cpu().numpy())
-        return np.concatenate(embeddings), np.concatenate(labels)
+        model = self.accelerator.unwrap_model(self.model)
+        return embed_dataset(model, self.processing_class, dataset, self.args.per_device_eval_batch_size)
 
 
 class JointTrainer(Trainer):

@@ -1,0 +1,57 @@
+"""`run_threephase.py` / `hf-threephase`: one HF-style command for every variant (the shape of run_glue.py)."""
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import transformers
+from transformers import HfArgumentParser, TrainingArguments
+
+from .data import DataTrainingArguments, load_labelled_data
+from .phases import ThreePhaseArguments, run_phases
+
+logger = logging.getLogger("hf_threephase")
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str = field(
+        metadata={"help": "A plain checkpoint (BERT, RoBERTa, ...) or a 3-Phase phase folder, local or on the Hub."}
+    )
+
+
+def parse_args(argv: list[str] | None = None):
+    """Flags, or a single .json / .yaml file holding them."""
+    argv = sys.argv[1:] if argv is None else argv
+    parser = HfArgumentParser((ModelArguments, DataTrainingArguments, ThreePhaseArguments, TrainingArguments))
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        return parser.parse_json_file(json_file=argv[0])
+    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
+        return parser.parse_yaml_file(yaml_file=argv[0])
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    model_args, data_args, threephase_args, training_args = parse_args(argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    transformers.utils.logging.set_verbosity_warning()
+    data, label_names = load_labelled_data(data_args, seed=training_args.seed)
+    source = data_args.dataset_name or ", ".join(
+        Path(f).name for f in (data_args.train_file, data_args.validation_file, data_args.test_file) if f
+    )
+    logger.info("variant %s: phases %s on %s", threephase_args.variant, " -> ".join(threephase_args.phases),
+                {split: len(ds) for split, ds in data.items()})
+    results = run_phases(model_args.model_name_or_path, data, label_names, threephase_args, training_args,
+                         data_source=source)
+    output_dir = Path(training_args.output_dir)
+    test = results["test"]
+    print(f"test accuracy {test['accuracy']:.4f}, macro F1 {test['f1']:.4f}")
+    print(f"results: {output_dir / 'results.json'}")
+    print(f"pictures: {output_dir}/base_embeddings.png, {output_dir}/*/embeddings.png, "
+          f"{output_dir}/ft/confusion_matrix.png, {output_dir}/*/loss.png")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""Pushing each phase folder (model, tokenizer, card) to the Hub with huggingface_hub."""
+
+from pathlib import Path
+
+from huggingface_hub import HfApi
+
+FINAL_PHASE = "ft"
+
+
+def phase_repo_id(hub_model_id: str, phase: str) -> str:
+    """The final classifier takes `hub_model_id`; an intermediate phase gets a `-<phase>` suffix."""
+    return hub_model_id if phase == FINAL_PHASE else f"{hub_model_id}-{phase}"
+
+
+def push_phases(output_dir: Path, phases: list[str], hub_model_id: str, token: str | None = None,
+                private: bool | None = None, api: HfApi | None = None) -> list[str]:
+    """Create each phase's repo and upload its folder; returns the repo ids."""
+    api = api or HfApi(token=token)
+    repos = []
+    for phase in phases:
+        repo_id = phase_repo_id(hub_model_id, phase)
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        api.upload_folder(repo_id=repo_id, folder_path=str(output_dir / phase),
+                          commit_message=f"hf-threephase: {phase} phase")
+        repos.append(repo_id)
+    return repos

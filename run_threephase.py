@@ -1,0 +1,12 @@
+#!/usr/bin/env python
+"""The 3-Phase recipe in one command, e.g.
+
+    python run_threephase.py --model_name_or_path roberta-base --dataset_name <dataset> --output_dir out
+
+See `python run_threephase.py --help` and the README.
+"""
+
+from hf_threephase.cli import main
+
+if __name__ == "__main__":
+    main()

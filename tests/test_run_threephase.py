@@ -1,0 +1,141 @@
+import json
+from pathlib import Path
+
+import pytest
+from conftest import corpus
+from transformers import AutoModel, AutoModelForSequenceClassification, TrainerCallback, TrainingArguments
+
+from hf_threephase import VARIANTS, ThreePhaseArguments, ThreePhaseForSequenceClassification, ThreePhaseModel, run_phases
+from hf_threephase.cli import main
+from hf_threephase.data import DataTrainingArguments, load_labelled_data
+
+FAST = ["--num_train_epochs", "1", "--per_device_train_batch_size", "16", "--per_device_eval_batch_size", "32",
+        "--learning_rate", "1e-3", "--pairs_per_example", "2", "--max_seq_length", "32", "--report_to", "none",
+        "--disable_tqdm", "true", "--logging_steps", "2"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("data")
+    rows = corpus()
+    paths = {}
+    for split, chosen in {"train": rows, "validation": rows[::3], "test": rows[1::3]}.items():
+        paths[split] = folder / f"{split}.jsonl"
+        paths[split].write_text("".join(json.dumps({"sentence": t, "topic": l}) + "\n" for t, l in chosen))
+    return paths
+
+
+def data_flags(files):
+    return ["--train_file", str(files["train"]), "--validation_file", str(files["validation"]), "--test_file",
+            str(files["test"]), "--text_column", "sentence", "--label_column", "topic"]
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_every_variant_writes_its_output_tree(tmp_path, bert_dir, files, variant):
+    out = tmp_path / variant
+    results = main(["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(out),
+                    "--variant", variant, *FAST])
+    phases = list(VARIANTS[variant])
+    assert sorted(p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")) == sorted(phases)
+    assert not (out / ".work").exists() or not any((out / ".work").iterdir())
+    for phase in phases:
+        folder = out / phase
+        for name in ("model.safetensors", "config.json", "tokenizer.json", "README.md", "phase_metrics.json",
+                     "embeddings.png", "loss.png"):
+            assert (folder / name).is_file(), f"{phase}/{name}"
+        assert type(AutoModel.from_pretrained(folder)) is ThreePhaseModel
+        assert json.loads((folder / "config.json").read_text())["phases"] == phases[: phases.index(phase) + 1]
+    clf = AutoModelForSequenceClassification.from_pretrained(out / "ft")
+    assert type(clf) is ThreePhaseForSequenceClassification
+    assert clf.config.id2label == {0: "food", 1: "music", 2: "weather"}
+    assert (out / "ft" / "confusion_matrix.png").is_file() and (out / "base_embeddings.png").is_file()
+    saved = json.loads((out / "results.json").read_text())
+    assert saved == json.loads(json.dumps(results))
+    assert saved["variant"] == variant and saved["phases"] == phases
+    assert set(saved["test"]) >= {"accuracy", "precision", "recall", "f1", "confusion_matrix"}
+    assert sum(map(sum, saved["test"]["confusion_matrix"])) == len(corpus()[1::3])
+    card = (out / "ft" / "README.md").read_text()
+    assert "| test | accuracy |" in card and "noise_ratio" in card
+
+
+class Interrupt(TrainerCallback):
+    """Stops the CL phase after its first epoch's checkpoint, as a kill would."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if args.output_dir.endswith("cl") and state.epoch > 1.3:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_cl_phase_resumes_to_the_same_metrics(tmp_path, bert_dir, files):
+    data, names = load_labelled_data(DataTrainingArguments(
+        train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
+        text_column="sentence", label_column="topic"))
+
+    def run(out, callbacks=None):
+        args = ThreePhaseArguments(pairs_per_example=2, max_seq_length=32)
+        training_args = TrainingArguments(output_dir=str(out), num_train_epochs=2, per_device_train_batch_size=16,
+                                          learning_rate=1e-3, report_to="none", disable_tqdm=True, seed=3)
+        return run_phases(str(bert_dir), data, names, args, training_args, callbacks=callbacks)
+
+    expected = run(tmp_path / "whole")
+    out = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        run(out, [Interrupt()])
+    assert (out / "dae").is_dir() and not (out / "cl").exists()
+    assert any(p.name.startswith("checkpoint-") for p in (out / ".work" / "cl").iterdir())
+    dae_written = (out / "dae" / "model.safetensors").stat().st_mtime_ns
+    resumed = run(out)
+    assert (out / "dae" / "model.safetensors").stat().st_mtime_ns == dae_written  # DAE was skipped
+    assert resumed["test"] == expected["test"]
+
+
+def test_push_to_hub_uploads_each_phase(tmp_path, bert_dir, files, monkeypatch):
+    calls = []
+
+    class FakeHub:
+        def __init__(self, token=None):
+            calls.append(("token", token))
+
+        def create_repo(self, repo_id, private=None, exist_ok=False):
+            calls.append(("create", repo_id))
+
+        def upload_folder(self, repo_id, folder_path, commit_message):
+            calls.append(("upload", repo_id, sorted(p.name for p in Path(folder_path).iterdir())))
+
+    monkeypatch.setattr("hf_threephase.hub.HfApi", FakeHub)
+    main(["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(tmp_path / "run"),
+          "--variant", "dae_ft", "--push_to_hub", "true", "--hub_model_id", "me/tickets", "--hub_token", "hf_secret",
+          *FAST])
+    assert [c[:2] for c in calls if c[0] != "upload"] == [("token", "hf_secret"), ("create", "me/tickets-dae"),
+                                                          ("create", "me/tickets")]
+    uploads = [c for c in calls if c[0] == "upload"]
+    assert [u[1] for u in uploads] == ["me/tickets-dae", "me/tickets"]
+    assert all({"model.safetensors", "README.md", "tokenizer.json"} <= set(u[2]) for u in uploads)
+    for path in (tmp_path / "run").rglob("*"):
+        if path.suffix in (".json", ".md"):
+            assert "hf_secret" not in path.read_text(), path
+
+
+def test_data_loading_formats_and_labels(tmp_path, files):
+    csv = tmp_path / "train.csv"
+    csv.write_text("text,label\n" + "".join(f"sentence {i},{i % 2}\n" for i in range(50)))
+    data, names = load_labelled_data(DataTrainingArguments(train_file=str(csv), test_file=str(csv)), seed=0)
+    assert names == ["0", "1"] and len(data["validation"]) == 10 and len(data["train"]) == 40  # seeded 20 %
+    again, _ = load_labelled_data(DataTrainingArguments(train_file=str(csv), test_file=str(csv)), seed=0)
+    assert again["validation"]["text"] == data["validation"]["text"]
+
+    tree = tmp_path / "tree.jsonl"
+    tree.write_text("".join(json.dumps({"text": f"t{i}", "label": ["music/jazz", "music/rock", "food/pizza"][i % 3]})
+                            + "\n" for i in range(30)))
+    data, names = load_labelled_data(DataTrainingArguments(train_file=str(tree), validation_file=str(tree),
+                                                           test_file=str(tree), label_separator="/"))
+    assert names == ["food/pizza", "music/jazz", "music/rock"]
+    assert data["train"][0]["label_path"] == ["music", "jazz"] and data["train"][0]["label"] == 1
+
+    unseen = tmp_path / "unseen.jsonl"
+    unseen.write_text(json.dumps({"sentence": "x", "topic": "sports"}) + "\n")
+    with pytest.raises(ValueError, match="test: label 'sports' does not occur in train"):
+        load_labelled_data(DataTrainingArguments(train_file=str(files["train"]), test_file=str(unseen),
+                                                 text_column="sentence", label_column="topic"))
+    with pytest.raises(ValueError, match="train: no column 'text'"):
+        load_labelled_data(DataTrainingArguments(train_file=str(files["train"]), test_file=str(files["test"])))
