@@ -1,4 +1,5 @@
-"""Writes the demo dataset: short customer-support messages in five deliberately imbalanced classes.
+"""Writes the demo dataset: short customer-support messages in five deliberately imbalanced classes, and
+stopwords_en.txt (scikit-learn's English stop words), so the demo needs no nltk data.
 
 python examples/make_support_tickets.py   (seeded; the committed files are its output)
 """
@@ -67,6 +68,9 @@ def main():
         rows = [{"text": message(rng, label), "label": label} for label, n in sizes.items() for _ in range(n)]
         rng.shuffle(rows)
         (out / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    (Path(__file__).parent / "stopwords_en.txt").write_text("\n".join(sorted(ENGLISH_STOP_WORDS)) + "\n")
 
 
 if __name__ == "__main__":
