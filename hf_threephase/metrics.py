@@ -32,6 +32,20 @@ def compute_metrics(eval_pred) -> dict[str, float]:
     return metrics
 
 
+def with_metric(metric=None):
+    """`compute_metrics`, plus an `evaluate` metric module's results on the argmax predictions when one is given."""
+    if metric is None:
+        return compute_metrics
+
+    def compute(eval_pred) -> dict[str, float]:
+        metrics = compute_metrics(eval_pred)
+        predictions = eval_pred.predictions.argmax(axis=1)
+        metrics.update(metric.compute(predictions=predictions, references=eval_pred.label_ids))
+        return metrics
+
+    return compute
+
+
 def nearest_centroid_accuracy(embeddings: np.ndarray, labels: np.ndarray) -> float:
     """Leave-one-out nearest class centroid by cosine: how well the embedding space separates the classes."""
     unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True).clip(min=1e-12)

@@ -27,7 +27,7 @@ from .cards import render_card
 from .collators import DenoisingCollator, JointCollator, PairCollator, PairDataset, tokenize_function
 from .imbalance import IMBALANCE_PRESETS, upsample
 from .hub import push_phases
-from .metrics import classification_metrics, compute_metrics, confusion, nearest_centroid_accuracy
+from .metrics import classification_metrics, confusion, nearest_centroid_accuracy, with_metric
 from .modeling_threephase import (
     DAEForSeqReconstruction,
     ThreePhaseForJointTraining,
@@ -90,6 +90,9 @@ class ThreePhaseArguments:
     early_stopping_patience: int = field(default=3, metadata={"help": "FT evaluations without improvement."})
     pooling_mode: str = "mean"
     classifier_dropout: float = 0.1
+    metric_name: str | None = field(
+        default=None, metadata={"help": "An `evaluate` metric (Hub name or local path) reported beside ours in FT."}
+    )
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -287,10 +290,17 @@ class PhaseRunner:
             model=model, args=args, train_dataset=self.tokenized["train"].select_columns(columns),
             eval_dataset=self.tokenized["validation"].select_columns(columns),
             data_collator=DataCollatorWithPadding(self.tokenizer), processing_class=self.tokenizer,
-            compute_metrics=compute_metrics,
+            compute_metrics=with_metric(self.extra_metric()),
             callbacks=[EarlyStoppingCallback(early_stopping_patience=self.args.early_stopping_patience),
                        *self.callbacks],
         )
+
+    def extra_metric(self):
+        if self.args.metric_name is None:
+            return None
+        import evaluate
+
+        return evaluate.load(self.args.metric_name)
 
     def pair_dataset(self, split: str, upsampled: bool, seed: int) -> PairDataset:
         """Pairs over a split; for training, after the imbalance correction (noised copies of rare classes)."""

@@ -139,3 +139,33 @@ def test_data_loading_formats_and_labels(tmp_path, files):
                                                  text_column="sentence", label_column="topic"))
     with pytest.raises(ValueError, match="train: no column 'text'"):
         load_labelled_data(DataTrainingArguments(train_file=str(files["train"]), test_file=str(files["test"])))
+
+
+METRIC_SCRIPT = '''import datasets
+import evaluate
+
+
+class ExactShare(evaluate.Metric):
+    def _info(self):
+        return evaluate.MetricInfo(
+            description="share of exact matches", citation="", inputs_description="",
+            features=datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
+        )
+
+    def _compute(self, predictions, references):
+        return {"exact_share": sum(int(p == r) for p, r in zip(predictions, references)) / len(references)}
+'''
+
+
+def test_json_config_and_a_local_evaluate_metric(tmp_path, bert_dir, files):
+    metric = tmp_path / "exact_share" / "exact_share.py"
+    metric.parent.mkdir()
+    metric.write_text(METRIC_SCRIPT)
+    flags = ["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(tmp_path / "run"),
+             "--variant", "ft", "--metric_name", str(metric), *FAST]
+    config = {flags[i].lstrip("-"): json.loads(v) if v[:1].isdigit() or v == "true" else v
+              for i, v in zip(range(0, len(flags), 2), flags[1::2])}
+    (tmp_path / "run.json").write_text(json.dumps(config))
+    main([str(tmp_path / "run.json")])
+    metrics = json.loads((tmp_path / "run" / "ft" / "phase_metrics.json").read_text())["validation"]
+    assert metrics["exact_share"] == pytest.approx(metrics["accuracy"])
