@@ -127,11 +127,12 @@ class ThreePhaseArguments:
         )
 
 
-def load_phase_model(cls, source: str | Path, **config_kwargs):
-    """`cls.from_pretrained` on a 3-Phase folder; on a plain checkpoint (BERT, RoBERTa, ...), build it around it."""
+def load_phase_model(cls, source: str | Path, pooling_mode: str = "mean", **config_kwargs):
+    """`cls.from_pretrained` on a 3-Phase folder (which keeps its own pooling); on a plain checkpoint (BERT,
+    RoBERTa, ...), build it around it with `pooling_mode`."""
     if AutoConfig.from_pretrained(source).model_type == "threephase":
         return cls.from_pretrained(source, **config_kwargs)
-    return cls.from_encoder_pretrained(source, **config_kwargs)
+    return cls.from_encoder_pretrained(source, pooling_mode=pooling_mode, **config_kwargs)
 
 
 class PhaseRunner:
@@ -183,13 +184,13 @@ class PhaseRunner:
     def run_phase(self, phase: str, source, done: list[str]):
         args = self.args.phase_training_args(phase, self.training_args, self.output_dir)
         set_seed(args.seed)
-        config_kwargs = {"pooling_mode": self.args.pooling_mode, "classifier_dropout": self.args.classifier_dropout}
+        config_kwargs = {"classifier_dropout": self.args.classifier_dropout}
         if phase == "ft":
             config_kwargs.update(
                 num_labels=len(self.label_names), id2label=dict(enumerate(self.label_names)),
                 label2id={name: i for i, name in enumerate(self.label_names)},
             )
-        model = load_phase_model(PHASE_MODELS[phase], source, **config_kwargs)
+        model = load_phase_model(PHASE_MODELS[phase], source, self.args.pooling_mode, **config_kwargs)
         model.config.phases = [*done, phase]
         trainer = getattr(self, f"{phase}_trainer")(model, args)
         last = get_last_checkpoint(args.output_dir) if os.path.isdir(args.output_dir) else None

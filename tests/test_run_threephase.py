@@ -169,3 +169,13 @@ def test_json_config_and_a_local_evaluate_metric(tmp_path, bert_dir, files):
     main([str(tmp_path / "run.json")])
     metrics = json.loads((tmp_path / "run" / "ft" / "phase_metrics.json").read_text())["validation"]
     assert metrics["exact_share"] == pytest.approx(metrics["accuracy"])
+
+
+def test_a_phase_folder_keeps_its_own_pooling(tmp_path, bert_dir):
+    from hf_threephase import DAEForSeqReconstruction
+    from hf_threephase.phases import load_phase_model
+
+    DAEForSeqReconstruction.from_encoder_pretrained(bert_dir, pooling_mode="cls").save_pretrained(tmp_path)
+    assert load_phase_model(ThreePhaseModel, tmp_path, "mean").config.pooling_mode == "cls"
+    assert load_phase_model(ThreePhaseModel, bert_dir, "cls").config.pooling_mode == "cls"
+    assert load_phase_model(ThreePhaseModel, bert_dir).config.pooling_mode == "mean"
