@@ -170,3 +170,21 @@ def test_real_minilm_dae_round_trip(tmp_path, minilm_dir):
     assert type(body) is ThreePhaseModel and type(clf) is ThreePhaseForSequenceClassification
     # the decoder's self-attention and feed-forward weights are the encoder's, from the same checkpoint
     assert dae.decoder.base_model.encoder.layer[5].output.dense.weight is dae.encoder.encoder.layer[5].output.dense.weight
+
+
+def test_opt_in_remote_code_loads_without_the_package(tmp_path, bert_dir):
+    """After `register_for_auto_class()`, the saved folder carries our code and loads with trust_remote_code alone
+    (run in subprocesses: registering changes class attributes for the whole process)."""
+    import subprocess
+    import sys
+
+    save = ("import hf_threephase; hf_threephase.register_for_auto_class(); "
+            "hf_threephase.ThreePhaseForSequenceClassification.from_encoder_pretrained("
+            f"{str(bert_dir)!r}, num_labels=3).save_pretrained({str(tmp_path)!r})")
+    subprocess.run([sys.executable, "-c", save], check=True, capture_output=True)
+    assert {"modeling_threephase.py", "configuration_threephase.py"} <= {p.name for p in tmp_path.iterdir()}
+    load = ("import sys; from transformers import AutoModelForSequenceClassification as A; "
+            f"m = A.from_pretrained({str(tmp_path)!r}, trust_remote_code=True); "
+            "print(type(m).__name__, type(m).__module__.startswith('transformers_modules'), 'hf_threephase' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", load], check=True, capture_output=True, text=True).stdout
+    assert out.split() == ["ThreePhaseForSequenceClassification", "True", "False"]
