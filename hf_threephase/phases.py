@@ -181,6 +181,7 @@ class PhaseRunner:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             model = load_phase_model(ThreePhaseModel, self.model_name_or_path, pooling_mode=self.args.pooling_mode)
             self.draw_embeddings(model, path, "base model")
+
     def run_phase(self, phase: str, source, done: list[str]):
         args = self.args.phase_training_args(phase, self.training_args, self.output_dir)
         set_seed(args.seed)
