@@ -7,7 +7,7 @@ from transformers import (
     AutoModelForSequenceClassification,
 )
 
-from .collators import DenoisingCollator, JointCollator, PairCollator, PairDataset
+from .collators import DenoisingCollator, DenoisingDataset, JointCollator, JointDataset, PairCollator, PairDataset
 from .configuration_threephase import ThreePhaseConfig
 from .imbalance import imbalance_multipliers, upsample
 from .modeling_threephase import (
@@ -32,7 +32,8 @@ AutoModelForPreTraining.register(ThreePhaseConfig, DAEForSeqReconstruction, exis
 AutoModelForSequenceClassification.register(ThreePhaseConfig, ThreePhaseForSequenceClassification, exist_ok=True)
 
 __all__ = [
-    "VARIANTS", "ContrastivePairs", "DAEForSeqReconstruction", "DAEOutput", "DenoisingCollator", "JointCollator",
+    "VARIANTS", "ContrastivePairs", "DAEForSeqReconstruction", "DAEOutput", "DenoisingCollator", "DenoisingDataset",
+    "JointCollator", "JointDataset",
     "JointOutput", "JointTrainer", "PairCollator", "PairDataset", "SiameseCosineTrainer", "ThreePhaseArguments",
     "ThreePhaseConfig", "ThreePhaseForJointTraining", "ThreePhaseForSequenceClassification", "ThreePhaseModel",
     "ThreePhaseModelOutput", "ThreePhasePreTrainedModel", "imbalance_multipliers", "pair_target",

@@ -1,6 +1,7 @@
 """`run_threephase.py` / `hf-threephase`: one HF-style command for every variant (the shape of run_glue.py)."""
 
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,10 @@ def parse_args(argv: list[str] | None = None):
 
 def main(argv: list[str] | None = None) -> dict:
     model_args, data_args, threephase_args, training_args = parse_args(argv)
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched > 1 and training_args.world_size != launched:
+        raise SystemExit(f"launched with {launched} processes but the Trainer sees {training_args.world_size}: "
+                         "on a machine without GPUs add --use_cpu true")
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     transformers.utils.logging.set_verbosity_warning()
     data, label_names = load_labelled_data(data_args, seed=training_args.seed)
@@ -44,6 +49,8 @@ def main(argv: list[str] | None = None) -> dict:
                 {split: len(ds) for split, ds in data.items()})
     results = run_phases(model_args.model_name_or_path, data, label_names, threephase_args, training_args,
                          data_source=source)
+    if not training_args.should_save:
+        return results
     output_dir = Path(training_args.output_dir)
     test = results["test"]
     print(f"test accuracy {test['accuracy']:.4f}, macro F1 {test['f1']:.4f}")

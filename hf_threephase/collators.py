@@ -1,19 +1,24 @@
-"""Tokenisation once, then collators that noise and pair already-tokenised examples (no re-tokenising per epoch)."""
+"""Tokenisation once; datasets that noise and pair already-tokenised examples; collators that pad them.
 
+The DAE noise of example i in epoch e is drawn from a generator seeded by (seed, e, i): fresh every epoch, the same
+on every process and after a resume.
+"""
+
+import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch.utils.data import Dataset
-from transformers import PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase, TrainerCallback
 
-from .noise import delete_words
+from .noise import delete_token_words
 from .pairs import ContrastivePairs
 
 
 def tokenize_function(tokenizer: PreTrainedTokenizerBase, max_length: int, text_column: str = "text"):
     """For `datasets.map(batched=True)`: input ids plus each token's word index (-1 for special tokens), which lets
-    the DAE collator delete whole words from the ids."""
+    the DAE noise delete whole words from the ids."""
 
     def tokenize(batch):
         encoded = tokenizer(batch[text_column], truncation=True, max_length=max_length)
@@ -33,35 +38,58 @@ def _pad(tokenizer: PreTrainedTokenizerBase, sequences: list[list[int]]) -> tupl
     return ids, mask
 
 
+class EpochNoise:
+    """Word-deletion noise keyed by (seed, epoch, example index); `set_epoch` moves it to the next epoch."""
+
+    def __init__(self, noise_ratio: float, seed: int):
+        self.noise_ratio = noise_ratio
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int):
+        self.epoch = epoch
+
+    def noise(self, i: int, input_ids: list[int], word_ids: list[int]) -> list[int]:
+        rng = random.Random(hash((self.seed, self.epoch, i)))
+        return delete_token_words(input_ids, word_ids, self.noise_ratio, rng)
+
+
+class SetEpochCallback(TrainerCallback):
+    """Tells a dataset with `set_epoch` which epoch the Trainer is in (also when it resumes mid-epoch)."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.dataset.set_epoch(math.floor(state.epoch + 1e-6))
+
+
+class DenoisingDataset(EpochNoise, Dataset):
+    """Tokenised examples (`input_ids`, `word_ids`) -> `{"noised": ..., "clean": ...}` token ids."""
+
+    def __init__(self, examples, noise_ratio: float = 0.6, seed: int = 0):
+        super().__init__(noise_ratio, seed)
+        self.examples = examples
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, i: int) -> dict:
+        example = self.examples[i]
+        return {"noised": self.noise(i, example["input_ids"], example["word_ids"]), "clean": example["input_ids"]}
+
+
 @dataclass
 class DenoisingCollator:
-    """Deletes words (ratio `noise_ratio`, a fresh draw every time a batch is made, so every epoch) and returns the
-    noised ids to encode and the clean ids to reconstruct."""
+    """Pads noised ids (what the encoder reads) and clean ids (what the decoder reconstructs)."""
 
     tokenizer: PreTrainedTokenizerBase
-    noise_ratio: float = 0.6
-    seed: int = 0
-    rng: random.Random = field(init=False)
-
-    def __post_init__(self):
-        self.rng = random.Random(self.seed)
-
-    def noise(self, input_ids: list[int], word_ids: list[int]) -> list[int]:
-        words = sorted({w for w in word_ids if w >= 0})
-        kept = set(delete_words(words, self.noise_ratio, self.rng))
-        return [t for t, w in zip(input_ids, word_ids) if w < 0 or w in kept]
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
-        clean = [f["input_ids"] for f in features]
-        noised = [self.noise(f["input_ids"], f["word_ids"]) for f in features]
-        input_ids, attention_mask = _pad(self.tokenizer, noised)
-        labels, labels_attention_mask = _pad(self.tokenizer, clean)
-        return {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "labels": labels,
-            "labels_attention_mask": labels_attention_mask,
-        }
+        input_ids, attention_mask = _pad(self.tokenizer, [f["noised"] for f in features])
+        labels, labels_attention_mask = _pad(self.tokenizer, [f["clean"] for f in features])
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels,
+                "labels_attention_mask": labels_attention_mask}
 
 
 class PairDataset(Dataset):
@@ -76,9 +104,7 @@ class PairDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         a, b, target = self.pairs[i]
-        first, second = self.examples[a], self.examples[b]
-        return {"a": first["input_ids"], "b": second["input_ids"], "a_words": first["word_ids"],
-                "b_words": second["word_ids"], "target": target}
+        return {"a": self.examples[a]["input_ids"], "b": self.examples[b]["input_ids"], "target": target}
 
 
 @dataclass
@@ -94,19 +120,30 @@ class PairCollator:
         return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
+class JointDataset(EpochNoise, Dataset):
+    """A pair plus a noised copy of its a-side, for the Joint phase."""
+
+    def __init__(self, examples, pairs: ContrastivePairs, noise_ratio: float = 0.6, seed: int = 0):
+        super().__init__(noise_ratio, seed)
+        self.examples = examples
+        self.pairs = pairs
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int) -> dict:
+        a, b, target = self.pairs[i]
+        first = self.examples[a]
+        return {"a": first["input_ids"], "b": self.examples[b]["input_ids"], "target": target,
+                "noised": self.noise(i, first["input_ids"], first["word_ids"]), "clean": first["input_ids"]}
+
+
 @dataclass
 class JointCollator:
-    """A pair batch (keys prefixed `pair_`) plus a denoising batch over its B a-side sentences."""
+    """A pair batch (keys prefixed `pair_`) plus a denoising batch over its B a-sides."""
 
     tokenizer: PreTrainedTokenizerBase
-    noise_ratio: float = 0.6
-    seed: int = 0
-
-    def __post_init__(self):
-        self.pair_collator = PairCollator(self.tokenizer)
-        self.dae_collator = DenoisingCollator(self.tokenizer, self.noise_ratio, self.seed)
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
-        sides = [{"input_ids": f["a"], "word_ids": f["a_words"]} for f in features]
-        pair = self.pair_collator(features)
-        return {**self.dae_collator(sides), **{f"pair_{k}": v for k, v in pair.items()}}
+        pair = PairCollator(self.tokenizer)(features)
+        return {**DenoisingCollator(self.tokenizer)(features), **{f"pair_{k}": v for k, v in pair.items()}}

@@ -111,6 +111,8 @@ class ThreePhasePreTrainedModel(PreTrainedModel):
     base_model_prefix = "threephase"
     supports_gradient_checkpointing = True
     _supports_sdpa = True
+    # Our losses are means over their own batch: the Trainer must scale them for gradient accumulation itself.
+    accepts_loss_kwargs = False
     # A later phase drops what an earlier one needed: the DAE decoder.
     _keys_to_ignore_on_load_unexpected = [r"^decoder\."]
 

@@ -19,6 +19,13 @@ def delete_words(words: Sequence[T], ratio: float, rng: random.Random) -> list[T
     return kept
 
 
+def delete_token_words(input_ids: Sequence[int], word_ids: Sequence[int], ratio: float, rng: random.Random) -> list[int]:
+    """Word deletion on token ids: `word_ids` gives each token's word (-1 for special tokens, which stay), so whole
+    words go and nothing is re-tokenised."""
+    kept = set(delete_words(sorted({w for w in word_ids if w >= 0}), ratio, rng))
+    return [t for t, w in zip(input_ids, word_ids) if w < 0 or w in kept]
+
+
 def load_stopwords(language: str = "english", stopwords: Iterable[str] | None = None) -> frozenset[str]:
     """The user's list when given, else nltk's stopwords corpus (found through NLTK_DATA; nothing is downloaded)."""
     if stopwords is not None:

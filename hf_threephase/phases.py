@@ -11,6 +11,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from accelerate import PartialState
 from datasets import Dataset, DatasetDict
 from transformers import (
     AutoConfig,
@@ -24,7 +25,16 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 from .cards import render_card
-from .collators import DenoisingCollator, JointCollator, PairCollator, PairDataset, tokenize_function
+from .collators import (
+    DenoisingCollator,
+    DenoisingDataset,
+    JointCollator,
+    JointDataset,
+    PairCollator,
+    PairDataset,
+    SetEpochCallback,
+    tokenize_function,
+)
 from .imbalance import IMBALANCE_PRESETS, upsample
 from .hub import push_phases
 from .metrics import classification_metrics, confusion, nearest_centroid_accuracy, with_metric
@@ -111,6 +121,8 @@ class ThreePhaseArguments:
             "per_device_train_batch_size": getattr(self, f"{phase}_batch_size"),
         }
         overrides = {k: v for k, v in overrides.items() if v is not None}
+        if training_args.ddp_find_unused_parameters is None:
+            overrides["ddp_find_unused_parameters"] = False  # every phase uses all its parameters
         per_phase = {
             "dae": dict(eval_strategy="no", save_strategy="epoch"),
             "joint": dict(eval_strategy="no", save_strategy="epoch"),
@@ -160,12 +172,14 @@ class PhaseRunner:
         source, done = self.model_name_or_path, []
         for phase in self.args.phases:
             final = self.output_dir / phase
+            PartialState().wait_for_everyone()  # every process sees the same finished phases
             if not (final / "config.json").exists():
                 self.run_phase(phase, source, done)
             source = final
             done.append(phase)
         results = json.loads((self.output_dir / "ft" / "phase_metrics.json").read_text())
-        results = {"variant": self.args.variant, "phases": list(self.args.phases), **results}
+        results = {"variant": self.args.variant, "phases": list(self.args.phases),
+                   "world_size": self.training_args.world_size, **results}
         if self.training_args.should_save:
             (self.output_dir / "results.json").write_text(json.dumps(results, indent=2))
             if self.training_args.push_to_hub:
@@ -204,22 +218,24 @@ class PhaseRunner:
         self.save_phase(trainer, phase, metrics)
 
     def save_phase(self, trainer: Trainer, phase: str, metrics: dict):
-        """Write the phase folder beside its final place, then rename: a folder that exists is complete."""
-        if not trainer.args.should_save:
-            return
+        """Write the phase folder beside its final place, then rename: a folder that exists is complete. Every
+        process calls this (FSDP / DeepSpeed gather the weights); only the main one writes."""
         final, tmp = self.output_dir / phase, self.output_dir / f".{phase}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
+        if trainer.args.should_save:
+            shutil.rmtree(tmp, ignore_errors=True)
         trainer.save_model(str(tmp))
-        trainer.state.save_to_json(str(tmp / "trainer_state.json"))
-        metrics["validation_centroid_accuracy"] = self.draw_embeddings(trainer.model, tmp / "embeddings.png", phase)
-        (tmp / "phase_metrics.json").write_text(json.dumps(metrics, indent=2))
-        plot_losses(trainer.state.log_history, tmp / "loss.png", f"{phase} loss")
-        if "test" in metrics:
-            plot_confusion(metrics["test"]["confusion_matrix"], self.label_names, tmp / "confusion_matrix.png",
-                           "test confusion matrix")
-        self.write_card(phase, tmp, metrics, trainer.args)
-        os.replace(tmp, final)
-        shutil.rmtree(trainer.args.output_dir, ignore_errors=True)
+        if trainer.args.should_save:
+            trainer.state.save_to_json(str(tmp / "trainer_state.json"))
+            metrics["validation_centroid_accuracy"] = self.draw_embeddings(trainer.model, tmp / "embeddings.png", phase)
+            (tmp / "phase_metrics.json").write_text(json.dumps(metrics, indent=2))
+            plot_losses(trainer.state.log_history, tmp / "loss.png", f"{phase} loss")
+            if "test" in metrics:
+                plot_confusion(metrics["test"]["confusion_matrix"], self.label_names, tmp / "confusion_matrix.png",
+                               "test confusion matrix")
+            self.write_card(phase, tmp, metrics, trainer.args)
+            os.replace(tmp, final)
+            shutil.rmtree(trainer.args.output_dir, ignore_errors=True)
+        trainer.accelerator.wait_for_everyone()
 
     def draw_embeddings(self, model, path: Path, title: str) -> float:
         """Map the validation embeddings; returns their nearest-centroid accuracy."""
@@ -262,26 +278,26 @@ class PhaseRunner:
     # --- one method per phase: the trainer and its data ---
 
     def dae_trainer(self, model, args) -> Trainer:
+        train = DenoisingDataset(self.tokenized["train"], self.args.noise_ratio, args.seed)
         return Trainer(
-            model=model, args=args, train_dataset=self.tokenized["train"].select_columns(["input_ids", "word_ids"]),
-            data_collator=DenoisingCollator(self.tokenizer, self.args.noise_ratio, args.seed),
-            processing_class=self.tokenizer, callbacks=self.callbacks,
+            model=model, args=args, train_dataset=train, data_collator=DenoisingCollator(self.tokenizer),
+            processing_class=self.tokenizer, callbacks=[SetEpochCallback(train), *self.callbacks],
         )
 
     def cl_trainer(self, model, args) -> Trainer:
-        validation = self.tokenized["validation"]
         return SiameseCosineTrainer(
-            model=model, args=args, train_dataset=self.pair_dataset("train", upsampled=True, seed=args.seed),
-            eval_dataset=self.pair_dataset("validation", upsampled=False, seed=args.seed),
+            model=model, args=args, train_dataset=PairDataset(*self.pairs("train", upsampled=True, seed=args.seed)),
+            eval_dataset=PairDataset(*self.pairs("validation", upsampled=False, seed=args.seed)),
             data_collator=PairCollator(self.tokenizer), processing_class=self.tokenizer,
-            embedding_eval_dataset=validation, callbacks=self.callbacks,
+            embedding_eval_dataset=self.tokenized["validation"], callbacks=self.callbacks,
         )
 
     def joint_trainer(self, model, args) -> Trainer:
+        train = JointDataset(*self.pairs("train", upsampled=True, seed=args.seed), self.args.noise_ratio, args.seed)
         return JointTrainer(
-            model=model, args=args, train_dataset=self.pair_dataset("train", upsampled=True, seed=args.seed),
-            data_collator=JointCollator(self.tokenizer, self.args.noise_ratio, args.seed),
-            processing_class=self.tokenizer, cl_weight=self.args.joint_cl_weight, callbacks=self.callbacks,
+            model=model, args=args, train_dataset=train, data_collator=JointCollator(self.tokenizer),
+            processing_class=self.tokenizer, cl_weight=self.args.joint_cl_weight,
+            callbacks=[SetEpochCallback(train), *self.callbacks],
         )
 
     def ft_trainer(self, model, args) -> Trainer:
@@ -304,8 +320,9 @@ class PhaseRunner:
 
         return evaluate.load(self.args.metric_name)
 
-    def pair_dataset(self, split: str, upsampled: bool, seed: int) -> PairDataset:
-        """Pairs over a split; for training, after the imbalance correction (noised copies of rare classes)."""
+    def pairs(self, split: str, upsampled: bool, seed: int) -> tuple[Dataset, ContrastivePairs]:
+        """Tokenised examples of a split and their pairs; for training, after the imbalance correction (noised
+        copies of rare classes)."""
         examples = self.tokenized[split]
         pair_labels = self.pair_labels(self.data[split])
         if upsampled and self.args.imbalance_max_ratio is not None:
@@ -315,7 +332,7 @@ class PhaseRunner:
                 noise=lambda text: delete_stopwords(text, stopwords),
             )
             examples = Dataset.from_dict({"text": texts}).map(self.tokenize, batched=True, desc="Tokenizing copies")
-        return PairDataset(examples, ContrastivePairs(pair_labels, self.args.pairs_per_example, seed))
+        return examples, ContrastivePairs(pair_labels, self.args.pairs_per_example, seed)
 
     @staticmethod
     def pair_labels(split: Dataset) -> list:

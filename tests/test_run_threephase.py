@@ -14,17 +14,6 @@ FAST = ["--num_train_epochs", "1", "--per_device_train_batch_size", "16", "--per
         "--disable_tqdm", "true", "--logging_steps", "2"]
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("data")
-    rows = corpus()
-    paths = {}
-    for split, chosen in {"train": rows, "validation": rows[::3], "test": rows[1::3]}.items():
-        paths[split] = folder / f"{split}.jsonl"
-        paths[split].write_text("".join(json.dumps({"sentence": t, "topic": l}) + "\n" for t, l in chosen))
-    return paths
-
-
 def data_flags(files):
     return ["--train_file", str(files["train"]), "--validation_file", str(files["validation"]), "--test_file",
             str(files["test"]), "--text_column", "sentence", "--label_column", "topic"]

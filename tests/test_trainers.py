@@ -3,13 +3,15 @@ import pytest
 import torch
 from conftest import TOPICS, corpus
 from datasets import Dataset
-from transformers import AutoTokenizer, EvalPrediction, Trainer, TrainingArguments
+from transformers import AutoTokenizer, EvalPrediction, Trainer, TrainerCallback, TrainingArguments
 
 from hf_threephase import (
     ContrastivePairs,
     DAEForSeqReconstruction,
     DenoisingCollator,
+    DenoisingDataset,
     JointCollator,
+    JointDataset,
     JointTrainer,
     PairCollator,
     PairDataset,
@@ -17,7 +19,7 @@ from hf_threephase import (
     ThreePhaseForJointTraining,
     ThreePhaseModel,
 )
-from hf_threephase.collators import tokenize_function
+from hf_threephase.collators import SetEpochCallback, tokenize_function
 from hf_threephase.metrics import compute_metrics
 
 LABELS = sorted(TOPICS)
@@ -41,23 +43,28 @@ def losses(trainer):
     return [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
 
 
-def test_denoising_collator_deletes_whole_words_and_redraws(examples):
+def test_denoising_noise_deletes_whole_words_fresh_each_epoch(examples):
     tokenizer, data = examples
-    collator = DenoisingCollator(tokenizer, noise_ratio=0.6, seed=0)
-    features = [data[i] for i in range(8)]
-    first, second = collator(features), collator(features)
-    torch.testing.assert_close(first["labels"], second["labels"])  # the clean targets never change
-    assert not torch.equal(first["input_ids"], second["input_ids"])  # a fresh draw every batch, so every epoch
-    for row, feature in enumerate(features):
-        kept = first["input_ids"][row][first["attention_mask"][row].bool()].tolist()
+    noised = DenoisingDataset(data, noise_ratio=0.6, seed=0)
+    first = [noised[i] for i in range(8)]
+    assert first == [DenoisingDataset(data, 0.6, seed=0)[i] for i in range(8)]  # any process, any resume
+    noised.set_epoch(1)
+    second = [noised[i] for i in range(8)]
+    assert [f["clean"] for f in first] == [s["clean"] for s in second] == data[:8]["input_ids"]
+    assert [f["noised"] for f in first] != [s["noised"] for s in second]  # a fresh draw every epoch
+    for feature, example in zip(first, (data[i] for i in range(8))):
+        kept = feature["noised"]
         assert kept[0] == tokenizer.cls_token_id and kept[-1] == tokenizer.sep_token_id
-        assert 3 <= len(kept) < len(feature["input_ids"])
+        assert 3 <= len(kept) < len(example["input_ids"])
         words = {}
-        for token, word in zip(feature["input_ids"], feature["word_ids"]):
+        for token, word in zip(example["input_ids"], example["word_ids"]):
             words.setdefault(word, []).append(token)
         # whole words go: the kept ids are a concatenation of complete words
         pieces = [words[w] for w in sorted(words) if w >= 0]
         assert any(kept[1:-1] == sum(c, []) for c in _subsequences(pieces))
+    batch = DenoisingCollator(tokenizer)(first)
+    assert batch["input_ids"].shape[0] == 8 and batch["labels"].shape[1] == max(len(f["clean"]) for f in first)
+    assert batch["labels_attention_mask"].sum().item() == sum(len(f["clean"]) for f in first)
 
 
 def _subsequences(items):
@@ -65,14 +72,22 @@ def _subsequences(items):
         yield [items[i] for i in range(len(items)) if mask >> i & 1]
 
 
-def test_dae_trainer_lowers_the_loss(tmp_path, examples, bert_dir):
+def test_dae_trainer_lowers_the_loss_and_moves_the_noise_each_epoch(tmp_path, examples, bert_dir):
     tokenizer, data = examples
     model = DAEForSeqReconstruction.from_encoder_pretrained(bert_dir)
-    trainer = Trainer(model=model, args=training_args(tmp_path, max_steps=40),
-                      train_dataset=data.select_columns(["input_ids", "word_ids"]),
-                      data_collator=DenoisingCollator(tokenizer, 0.6, 0), processing_class=tokenizer)
+    train = DenoisingDataset(data, 0.6, 0)
+    epochs = []
+
+    class Spy(TrainerCallback):
+        def on_epoch_end(self, args, state, control, **kwargs):
+            epochs.append(train.epoch)
+
+    trainer = Trainer(model=model, args=training_args(tmp_path, num_train_epochs=8), train_dataset=train,
+                      data_collator=DenoisingCollator(tokenizer), processing_class=tokenizer,
+                      callbacks=[SetEpochCallback(train), Spy()])
     trainer.train()
     history = losses(trainer)
+    assert epochs == list(range(8))
     assert np.mean(history[-5:]) < np.mean(history[:5]) - 0.5
 
 
@@ -94,8 +109,8 @@ def test_siamese_trainer_lowers_the_loss_and_reports_centroid_accuracy(tmp_path,
 def test_joint_loss_is_the_weighted_sum_and_goes_down(tmp_path, examples, bert_dir):
     tokenizer, data = examples
     model = ThreePhaseForJointTraining.from_encoder_pretrained(bert_dir)
-    pairs = PairDataset(data, ContrastivePairs(data["label"], pairs_per_example=4, seed=0))
-    collator = JointCollator(tokenizer, 0.6, 0)
+    pairs = JointDataset(data, ContrastivePairs(data["label"], pairs_per_example=4, seed=0), 0.6, 0)
+    collator = JointCollator(tokenizer)
     trainer = JointTrainer(model=model, args=training_args(tmp_path, max_steps=40), train_dataset=pairs,
                            data_collator=collator, processing_class=tokenizer, cl_weight=0.5)
     batch = collator([pairs[i] for i in range(8)])
