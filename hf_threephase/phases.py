@@ -6,6 +6,7 @@ skips finished phases and resumes an unfinished one from its last Trainer checkp
 
 import dataclasses
 import json
+import logging
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
+from .adapters import add_lora, merge_lora
 from .cards import render_card
 from .collators import (
     DenoisingCollator,
@@ -48,6 +50,8 @@ from .noise import delete_stopwords, load_stopwords
 from .pairs import ContrastivePairs
 from .plots import plot_confusion, plot_embeddings, plot_losses
 from .trainers import JointTrainer, SiameseCosineTrainer, embed_dataset
+
+logger = logging.getLogger("hf_threephase")
 
 VARIANTS = {
     "3phase": ("dae", "cl", "ft"),
@@ -100,6 +104,15 @@ class ThreePhaseArguments:
     early_stopping_patience: int = field(default=3, metadata={"help": "FT evaluations without improvement."})
     pooling_mode: str = "mean"
     classifier_dropout: float = 0.1
+    use_peft: bool = field(default=False, metadata={"help": "LoRA adapters on the encoder in every phase, merged at "
+                                                            "the end of each phase."})
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.1
+    lora_target_modules: list[str] | None = field(
+        default=None, metadata={"help": "Default: peft's choice for the architecture (query/value for BERT, RoBERTa)."}
+    )
+    save_peft_adapter: bool = field(default=False, metadata={"help": "Also keep the unmerged adapter in <phase>/adapter."})
     metric_name: str | None = field(
         default=None, metadata={"help": "An `evaluate` metric (Hub name or local path) reported beside ours in FT."}
     )
@@ -107,6 +120,8 @@ class ThreePhaseArguments:
     def __post_init__(self):
         if self.variant not in VARIANTS:
             raise ValueError(f"--variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
+        if self.use_peft and self.freeze_encoder:
+            raise ValueError("--use_peft and --freeze_encoder both decide what of the encoder trains: choose one")
         if self.imbalance_max_ratio is None and self.variant != "no_imb":
             self.imbalance_max_ratio = IMBALANCE_BY_VARIANT.get(self.variant, IMBALANCE_PRESETS["default"])
 
@@ -207,6 +222,10 @@ class PhaseRunner:
             )
         model = load_phase_model(PHASE_MODELS[phase], source, self.args.pooling_mode, **config_kwargs)
         model.config.phases = [*done, phase]
+        if self.args.use_peft:
+            a = self.args
+            logger.info("%s phase, LoRA r=%d: %s", phase, a.lora_r,
+                        add_lora(model, a.lora_r, a.lora_alpha, a.lora_dropout, a.lora_target_modules))
         trainer = getattr(self, f"{phase}_trainer")(model, args)
         last = get_last_checkpoint(args.output_dir) if os.path.isdir(args.output_dir) else None
         train_metrics = trainer.train(resume_from_checkpoint=last).metrics
@@ -223,6 +242,9 @@ class PhaseRunner:
         final, tmp = self.output_dir / phase, self.output_dir / f".{phase}.tmp"
         if trainer.args.should_save:
             shutil.rmtree(tmp, ignore_errors=True)
+        if self.args.use_peft:
+            keep = self.args.save_peft_adapter and trainer.args.should_save
+            merge_lora(trainer.model, tmp / "adapter" if keep else None)
         trainer.save_model(str(tmp))
         if trainer.args.should_save:
             trainer.state.save_to_json(str(tmp / "trainer_state.json"))
