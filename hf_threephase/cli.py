@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import transformers
-from transformers import HfArgumentParser, TrainingArguments
+from transformers import AutoConfig, HfArgumentParser, TrainingArguments
 
 from .data import DataTrainingArguments, load_labelled_data
 from .phases import ThreePhaseArguments, run_phases
+from .validation import InputError, check_arguments
 
 logger = logging.getLogger("hf_threephase")
 
@@ -33,14 +34,31 @@ def parse_args(argv: list[str] | None = None):
     return parser.parse_args_into_dataclasses(args=argv)
 
 
+def check_model(path: str):
+    try:
+        AutoConfig.from_pretrained(path)
+    except (OSError, ValueError) as err:
+        raise InputError(f"--model_name_or_path {path}: not a model checkpoint ({str(err).splitlines()[0]})") from None
+
+
 def main(argv: list[str] | None = None) -> dict:
-    model_args, data_args, threephase_args, training_args = parse_args(argv)
+    """Parse, check, run; bad input ends the command with a one-line error and exit status 2."""
+    try:
+        return run(*parse_args(argv))
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def run(model_args, data_args, threephase_args, training_args) -> dict:
     launched = int(os.environ.get("WORLD_SIZE", "1"))
     if launched > 1 and training_args.world_size != launched:
-        raise SystemExit(f"launched with {launched} processes but the Trainer sees {training_args.world_size}: "
+        raise InputError(f"launched with {launched} processes but the Trainer sees {training_args.world_size}: "
                          "on a machine without GPUs add --use_cpu true")
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     transformers.utils.logging.set_verbosity_warning()
+    check_arguments(threephase_args, training_args)
+    check_model(model_args.model_name_or_path)
     data, label_names = load_labelled_data(data_args, seed=training_args.seed)
     source = data_args.dataset_name or ", ".join(
         Path(f).name for f in (data_args.train_file, data_args.validation_file, data_args.test_file) if f

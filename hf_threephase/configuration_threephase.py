@@ -22,6 +22,7 @@ class ThreePhaseConfig(PreTrainedConfig):
         classifier_dropout (`float`, defaults to 0.1): dropout before each layer of the head.
         classifier_activation (`str`, defaults to `"gelu"`): activation between the two layers of the head.
         phases (`list[str]`, *optional*): the phases these weights have been trained through, in order.
+        base_model (`str`, *optional*): the plain checkpoint the first phase started from.
 
     Example:
 
@@ -45,6 +46,7 @@ class ThreePhaseConfig(PreTrainedConfig):
     classifier_dropout: float | int = 0.1
     classifier_activation: str = "gelu"
     phases: list[str] | None = None
+    base_model: str | None = None
     tie_word_embeddings: bool = True
 
     def __post_init__(self, **kwargs):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from datasets import ClassLabel, DatasetDict, load_dataset
 
+from .validation import InputError, check_classes, check_file, check_label_paths, check_texts_and_labels
+
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json"}
 
 
@@ -37,24 +39,36 @@ class DataTrainingArguments:
 
     def __post_init__(self):
         if self.dataset_name is None and self.train_file is None:
-            raise ValueError("give --dataset_name or --train_file")
+            raise InputError("give --dataset_name or --train_file")
+
+
+def _files(args: DataTrainingArguments) -> dict[str, str]:
+    return {s: f for s, f in [("train", args.train_file), ("validation", args.validation_file),
+                              ("test", args.test_file)] if f is not None}
 
 
 def _raw_splits(args: DataTrainingArguments, seed: int) -> DatasetDict:
     if args.dataset_name is not None:
         raw = load_dataset(args.dataset_name, args.dataset_config_name)
     else:
-        files = {s: f for s, f in [("train", args.train_file), ("validation", args.validation_file),
-                                   ("test", args.test_file)] if f is not None}
-        formats = {FORMATS.get(Path(f).suffix.lower()) for f in files.values()}
-        if None in formats or len(formats) != 1:
-            raise ValueError(f"data files must all be one of {', '.join(FORMATS)}: {list(files.values())}")
-        raw = load_dataset(formats.pop(), data_files=files)
+        files = _files(args)
+        for split, path in files.items():
+            check_file(path, f"{split}_file")
+            if FORMATS.get(Path(path).suffix.lower()) is None:
+                raise InputError(f"--{split}_file: {path}: unknown format (use {', '.join(FORMATS)})")
+        formats = {FORMATS[Path(f).suffix.lower()] for f in files.values()}
+        if len(formats) != 1:
+            raise InputError(f"data files must share one format: {', '.join(files.values())}")
+        try:
+            raw = load_dataset(formats.pop(), data_files=files)
+        except Exception as err:  # a parser error deep inside datasets: name the files instead
+            raise InputError(f"cannot read {', '.join(files.values())} as {Path(files['train']).suffix}: "
+                             f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
     if "validation" not in raw:
         split = raw["train"].train_test_split(test_size=args.validation_split_percentage / 100, seed=seed)
         raw["train"], raw["validation"] = split["train"], split["test"]
     if "test" not in raw:
-        raise ValueError("no test split: give --test_file (or a dataset with a test split)")
+        raise InputError("no test split: give --test_file (or a dataset with a test split)")
     return raw
 
 
@@ -69,10 +83,8 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
             raw[split] = raw[split].select(range(min(limit, len(raw[split]))))
 
     label_columns = args.label_columns or [args.label_column]
-    for split, ds in raw.items():
-        for column in [args.text_column, *label_columns]:
-            if column not in ds.column_names:
-                raise ValueError(f"{split}: no column {column!r} (columns: {', '.join(ds.column_names)})")
+    sources = _files(args) if args.dataset_name is None else {s: f"{args.dataset_name} [{s}]" for s in raw}
+    check_texts_and_labels(raw, args.text_column, label_columns, sources)
 
     names_by_value = _label_names(args, raw["train"].features[label_columns[0]])
 
@@ -84,22 +96,27 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
         return value.split(args.label_separator) if args.label_separator else [value]
 
     join = args.label_separator or "/"
-    label_names = sorted({join.join(path_of(ex)) for ex in raw["train"]})
-    index = {name: i for i, name in enumerate(label_names)}
     hierarchical = bool(args.label_columns or args.label_separator)
+    train_paths = [path_of(ex) for ex in raw["train"]]
+    if hierarchical:
+        check_label_paths(train_paths, sources.get("train", "train"))
+    label_names = sorted({join.join(p) for p in train_paths})
+    check_classes(label_names, sources.get("train", "train"))
+    index = {name: i for i, name in enumerate(label_names)}
 
-    def convert(example, split):
+    def convert(example, row, split):
         path = path_of(example)
         name = join.join(path)
         if name not in index:
-            raise ValueError(f"{split}: label {name!r} does not occur in train")
+            raise InputError(f"{sources.get(split, split)} row {row + 1}: label {name!r} does not occur in train")
         out = {"text": example[args.text_column], "label": index[name]}
         if hierarchical:
             out["label_path"] = path
         return out
 
     data = DatasetDict({
-        split: ds.map(convert, fn_kwargs={"split": split}, remove_columns=ds.column_names, desc=f"Labels ({split})")
+        split: ds.map(convert, with_indices=True, fn_kwargs={"split": split}, remove_columns=ds.column_names,
+                      desc=f"Labels ({split})")
         for split, ds in raw.items() if split in ("train", "validation", "test")
     })
     return data, label_names

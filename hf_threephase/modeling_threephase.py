@@ -155,7 +155,7 @@ class ThreePhasePreTrainedModel(PreTrainedModel):
         model = cls(ThreePhaseConfig(encoder=encoder_config, **config_kwargs))
         encoder = AutoModel.from_pretrained(pretrained_model_name_or_path, config=encoder_config)
         model.encoder.load_state_dict(encoder.state_dict(), strict=False)
-        model.config.name_or_path = str(pretrained_model_name_or_path)
+        model.config.base_model = str(pretrained_model_name_or_path)
         return model
 
 

@@ -50,6 +50,7 @@ from .noise import delete_stopwords, load_stopwords
 from .pairs import ContrastivePairs
 from .plots import plot_confusion, plot_embeddings, plot_losses
 from .trainers import JointTrainer, SiameseCosineTrainer, embed_dataset
+from .validation import InputError
 
 logger = logging.getLogger("hf_threephase")
 
@@ -119,9 +120,9 @@ class ThreePhaseArguments:
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
-            raise ValueError(f"--variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
+            raise InputError(f"--variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
         if self.use_peft and self.freeze_encoder:
-            raise ValueError("--use_peft and --freeze_encoder both decide what of the encoder trains: choose one")
+            raise InputError("--use_peft and --freeze_encoder both decide what of the encoder trains: choose one")
         if self.imbalance_max_ratio is None and self.variant != "no_imb":
             self.imbalance_max_ratio = IMBALANCE_BY_VARIANT.get(self.variant, IMBALANCE_PRESETS["default"])
 
@@ -178,6 +179,8 @@ class PhaseRunner:
         self.data_source = data_source
         self.callbacks = callbacks or []
         self.output_dir = Path(training_args.output_dir)
+        start = AutoConfig.from_pretrained(model_name_or_path)
+        self.base_model = start.base_model if start.model_type == "threephase" else self.model_name_or_path
         self.tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
         self.tokenize = tokenize_function(self.tokenizer, args.max_seq_length)
         self.tokenized = data.map(self.tokenize, batched=True, desc="Tokenizing")
@@ -188,7 +191,9 @@ class PhaseRunner:
         for phase in self.args.phases:
             final = self.output_dir / phase
             PartialState().wait_for_everyone()  # every process sees the same finished phases
-            if not (final / "config.json").exists():
+            if (final / "config.json").exists():
+                self.check_finished(final, [*done, phase])
+            else:
                 self.run_phase(phase, source, done)
             source = final
             done.append(phase)
@@ -196,12 +201,23 @@ class PhaseRunner:
         results = {"variant": self.args.variant, "phases": list(self.args.phases),
                    "world_size": self.training_args.world_size, **results}
         if self.training_args.should_save:
-            (self.output_dir / "results.json").write_text(json.dumps(results, indent=2))
+            tmp = self.output_dir / ".results.json.tmp"
+            tmp.write_text(json.dumps(results, indent=2))
+            os.replace(tmp, self.output_dir / "results.json")
             if self.training_args.push_to_hub:
                 hub_model_id = self.training_args.hub_model_id or self.output_dir.name
                 push_phases(self.output_dir, list(self.args.phases), hub_model_id, self.training_args.hub_token,
                             self.training_args.hub_private_repo)
         return results
+
+    def check_finished(self, folder: Path, phases: list[str]):
+        """A finished phase folder is reused only if this command would have written it."""
+        config = AutoConfig.from_pretrained(folder)
+        if config.phases != phases or config.base_model != self.base_model:
+            raise InputError(
+                f"{folder} holds phases {config.phases} from {config.base_model}, but this command runs {phases} from "
+                f"{self.base_model}: use another --output_dir"
+            )
 
     def draw_base_embeddings(self):
         """The validation embeddings of the untouched base encoder, to compare with each phase's map."""

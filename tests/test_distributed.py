@@ -40,10 +40,14 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path, bert_dir, 
     single = main([*common, "--per_device_train_batch_size", "16", "--output_dir", str(tmp_path / "one")])
     assert single["world_size"] == 1
     # Same seeded pair set and noise (keyed by seed, epoch, example), and accelerate shards the same permutation,
-    # so both runs see the same global batches; the DAE token-mean weighting moves losses by ~1e-3.
-    for phase in ("dae", "cl"):
-        one_loss = json.loads((tmp_path / "one" / phase / "phase_metrics.json").read_text())["train"]["train_loss"]
-        two_loss = json.loads((two / phase / "phase_metrics.json").read_text())["train"]["train_loss"]
-        assert abs(one_loss - two_loss) < 0.02 * one_loss, phase
-    assert abs(single["test"]["loss"] - distributed["test"]["loss"]) < 0.05
-    assert abs(single["test"]["accuracy"] - distributed["test"]["accuracy"]) <= 2 / 24
+    # so both runs see the same global batches. What differs: the DAE loss is a token mean per process, averaged
+    # over the two, instead of one token mean over the global batch (~0.1 % on its loss); the CL and FT phases
+    # start from those slightly different weights and, at lr 1e-3 on a 2-layer model, drift by a few percent.
+    train_loss = {run: {phase: json.loads((tmp_path / run / phase / "phase_metrics.json").read_text())["train"]
+                        ["train_loss"] for phase in ("dae", "cl")} for run in ("one", "two")}
+    assert abs(train_loss["one"]["dae"] - train_loss["two"]["dae"]) < 0.01 * train_loss["one"]["dae"]
+    assert abs(train_loss["one"]["cl"] - train_loss["two"]["cl"]) < 0.15 * train_loss["one"]["cl"]
+    # The final test loss is the tight check. After ten FT steps the tiny model's logits are still close to uniform
+    # (loss ~1.08 against ln 3 = 1.10), so that drift can flip the argmax of a few of the 24 test texts.
+    assert abs(single["test"]["loss"] - distributed["test"]["loss"]) < 0.02
+    assert abs(round(24 * single["test"]["accuracy"]) - round(24 * distributed["test"]["accuracy"])) <= 3

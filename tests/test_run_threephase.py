@@ -123,10 +123,10 @@ def test_data_loading_formats_and_labels(tmp_path, files):
 
     unseen = tmp_path / "unseen.jsonl"
     unseen.write_text(json.dumps({"sentence": "x", "topic": "sports"}) + "\n")
-    with pytest.raises(ValueError, match="test: label 'sports' does not occur in train"):
+    with pytest.raises(ValueError, match="unseen.jsonl row 1: label 'sports' does not occur in train"):
         load_labelled_data(DataTrainingArguments(train_file=str(files["train"]), test_file=str(unseen),
                                                  text_column="sentence", label_column="topic"))
-    with pytest.raises(ValueError, match="train: no column 'text'"):
+    with pytest.raises(ValueError, match="train.jsonl: no column 'text'"):
         load_labelled_data(DataTrainingArguments(train_file=str(files["train"]), test_file=str(files["test"])))
 
 

@@ -1,0 +1,86 @@
+"""Checks that run before any training, each failing with one line that names the file, column, row or label."""
+
+import math
+from collections import Counter
+from pathlib import Path
+
+from datasets import DatasetDict
+
+
+class InputError(ValueError):
+    """Bad input from the user: the command prints the message and exits non-zero, with no traceback."""
+
+
+def check_file(path: str, role: str):
+    """Exists, is not empty, and is UTF-8 text."""
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"--{role}: no such file: {path}")
+    if file.stat().st_size == 0:
+        raise InputError(f"--{role}: {path} is empty")
+    with file.open("rb") as handle:
+        offset = 0
+        for line_number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InputError(
+                    f"--{role}: {path} line {line_number} is not UTF-8 (byte {offset + err.start})"
+                ) from None
+            offset += len(line)
+
+
+def check_arguments(args, training_args):
+    """Ranges and combinations of the 3-Phase and training arguments."""
+    if not 0.0 <= args.noise_ratio < 1.0:
+        raise InputError(f"--noise_ratio must be in [0, 1), got {args.noise_ratio}")
+    for name in ("imbalance_max_ratio", "imbalance_min_ratio", "joint_cl_weight"):
+        value = getattr(args, name)
+        if value is not None and not value > 0:
+            raise InputError(f"--{name} must be > 0, got {value}")
+    for name in ("pairs_per_example", "max_seq_length", "early_stopping_patience", "lora_r"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    for phase in ("dae", "cl", "joint", "ft"):
+        for name in (f"{phase}_batch_size", f"{phase}_num_train_epochs", f"{phase}_learning_rate"):
+            value = getattr(args, name)
+            if value is not None and not value > 0:
+                raise InputError(f"--{name} must be > 0, got {value}")
+    if not 0.0 <= args.classifier_dropout < 1.0:
+        raise InputError(f"--classifier_dropout must be in [0, 1), got {args.classifier_dropout}")
+    for name in ("per_device_train_batch_size", "per_device_eval_batch_size"):
+        if getattr(training_args, name) < 1:
+            raise InputError(f"--{name} must be >= 1, got {getattr(training_args, name)}")
+    if not training_args.learning_rate > 0 or not training_args.num_train_epochs > 0:
+        raise InputError("--learning_rate and --num_train_epochs must be > 0")
+
+
+def check_texts_and_labels(raw: DatasetDict, text_column: str, label_columns: list[str], sources: dict[str, str]):
+    """Every row has a non-blank text and a label; hierarchical labels have one depth."""
+    for split, ds in raw.items():
+        where = sources.get(split, split)
+        for column in [text_column, *label_columns]:
+            if column not in ds.column_names:
+                raise InputError(f"{where}: no column {column!r} (columns: {', '.join(ds.column_names)})")
+        for row, text in enumerate(ds[text_column], start=1):
+            if not isinstance(text, str) or not text.strip():
+                raise InputError(f"{where} row {row}: empty text in column {text_column!r}")
+        for column in label_columns:
+            for row, label in enumerate(ds[column], start=1):
+                if label is None or (isinstance(label, float) and math.isnan(label)) or label == "":
+                    raise InputError(f"{where} row {row}: missing label in column {column!r}")
+
+
+def check_label_paths(paths: list[list[str]], where: str):
+    depths = Counter(len(p) for p in paths)
+    if len(depths) > 1:
+        usual = depths.most_common(1)[0][0]
+        row = next(i for i, p in enumerate(paths, start=1) if len(p) != usual)
+        raise InputError(f"{where} row {row}: label {'/'.join(paths[row - 1])!r} has {len(paths[row - 1])} levels, "
+                         f"the others {usual}")
+
+
+def check_classes(train_labels: list[str], where: str):
+    classes = set(train_labels)
+    if len(classes) < 2:
+        raise InputError(f"{where}: a single class {sorted(classes)}: contrastive learning and fine-tuning need two")
