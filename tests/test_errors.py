@@ -1,0 +1,100 @@
+"""One case per bad input: the command exits with status 2 and one line that names the problem."""
+
+import json
+
+import pytest
+from conftest import corpus
+
+from hf_threephase import DAEForSeqReconstruction
+from hf_threephase.cli import main
+
+GOOD = [{"text": t, "label": l} for t, l in corpus()]
+
+
+def jsonl(rows) -> str:
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+def with_row(row):
+    return jsonl(GOOD[:1] + [row] + GOOD[1:])
+
+
+# name: (files to write as {name: content}, extra flags, expected message)
+CASES = {
+    "missing file": ({}, ["--train_file", "{tmp}/nowhere.jsonl"], "--train_file: no such file: {tmp}/nowhere.jsonl"),
+    "empty file": ({"train.jsonl": ""}, [], "--train_file: {tmp}/train.jsonl is empty"),
+    "unknown format": ({"train.txt": "hello\n"}, ["--train_file", "{tmp}/train.txt"],
+                       "--train_file: {tmp}/train.txt: unknown format (use .csv, .json, .jsonl)"),
+    "missing text column": ({}, ["--text_column", "sentence"], "{tmp}/train.jsonl: no column 'sentence'"),
+    "missing label column": ({}, ["--label_column", "intent"], "{tmp}/train.jsonl: no column 'intent'"),
+    "blank text": ({"train.jsonl": with_row({"text": "   ", "label": "music"})}, [],
+                   "{tmp}/train.jsonl row 2: empty text in column 'text'"),
+    "null label": ({"train.jsonl": with_row({"text": "hello", "label": None})}, [],
+                   "{tmp}/train.jsonl row 2: missing label in column 'label'"),
+    "nan label": ({"train.csv": "text,label\nhello,1\nworld,\nagain,0\n"},
+                  ["--train_file", "{tmp}/train.csv", "--validation_file", "{tmp}/train.csv",
+                   "--test_file", "{tmp}/train.csv"], "{tmp}/train.csv row 2: missing label in column 'label'"),
+    "unseen label": ({"test.jsonl": jsonl([{"text": "go team", "label": "sports"}])}, [],
+                     "{tmp}/test.jsonl row 1: label 'sports' does not occur in train"),
+    "single class": ({"train.jsonl": jsonl([r for r in GOOD if r["label"] == "music"])}, [],
+                     "{tmp}/train.jsonl: a single class ['music']: contrastive learning and fine-tuning need two"),
+    "inconsistent depth": ({"train.jsonl": with_row({"text": "hello", "label": "music/jazz/live"})},
+                           ["--label_separator", "/"], "{tmp}/train.jsonl row 2: label 'music/jazz/live' has 3 "
+                                                       "levels, the others 1"),
+    "not utf-8": ({"train.jsonl": b'{"text": "caf\xe9", "label": "food"}\n'}, [],
+                  "--train_file: {tmp}/train.jsonl line 1 is not UTF-8 (byte 13)"),
+    "not a checkpoint": ({}, ["--model_name_or_path", "{tmp}"], "--model_name_or_path {tmp}: not a model checkpoint"),
+    "noise ratio": ({}, ["--noise_ratio", "1.0"], "--noise_ratio must be in [0, 1), got 1.0"),
+    "ratio <= 0": ({}, ["--imbalance_max_ratio", "0"], "--imbalance_max_ratio must be > 0, got 0.0"),
+    "batch size 0": ({}, ["--per_device_train_batch_size", "0"], "--per_device_train_batch_size must be >= 1, got 0"),
+    "phase batch size 0": ({}, ["--cl_batch_size", "0"], "--cl_batch_size must be > 0, got 0"),
+    "pairs per example": ({}, ["--pairs_per_example", "0"], "--pairs_per_example must be >= 1, got 0"),
+    "unknown variant": ({}, ["--variant", "four_phase"], "--variant must be one of 3phase, joint, ft, dae_ft, cl_ft, "
+                                                          "no_imb, extra_imb, got 'four_phase'"),
+    "peft and frozen encoder": ({}, ["--use_peft", "true", "--freeze_encoder", "true"],
+                                "--use_peft and --freeze_encoder both decide what of the encoder trains: choose one"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_one_line_and_exit_2(case, tmp_path, bert_dir, capsys):
+    files, flags, expected = CASES[case]
+    defaults = {"train.jsonl": jsonl(GOOD), "validation.jsonl": jsonl(GOOD[::3]), "test.jsonl": jsonl(GOOD[1::3])}
+    for name, content in {**defaults, **files}.items():
+        path = tmp_path / name
+        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    argv = ["--model_name_or_path", str(bert_dir), "--output_dir", str(tmp_path / "out"), "--report_to", "none",
+            *[x for s in ("train", "validation", "test") for x in (f"--{s}_file", str(tmp_path / f"{s}.jsonl"))]]
+    argv += [flag.format(tmp=tmp_path) for flag in flags]
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: " + expected.format(tmp=tmp_path)), err[-1]
+    assert "Traceback" not in "\n".join(err)
+    assert not (tmp_path / "out" / "dae").exists()  # nothing started
+
+
+def test_finished_phase_from_another_base_is_kept_and_refused(tmp_path, bert_dir, roberta_dir, files, capsys):
+    out = tmp_path / "out"
+    DAEForSeqReconstruction.from_encoder_pretrained(roberta_dir).save_pretrained(out / "dae")
+    with pytest.raises(SystemExit) as stop:
+        main(["--model_name_or_path", str(bert_dir), "--train_file", str(files["train"]), "--validation_file",
+              str(files["validation"]), "--test_file", str(files["test"]), "--text_column", "sentence",
+              "--label_column", "topic", "--output_dir", str(out), "--report_to", "none", "--disable_tqdm", "true"])
+    assert stop.value.code == 2
+    assert f"error: {out / 'dae'} holds phases [] from {roberta_dir}, but this command runs ['dae'] from {bert_dir}" \
+        in capsys.readouterr().err
+    assert (out / "dae" / "model.safetensors").is_file()
+
+
+def test_singleton_class_and_huge_text_still_run(tmp_path, bert_dir):
+    rows = GOOD + [{"text": "a lonely example of its own kind", "label": "solo"},
+                   {"text": "word " * 20_000, "label": "music"}]  # 100,000 characters: truncated
+    for split in ("train", "validation", "test"):
+        (tmp_path / f"{split}.jsonl").write_text(jsonl(rows))
+    results = main(["--model_name_or_path", str(bert_dir), "--output_dir", str(tmp_path / "out"), "--variant", "cl_ft",
+                    *[x for s in ("train", "validation", "test") for x in (f"--{s}_file", str(tmp_path / f"{s}.jsonl"))],
+                    "--num_train_epochs", "1", "--max_seq_length", "32", "--report_to", "none",
+                    "--disable_tqdm", "true"])
+    assert len(results["test"]["confusion_matrix"]) == 4
