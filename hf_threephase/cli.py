@@ -35,10 +35,13 @@ def parse_args(argv: list[str] | None = None):
 
 
 def check_model(path: str):
+    """A checkpoint, and (where it is a local folder) one with safetensors weights: nothing is unpickled."""
     try:
         AutoConfig.from_pretrained(path)
     except (OSError, ValueError) as err:
         raise InputError(f"--model_name_or_path {path}: not a model checkpoint ({str(err).splitlines()[0]})") from None
+    if Path(path).is_dir() and not any(Path(path).glob("*.safetensors")):
+        raise InputError(f"--model_name_or_path {path}: no .safetensors weights (pickled weights are not loaded)")
 
 
 def main(argv: list[str] | None = None) -> dict:

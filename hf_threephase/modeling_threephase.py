@@ -153,7 +153,7 @@ class ThreePhasePreTrainedModel(PreTrainedModel):
         """Build this phase's model on a plain checkpoint (BERT, RoBERTa, ...): its encoder weights, new layers fresh."""
         encoder_config = AutoConfig.from_pretrained(pretrained_model_name_or_path)
         model = cls(ThreePhaseConfig(encoder=encoder_config, **config_kwargs))
-        encoder = AutoModel.from_pretrained(pretrained_model_name_or_path, config=encoder_config)
+        encoder = AutoModel.from_pretrained(pretrained_model_name_or_path, config=encoder_config, use_safetensors=True)
         model.encoder.load_state_dict(encoder.state_dict(), strict=False)
         model.config.base_model = str(pretrained_model_name_or_path)
         return model
@@ -203,7 +203,9 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
         """Encoder and decoder both from the checkpoint (its LM head too, where it has one); cross-attention fresh."""
         model = super().from_encoder_pretrained(pretrained_model_name_or_path, **config_kwargs)
         decoder_config = copy.deepcopy(model.decoder.config)
-        decoder = AutoModelForCausalLM.from_pretrained(pretrained_model_name_or_path, config=decoder_config)
+        decoder = AutoModelForCausalLM.from_pretrained(
+            pretrained_model_name_or_path, config=decoder_config, use_safetensors=True
+        )
         model.decoder.load_state_dict(decoder.state_dict(), strict=False)
         return model
 

@@ -159,7 +159,7 @@ def load_phase_model(cls, source: str | Path, pooling_mode: str = "mean", **conf
     """`cls.from_pretrained` on a 3-Phase folder (which keeps its own pooling); on a plain checkpoint (BERT,
     RoBERTa, ...), build it around it with `pooling_mode`."""
     if AutoConfig.from_pretrained(source).model_type == "threephase":
-        return cls.from_pretrained(source, **config_kwargs)
+        return cls.from_pretrained(source, use_safetensors=True, **config_kwargs)
     return cls.from_encoder_pretrained(source, pooling_mode=pooling_mode, **config_kwargs)
 
 
