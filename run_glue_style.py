@@ -1,0 +1,146 @@
+#!/usr/bin/env python
+"""The paper's experiments as one driver: tasks x variants x seeds -> one JSON per run, Tables 3 and 4 in Markdown.
+
+    python run_glue_style.py --model_name_or_path <model> --task_name snips2 sst5 --variants 3phase ft \\
+        --seeds 0 1 2 --data_dir ../shared/data --max_train_samples 3000 --results_dir benchmarks/results/glue_style
+
+A finished (task, variant, seed) run is skipped, so the grid can run in pieces, in the background, across sessions.
+A task reads `<data_dir>/<task>/{train,validation,test}.jsonl` (+ labels.json) when that folder exists, else its Hub
+dataset. `--variants setfit` adds SetFit with the same body (an extra row; needs the setfit package).
+"""
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from transformers import TrainingArguments
+
+from hf_threephase import VARIANTS, ThreePhaseArguments, run_phases
+from hf_threephase.data import DataTrainingArguments, load_labelled_data
+
+# task: (Hub dataset, config, text column, label column)
+TASKS = {
+    "snips2": ("benayas/snips", None, "text", "category"),
+    "sst2": ("stanfordnlp/sst2", None, "sentence", "label"),
+    "sst5": ("SetFit/sst5", None, "text", "label"),
+    "agnews": ("fancyzhx/ag_news", None, "text", "label"),
+    "imdb": ("stanfordnlp/imdb", None, "text", "label"),
+    "snips": ("benayas/snips", None, "text", "category"),
+}
+TABLE3 = ["ft", "setfit", "3phase", "joint"]
+
+
+def data_arguments(task: str, cli) -> DataTrainingArguments:
+    folder = Path(cli.data_dir) / task if cli.data_dir else None
+    limits = dict(max_train_samples=cli.max_train_samples, max_eval_samples=cli.max_eval_samples,
+                  max_predict_samples=cli.max_predict_samples)
+    if folder is not None and folder.is_dir():
+        names = folder / "labels.json"
+        return DataTrainingArguments(
+            train_file=str(folder / "train.jsonl"), validation_file=str(folder / "validation.jsonl"),
+            test_file=str(folder / "test.jsonl"), label_names_file=str(names) if names.exists() else None, **limits)
+    name, config, text, label = TASKS[task]
+    return DataTrainingArguments(dataset_name=name, dataset_config_name=config, text_column=text, label_column=label,
+                                 **limits)
+
+
+def run_setfit(model: str, data, seed: int, cli) -> dict:
+    from setfit import SetFitModel, Trainer
+    from setfit import TrainingArguments as SetFitArguments
+
+    from hf_threephase.metrics import classification_metrics
+
+    args = SetFitArguments(batch_size=cli.batch_size, num_epochs=1, num_iterations=cli.pairs_per_example // 2 or 1,
+                           seed=seed, report_to="none", show_progress_bar=False, max_length=cli.max_seq_length)
+    trainer = Trainer(model=SetFitModel.from_pretrained(model), args=args, train_dataset=data["train"])
+    trainer.train()
+    predictions = trainer.model.predict(data["test"]["text"], batch_size=64, as_numpy=True)
+    return {"test": classification_metrics(data["test"]["label"], predictions)}
+
+
+def run_one(task: str, variant: str, seed: int, cli) -> dict:
+    data, label_names = load_labelled_data(data_arguments(task, cli), seed=seed)
+    start = time.time()
+    if variant == "setfit":
+        result = run_setfit(cli.model_name_or_path, data, seed, cli)
+    else:
+        args = ThreePhaseArguments(
+            variant=variant, dae_num_train_epochs=cli.dae_epochs, cl_num_train_epochs=cli.cl_epochs,
+            joint_num_train_epochs=cli.cl_epochs, ft_num_train_epochs=cli.ft_epochs,
+            pairs_per_example=cli.pairs_per_example, max_seq_length=cli.max_seq_length)
+        training_args = TrainingArguments(
+            output_dir=str(Path(cli.output_dir) / f"{task}-{variant}-s{seed}"), seed=seed,
+            learning_rate=cli.learning_rate, per_device_train_batch_size=cli.batch_size,
+            per_device_eval_batch_size=64, report_to="none", disable_tqdm=True, logging_steps=50)
+        result = run_phases(cli.model_name_or_path, data, label_names, args, training_args, data_source=task)
+    return {"task": task, "variant": variant, "seed": seed, "wall_s": time.time() - start,
+            "train_examples": len(data["train"]), "test": result["test"]}
+
+
+def cell(runs: list[dict], metric: str) -> str:
+    values = [100 * r["test"][metric] for r in runs]
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.2f} ± {spread:.2f} (n={len(values)})"
+
+
+def tables(results: list[dict], tasks: list[str], variants: list[str]) -> str:
+    def table(title, rows, metric):
+        lines = [f"### {title}", "", "| variant | " + " | ".join(tasks) + " |", "|---" * (len(tasks) + 1) + "|"]
+        for variant in rows:
+            cells = []
+            for task in tasks:
+                runs = [r for r in results if r["task"] == task and r["variant"] == variant]
+                cells.append(cell(runs, metric) if runs else "–")
+            lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    main_rows = [v for v in TABLE3 if v in variants]
+    return "\n\n".join([
+        table("Table 3 layout: test accuracy, mean ± std over seeds", main_rows, "accuracy"),
+        table("Table 4 layout: ablations, test accuracy", variants, "accuracy"),
+        table("Table 4 layout: ablations, test macro F1", variants, "f1"),
+    ]) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model_name_or_path", required=True)
+    parser.add_argument("--task_name", nargs="+", choices=list(TASKS), required=True)
+    parser.add_argument("--variants", nargs="+", choices=[*VARIANTS, "setfit"], default=["3phase", "ft"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--data_dir", default=None)
+    parser.add_argument("--max_train_samples", type=int, default=None)
+    parser.add_argument("--max_eval_samples", type=int, default=None)
+    parser.add_argument("--max_predict_samples", type=int, default=None)
+    parser.add_argument("--dae_epochs", type=float, default=1)
+    parser.add_argument("--cl_epochs", type=float, default=1)
+    parser.add_argument("--ft_epochs", type=float, default=3)
+    parser.add_argument("--learning_rate", type=float, default=5e-5)
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--pairs_per_example", type=int, default=2)
+    parser.add_argument("--max_seq_length", type=int, default=64)
+    parser.add_argument("--output_dir", default="runs/glue_style")
+    parser.add_argument("--results_dir", default="benchmarks/results/glue_style")
+    cli = parser.parse_args()
+    results_dir = Path(cli.results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    for task in cli.task_name:
+        for seed in cli.seeds:
+            for variant in cli.variants:
+                path = results_dir / f"{task}-{variant}-s{seed}.json"
+                if path.exists():
+                    continue
+                record = {**run_one(task, variant, seed, cli), "command": vars(cli)}
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(record, indent=2))
+                tmp.replace(path)
+    results = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
+    markdown = tables(results, cli.task_name, cli.variants)
+    (results_dir / "tables.md").write_text(markdown)
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()
