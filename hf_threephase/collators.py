@@ -120,22 +120,17 @@ class PairCollator:
         return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
-class JointDataset(EpochNoise, Dataset):
+class JointDataset(EpochNoise, PairDataset):
     """A pair plus a noised copy of its a-side, for the Joint phase."""
 
     def __init__(self, examples, pairs: ContrastivePairs, noise_ratio: float = 0.6, seed: int = 0):
-        super().__init__(noise_ratio, seed)
-        self.examples = examples
-        self.pairs = pairs
-
-    def __len__(self) -> int:
-        return len(self.pairs)
+        PairDataset.__init__(self, examples, pairs)
+        EpochNoise.__init__(self, noise_ratio, seed)
 
     def __getitem__(self, i: int) -> dict:
-        a, b, target = self.pairs[i]
-        first = self.examples[a]
-        return {"a": first["input_ids"], "b": self.examples[b]["input_ids"], "target": target,
-                "noised": self.noise(i, first["input_ids"], first["word_ids"]), "clean": first["input_ids"]}
+        item = super().__getitem__(i)
+        first = self.examples[self.pairs[i][0]]
+        return {**item, "noised": self.noise(i, first["input_ids"], first["word_ids"]), "clean": item["a"]}
 
 
 @dataclass
