@@ -19,7 +19,6 @@ PHASES = {
            "A 2-layer MLP head on the adapted encoder, trained with cross-entropy; the checkpoint was chosen on the "
            "validation split (accuracy, ties broken on validation loss), and the test split was used once."),
 }
-SECRET = ("token", "hub_token", "push_to_hub_token")
 
 
 def render_card(phase: str, *, model_id: str, base_model: str, variant: str, phases: list[str], data: dict,
@@ -31,7 +30,7 @@ def render_card(phase: str, *, model_id: str, base_model: str, variant: str, pha
         tags=["hf-threephase", f"threephase-{phase}", "text-classification" if phase == "ft" else "sentence-embedding"],
         pipeline_tag="text-classification" if phase == "ft" else "feature-extraction",
     )
-    public = {k: v for k, v in sorted(hyperparameters.items()) if not any(s in k for s in SECRET)}
+    public = {k: v for k, v in sorted(hyperparameters.items()) if "token" not in k}
     return ModelCard.from_template(
         card_data, template_path=str(template), model_name=f"{model_id} ({phase})", model_id=model_id,
         phase_title=title, phase_description=description, auto_class=auto_class, variant=variant,
