@@ -46,13 +46,13 @@ def data_arguments(task: str, cli) -> DataTrainingArguments:
                                  **limits)
 
 
-def run_setfit(model: str, data, seed: int, cli) -> dict:
+def run_setfit(model: str, data, output_dir: Path, seed: int, cli) -> dict:
     from setfit import SetFitModel, Trainer
     from setfit import TrainingArguments as SetFitArguments
 
     from hf_threephase.metrics import classification_metrics
 
-    args = SetFitArguments(batch_size=cli.batch_size, num_epochs=1, num_iterations=cli.pairs_per_example // 2 or 1,
+    args = SetFitArguments(output_dir=str(output_dir), batch_size=cli.batch_size, num_epochs=1, num_iterations=cli.pairs_per_example // 2 or 1,
                            seed=seed, report_to="none", show_progress_bar=False, max_length=cli.max_seq_length)
     trainer = Trainer(model=SetFitModel.from_pretrained(model), args=args, train_dataset=data["train"])
     trainer.train()
@@ -62,16 +62,17 @@ def run_setfit(model: str, data, seed: int, cli) -> dict:
 
 def run_one(task: str, variant: str, seed: int, cli) -> dict:
     data, label_names = load_labelled_data(data_arguments(task, cli), seed=seed)
+    output_dir = Path(cli.output_dir) / f"{task}-{variant}-s{seed}"
     start = time.time()
     if variant == "setfit":
-        result = run_setfit(cli.model_name_or_path, data, seed, cli)
+        result = run_setfit(cli.model_name_or_path, data, output_dir, seed, cli)
     else:
         args = ThreePhaseArguments(
             variant=variant, dae_num_train_epochs=cli.dae_epochs, cl_num_train_epochs=cli.cl_epochs,
             joint_num_train_epochs=cli.cl_epochs, ft_num_train_epochs=cli.ft_epochs,
             pairs_per_example=cli.pairs_per_example, max_seq_length=cli.max_seq_length)
         training_args = TrainingArguments(
-            output_dir=str(Path(cli.output_dir) / f"{task}-{variant}-s{seed}"), seed=seed,
+            output_dir=str(output_dir), seed=seed,
             learning_rate=cli.learning_rate, per_device_train_batch_size=cli.batch_size,
             per_device_eval_batch_size=64, report_to="none", disable_tqdm=True, logging_steps=50)
         result = run_phases(cli.model_name_or_path, data, label_names, args, training_args, data_source=task)
