@@ -142,9 +142,9 @@ class ThreePhasePreTrainedModel(PreTrainedModel):
     def get_input_embeddings(self):
         return self.encoder.get_input_embeddings()
 
-    def embed(self, input_ids, attention_mask=None) -> torch.Tensor:
+    def embed(self, input_ids, attention_mask=None, token_type_ids=None) -> torch.Tensor:
         """The sentence embedding at this phase: the projection output where there is one, else the bottleneck."""
-        _, bottleneck = self._encode(input_ids, attention_mask)
+        _, bottleneck = self._encode(input_ids, attention_mask, token_type_ids)
         projection = getattr(self, "projection", None)
         return bottleneck if projection is None else projection(bottleneck)
 
@@ -279,8 +279,7 @@ class ThreePhaseForSequenceClassification(ThreePhasePreTrainedModel):
         labels: torch.Tensor | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput:
-        _, bottleneck = self._encode(input_ids, attention_mask, token_type_ids)
-        logits = self.classifier(self.projection(bottleneck))
+        logits = self.classifier(self.embed(input_ids, attention_mask, token_type_ids))
         loss = None
         if labels is not None:
             loss = self.loss_function(labels, logits, self.config)
@@ -312,8 +311,7 @@ class ThreePhaseForJointTraining(DAEForSeqReconstruction):
         r"""input_ids / labels: the denoising batch (see `DAEForSeqReconstruction`); pair_input_ids: the 2B pair
         sentences (u-sides then v-sides), pair_labels: the B cosine targets."""
         dae_loss = super().forward(input_ids, attention_mask, labels=labels, labels_attention_mask=labels_attention_mask).loss
-        _, bottleneck = self._encode(pair_input_ids, pair_attention_mask)
-        cl_loss = siamese_cosine_loss(self.projection(bottleneck), pair_labels)
+        cl_loss = siamese_cosine_loss(self.embed(pair_input_ids, pair_attention_mask), pair_labels)
         return JointOutput(loss=dae_loss + cl_loss, dae_loss=dae_loss, cl_loss=cl_loss)
 
 
