@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from accelerate import PartialState
-from datasets import Dataset, DatasetDict
+from datasets import Dataset, DatasetDict, concatenate_datasets
 from transformers import (
     AutoConfig,
     AutoTokenizer,
@@ -369,7 +369,11 @@ class PhaseRunner:
                 self.data[split]["text"], pair_labels, self.args.imbalance_max_ratio, self.args.imbalance_min_ratio,
                 noise=lambda text: delete_stopwords(text, stopwords),
             )
-            examples = Dataset.from_dict({"text": texts}).map(self.tokenize, batched=True, desc="Tokenizing copies")
+            copies = texts[len(examples):]  # upsample keeps the originals first: tokenise only the added copies
+            if copies:
+                added = Dataset.from_dict({"text": copies}).map(self.tokenize, batched=True, desc="Tokenizing copies")
+                columns = ["input_ids", "word_ids"]
+                examples = concatenate_datasets([examples.select_columns(columns), added.select_columns(columns)])
         return examples, ContrastivePairs(pair_labels, self.args.pairs_per_example, seed)
 
     @staticmethod
