@@ -21,6 +21,9 @@ class ThreePhaseConfig(PreTrainedConfig):
         classifier_hidden_size (`int`, *optional*): hidden size of the 2-layer MLP head; defaults to the projection size.
         classifier_dropout (`float`, defaults to 0.1): dropout before each layer of the head.
         classifier_activation (`str`, defaults to `"gelu"`): activation between the two layers of the head.
+        length_bucketing (`bool`, defaults to `True`): run each batch as groups of rows of similar length, each padded
+            only to its own longest (see `hf_threephase.bucketing`); same outputs, less compute on padding. Turn off
+            for tracing or export, which need one static forward.
         phases (`list[str]`, *optional*): the phases these weights have been trained through, in order.
         base_model (`str`, *optional*): the plain checkpoint the first phase started from.
 
@@ -45,6 +48,7 @@ class ThreePhaseConfig(PreTrainedConfig):
     classifier_hidden_size: int | None = None
     classifier_dropout: float | int = 0.1
     classifier_activation: str = "gelu"
+    length_bucketing: bool = True
     phases: list[str] | None = None
     base_model: str | None = None
     tie_word_embeddings: bool = True

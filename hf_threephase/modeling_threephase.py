@@ -15,6 +15,7 @@ from transformers.activations import ACT2FN
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import ModelOutput
 
+from .bucketing import length_buckets
 from .configuration_threephase import ThreePhaseConfig
 
 
@@ -38,7 +39,7 @@ class ThreePhaseModelOutput(ModelOutput):
     Args:
         sentence_embedding: the projection output, `(batch_size, projection_size)`: what the contrastive phase trains.
         bottleneck_output: the bottleneck output before the projection.
-        last_hidden_state: the encoder's token states.
+        last_hidden_state: the encoder's token states (zeros at padding when `config.length_bucketing`).
     """
 
     sentence_embedding: torch.FloatTensor | None = None
@@ -64,6 +65,37 @@ def siamese_cosine_loss(embeddings: torch.Tensor, targets: torch.Tensor) -> torc
     """MSE(cos(u, v), target) for a batch holding the B u-sides, then the B v-sides."""
     u, v = embeddings.float().chunk(2)
     return nn.functional.mse_loss(nn.functional.cosine_similarity(u, v), targets.float())
+
+
+def bucketed_states(module, input_ids, attention_mask, token_type_ids=None, **row_inputs) -> torch.Tensor:
+    """`module(...).last_hidden_state`, run per length bucket (see `bucketing`): the same token states, with zeros at
+    the padding a bucket does not need. `row_inputs` (e.g. `encoder_hidden_states`) are split by row only."""
+    batch, width = input_ids.shape
+    positions = torch.arange(1, width + 1, device=attention_mask.device)
+    lengths = (attention_mask * positions).amax(1).tolist()  # last real position + 1, for either padding side
+    states, rows = [], []
+    for group in length_buckets(lengths):
+        index = torch.tensor(group, device=input_ids.device)
+        group_width = max(max(lengths[i] for i in group), 1)
+        kwargs = {name: value[index] for name, value in row_inputs.items()}
+        if token_type_ids is not None:
+            kwargs["token_type_ids"] = token_type_ids[index, :group_width]
+        hidden = module(
+            input_ids=input_ids[index, :group_width], attention_mask=attention_mask[index, :group_width], **kwargs
+        ).last_hidden_state
+        states.append(nn.functional.pad(hidden, (0, 0, 0, width - group_width)))
+        rows.extend(group)
+    inverse = torch.empty(batch, dtype=torch.long, device=input_ids.device)
+    inverse[torch.tensor(rows, device=input_ids.device)] = torch.arange(batch, device=input_ids.device)
+    return torch.cat(states)[inverse]
+
+
+def run_encoder(module, config: ThreePhaseConfig, input_ids, attention_mask, token_type_ids=None, **row_inputs):
+    """Token states of `module`, per length bucket when `config.length_bucketing`."""
+    if config.length_bucketing:
+        return bucketed_states(module, input_ids, attention_mask, token_type_ids, **row_inputs)
+    kwargs = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+    return module(input_ids=input_ids, attention_mask=attention_mask, **kwargs, **row_inputs).last_hidden_state
 
 
 class Pooling(nn.Module):
@@ -135,8 +167,7 @@ class ThreePhasePreTrainedModel(PreTrainedModel):
         """Token states and the bottleneck vector."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        kwargs = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        hidden = run_encoder(self.encoder, self.config, input_ids, attention_mask, token_type_ids)
         return hidden, self.bottleneck(self.pooling(hidden, attention_mask))
 
     def get_input_embeddings(self):
@@ -227,11 +258,13 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
             return DAEOutput(sentence_embedding=embedding)
         if labels_attention_mask is None:
             labels_attention_mask = (labels != self.config.encoder.pad_token_id).long()
-        decoded = self.decoder.base_model(
-            input_ids=labels[:, :-1],
-            attention_mask=labels_attention_mask[:, :-1],
+        decoded = run_encoder(
+            self.decoder.base_model,
+            self.config,
+            labels[:, :-1],
+            labels_attention_mask[:, :-1],
             encoder_hidden_states=embedding[:, None],
-        ).last_hidden_state
+        )
         # The vocabulary projection only where a target token exists: padding never reaches the 30k-way matmul.
         target_mask = labels_attention_mask[:, 1:].bool()
         logits = self._decoder_head()(decoded[target_mask])

@@ -116,6 +116,31 @@ def test_dae_loss_ignores_padding(bert_dir):
     assert long.logits.shape == (inputs["input_ids"].shape[1] - 1, model.config.encoder.vocab_size)
 
 
+def test_length_bucketing_gives_the_same_losses_and_gradients(tiny_dir):
+    """Short and long texts run as separate groups (two encoder and two decoder calls) with the results of one
+    padded batch: embeddings, DAE loss and every gradient."""
+    texts = ["book a table"] * 6 + [" ".join(["play some jazz music please"] * 10)] * 6
+    inputs = AutoTokenizer.from_pretrained(tiny_dir)(texts, padding=True, truncation=True, return_tensors="pt")
+    results = {}
+    for bucketing in (False, True):
+        torch.manual_seed(0)
+        model = DAEForSeqReconstruction.from_encoder_pretrained(tiny_dir, length_bucketing=bucketing).eval()
+        calls = []
+        model.encoder.register_forward_hook(lambda *args: calls.append("encoder"))
+        model.decoder.base_model.register_forward_hook(lambda *args: calls.append("decoder"))
+        output = model(**inputs, labels=inputs["input_ids"], labels_attention_mask=inputs["attention_mask"])
+        output.loss.backward()
+        grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+        results[bucketing] = (output, grads, sorted(calls))
+    (plain, plain_grads, plain_calls), (bucketed, bucketed_grads, bucketed_calls) = results[False], results[True]
+    assert plain_calls == ["decoder", "encoder"] and bucketed_calls == ["decoder"] * 2 + ["encoder"] * 2
+    torch.testing.assert_close(bucketed.sentence_embedding, plain.sentence_embedding, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(bucketed.loss, plain.loss, atol=1e-5, rtol=1e-4)
+    assert bucketed_grads.keys() == plain_grads.keys()
+    for name, grad in plain_grads.items():
+        torch.testing.assert_close(bucketed_grads[name], grad, atol=1e-5, rtol=1e-3, msg=name)
+
+
 def test_fresh_layers_keep_the_pretrained_embedding(tiny_dir):
     """Bottleneck and projection start as the identity: a new ThreePhaseModel is the mean-pooled base encoder."""
     model = ThreePhaseModel.from_encoder_pretrained(tiny_dir).eval()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hf_threephase import ContrastivePairs, imbalance_multipliers, pair_target, upsample
+from hf_threephase.bucketing import length_buckets
 from hf_threephase.metrics import nearest_centroid_accuracy
 from hf_threephase.noise import delete_stopwords, delete_words, load_stopwords
 
@@ -74,6 +75,27 @@ def test_upsample_adds_noised_copies_of_rare_classes_only():
     assert out_labels.count("big") == 100 and out_labels.count("small") == 6
     assert out_texts[:102] == texts
     assert sorted(out_texts[102:]) == ["A SMALL TWO"] * 2 + ["THE SMALL ONE"] * 2
+
+
+def test_length_buckets_are_the_cheapest_split():
+    """Every row once, groups in length order, and no split of the sorted rows into runs costs less."""
+    rng = random.Random(0)
+    for _ in range(50):
+        lengths = [rng.randint(1, 60) for _ in range(rng.randint(1, 9))]
+        group_cost = rng.choice([0, 20, 128, 10_000])
+        groups = length_buckets(lengths, group_cost)
+        assert sorted(i for group in groups for i in group) == list(range(len(lengths)))
+        widths = [[lengths[i] for i in group] for group in groups]
+        assert all(max(a) <= min(b) for a, b in zip(widths, widths[1:]))
+        cost = sum(len(w) * max(w) + group_cost for w in widths)
+        ordered = sorted(lengths)
+        for cuts in range(2 ** (len(ordered) - 1)):
+            bounds = [0] + [i + 1 for i in range(len(ordered) - 1) if cuts >> i & 1] + [len(ordered)]
+            runs = [ordered[a:b] for a, b in zip(bounds, bounds[1:])]
+            assert cost <= sum(len(r) * max(r) + group_cost for r in runs)
+    assert length_buckets([5, 5, 50, 50], 0) == [[0, 1], [2, 3]]
+    assert length_buckets([5, 50, 5, 50], 10_000) == [[0, 2, 1, 3]]
+    assert length_buckets([]) == []
 
 
 def test_pair_target_flat_and_hierarchical():
