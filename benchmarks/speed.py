@@ -220,6 +220,9 @@ def main():
     parser.add_argument("--quick", action="store_true", help="3 repetitions of 6 timed steps")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--max_length", type=int, default=32)
+    parser.add_argument("--phases", nargs="+", choices=["dae", "cl", "ft", "inference"],
+                        default=["dae", "cl", "ft", "inference"], help="the comparisons to run (all by default)")
+    parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "speed.json"))
     cfg = parser.parse_args()
     cfg.warmup, cfg.timed, cfg.reps = (2, 6, 3) if cfg.quick else (3, 20, 5)
     cfg.steps = cfg.warmup + cfg.timed
@@ -235,19 +238,22 @@ def main():
     results = {}
     with tempfile.TemporaryDirectory() as out:
         for name, (ours, peer) in builders.items():
+            if name not in cfg.phases:
+                continue
             runs = {"ours": [], "peer": []}
             for _ in range(cfg.reps):  # alternate, each run on a freshly loaded model
                 for side, build in (("ours", ours), ("peer", peer)):
                     runs[side].append(measured(build(out), cfg.batch, cfg.warmup))
             results[name] = runs
-        runs = {"ours": [], "peer": []}
-        ours_run = inference(ThreePhaseForSequenceClassification, texts, labels, cfg, out)
-        peer_run = inference(AutoModelForSequenceClassification, texts, labels, cfg, out)
-        ours_run(), peer_run()  # warm-up
-        for _ in range(cfg.reps):
-            runs["ours"].append(ours_run())
-            runs["peer"].append(peer_run())
-        results["inference"] = runs
+        if "inference" in cfg.phases:
+            runs = {"ours": [], "peer": []}
+            ours_run = inference(ThreePhaseForSequenceClassification, texts, labels, cfg, out)
+            peer_run = inference(AutoModelForSequenceClassification, texts, labels, cfg, out)
+            ours_run(), peer_run()  # warm-up
+            for _ in range(cfg.reps):
+                runs["ours"].append(ours_run())
+                runs["peer"].append(peer_run())
+            results["inference"] = runs
 
     print("| phase | ours /s | peer /s | ours/peer (median, min–max) | ours peak MiB | peer peak MiB |")
     print("|---|---|---|---|---|---|")
@@ -262,8 +268,7 @@ def main():
               f"{med('ours', 'peak_rss_mib'):.0f} | {med('peer', 'peak_rss_mib'):.0f} |")
         lines.append(f"speed {name} ours/peer={statistics.median(ratios):.2f}")
     print("\n".join(lines))
-    out_file = ROOT / "benchmarks" / "results" / "speed.json"
-    out_file.write_text(json.dumps({"command": vars(cfg), "results": summary}, indent=2))
+    Path(cfg.output).write_text(json.dumps({"command": vars(cfg), "results": summary}, indent=2))
 
 
 if __name__ == "__main__":

@@ -69,20 +69,28 @@ def siamese_cosine_loss(embeddings: torch.Tensor, targets: torch.Tensor) -> torc
 
 def bucketed_states(module, input_ids, attention_mask, token_type_ids=None, **row_inputs) -> torch.Tensor:
     """`module(...).last_hidden_state`, run per length bucket (see `bucketing`): the same token states, with zeros at
-    the padding a bucket does not need. `row_inputs` (e.g. `encoder_hidden_states`) are split by row only."""
+    the padding a bucket does not need. `row_inputs` (e.g. `encoder_hidden_states`) are split by row only.
+
+    With several buckets the word embeddings are looked up once for the whole batch and passed as `inputs_embeds`:
+    the backward of a lookup fills a dense vocabulary-sized gradient, too costly to repeat per bucket."""
     batch, width = input_ids.shape
     positions = torch.arange(1, width + 1, device=attention_mask.device)
     lengths = (attention_mask * positions).amax(1).tolist()  # last real position + 1, for either padding side
+    groups = length_buckets(lengths)
+    if len(groups) > 1:
+        sequences = {"inputs_embeds": module.get_input_embeddings()(input_ids)}
+    else:
+        sequences = {"input_ids": input_ids}
+    sequences["attention_mask"] = attention_mask
+    if token_type_ids is not None:
+        sequences["token_type_ids"] = token_type_ids
     states, rows = [], []
-    for group in length_buckets(lengths):
+    for group in groups:
         index = torch.tensor(group, device=input_ids.device)
         group_width = max(max(lengths[i] for i in group), 1)
         kwargs = {name: value[index] for name, value in row_inputs.items()}
-        if token_type_ids is not None:
-            kwargs["token_type_ids"] = token_type_ids[index, :group_width]
-        hidden = module(
-            input_ids=input_ids[index, :group_width], attention_mask=attention_mask[index, :group_width], **kwargs
-        ).last_hidden_state
+        kwargs.update({name: value[index, :group_width] for name, value in sequences.items()})
+        hidden = module(**kwargs).last_hidden_state
         states.append(nn.functional.pad(hidden, (0, 0, 0, width - group_width)))
         rows.extend(group)
     inverse = torch.empty(batch, dtype=torch.long, device=input_ids.device)
