@@ -13,6 +13,7 @@ import argparse
 import json
 import statistics
 import time
+from collections import Counter
 from pathlib import Path
 
 from transformers import TrainingArguments
@@ -76,8 +77,10 @@ def run_one(task: str, variant: str, seed: int, cli) -> dict:
             learning_rate=cli.learning_rate, per_device_train_batch_size=cli.batch_size,
             per_device_eval_batch_size=64, report_to="none", disable_tqdm=True, logging_steps=50)
         result = run_phases(cli.model_name_or_path, data, label_names, args, training_args, data_source=task)
+    sizes = Counter(map(str, data["train"]["label"]))
     return {"task": task, "variant": variant, "seed": seed, "wall_s": time.time() - start,
-            "train_examples": len(data["train"]), "test": result["test"]}
+            "train_examples": len(data["train"]), "train_class_sizes": dict(sorted(sizes.items())),
+            "test": result["test"]}
 
 
 def cell(runs: list[dict], metric: str) -> str:
@@ -86,7 +89,12 @@ def cell(runs: list[dict], metric: str) -> str:
     return f"{statistics.mean(values):.2f} ± {spread:.2f} (n={len(values)})"
 
 
-def tables(results: list[dict], tasks: list[str], variants: list[str]) -> str:
+def tables(results: list[dict]) -> str:
+    """Tables 3 and 4 over every run in `results`: tasks as columns, variants as rows, in the drivers' orders."""
+    order = [*VARIANTS, "setfit"]
+    tasks = [t for t in TASKS if any(r["task"] == t for r in results)]
+    variants = [v for v in order if any(r["variant"] == v for r in results)]
+
     def table(title, rows, metric):
         lines = [f"### {title}", "", "| variant | " + " | ".join(tasks) + " |", "|---" * (len(tasks) + 1) + "|"]
         for variant in rows:
@@ -138,7 +146,7 @@ def main():
                 tmp.write_text(json.dumps(record, indent=2))
                 tmp.replace(path)
     results = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
-    markdown = tables(results, cli.task_name, cli.variants)
+    markdown = tables(results)
     (results_dir / "tables.md").write_text(markdown)
     print(markdown)
 

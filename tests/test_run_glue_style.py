@@ -27,8 +27,12 @@ def test_grid_writes_runs_and_tables_and_skips_finished_runs(tmp_path, bert_dir,
     assert files == ["snips2-cl_ft-s0.json", "snips2-cl_ft-s1.json", "snips2-ft-s0.json", "snips2-ft-s1.json"]
     record = json.loads((results / "snips2-ft-s1.json").read_text())
     assert record["seed"] == 1 and record["train_examples"] == len(rows) and 0 <= record["test"]["accuracy"] <= 1
+    assert record["train_class_sizes"] == {"0": 12, "1": 20, "2": 40}
     tables = (results / "tables.md").read_text()
     assert "### Table 3 layout" in tables and "| cl_ft | " in tables and "(n=2)" in tables
     written = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
-    run_glue_style.main()  # finished runs are skipped
+    (results / "tables.md").unlink()
+    monkeypatch.setattr(sys, "argv", argv[:5] + ["--variants", "ft", "--seeds", "0"] + argv[11:])
+    run_glue_style.main()  # finished runs are skipped; the tables cover every run in results_dir
     assert {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")} == written
+    assert (results / "tables.md").read_text() == tables
