@@ -1,10 +1,12 @@
 """A model card per phase folder, rendered from `model_cards/phase_card.md` with huggingface_hub."""
 
+from importlib.resources import files
 from pathlib import Path
 
 from huggingface_hub import ModelCard, ModelCardData
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "phase_card.md"
+# The top-level model_cards/ folder, installed as the data package `hf_threephase.model_cards` (see setup.cfg).
+TEMPLATE = files("hf_threephase.model_cards") / "phase_card.md"
 PHASES = {
     "dae": ("Denoising autoencoder (DAE)", "AutoModel",
             "A TSDAE-style denoising autoencoder: the encoder, pooling and bottleneck learned to let a tied decoder "
