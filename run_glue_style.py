@@ -85,8 +85,9 @@ def run_one(task: str, variant: str, seed: int, cli) -> dict:
 
 def cell(runs: list[dict], metric: str) -> str:
     values = [100 * r["test"][metric] for r in runs]
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.2f} ± {spread:.2f} (n={len(values)})"
+    if len(values) == 1:
+        return f"{values[0]:.2f} (n=1)"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f} (n={len(values)})"
 
 
 def tables(results: list[dict]) -> str:
