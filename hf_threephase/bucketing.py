@@ -6,8 +6,9 @@ and, in training, one more pass over the weight gradients), so the split minimis
 `sum(rows * width) + group_cost * groups` exactly, by dynamic programming over the rows sorted by length.
 """
 
-# The fixed cost of one more group, in padded tokens: measured with all-MiniLM-L6-v2 on 2 CPU cores (forward + backward,
-# batches of 64 snips2 / sst5 texts; 64 to 1024 tried, 128 fastest; see benchmarks/speed.py).
+# The fixed cost of one more group, in padded tokens: tuned by hand with all-MiniLM-L6-v2 on 2 CPU cores (forward +
+# backward, batches of 64 snips2 / sst5 texts; 32 to 1024 tried, 32-128 fastest). benchmarks/step_profile.py measures
+# what bucketing buys per training step.
 GROUP_COST = 128
 
 
