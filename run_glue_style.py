@@ -20,6 +20,8 @@ from transformers import TrainingArguments
 
 from hf_threephase import VARIANTS, ThreePhaseArguments, run_phases
 from hf_threephase.data import DataTrainingArguments, load_labelled_data
+from hf_threephase.imbalance import imbalance_multipliers
+from hf_threephase.phases import PhaseRunner
 
 # task: (Hub dataset, config, text column, label column)
 TASKS = {
@@ -31,6 +33,8 @@ TASKS = {
     "snips": ("benayas/snips", None, "text", "category"),
 }
 TABLE3 = ["ft", "setfit", "3phase", "joint"]
+SAME_AS_3PHASE = ("no_imb trains exactly the 3phase run when the imbalance correction adds no copies (every class "
+                  "multiplier 1 on this train split), so the 3phase result is reported")
 
 
 def data_arguments(task: str, cli) -> DataTrainingArguments:
@@ -61,8 +65,21 @@ def run_setfit(model: str, data, output_dir: Path, seed: int, cli) -> dict:
     return {"test": classification_metrics(data["test"]["label"], predictions)}
 
 
-def run_one(task: str, variant: str, seed: int, cli) -> dict:
+def correction_adds_copies(train) -> bool:
+    """Whether 3phase's default imbalance correction up-samples any class of this train split."""
+    counts = Counter(PhaseRunner.pair_labels(train))
+    default = ThreePhaseArguments()
+    return any(m > 1 for m in imbalance_multipliers(list(counts.values()), default.imbalance_max_ratio,
+                                                     default.imbalance_min_ratio))
+
+
+def run_one(task: str, variant: str, seed: int, cli, results_dir: Path) -> dict:
     data, label_names = load_labelled_data(data_arguments(task, cli), seed=seed)
+    if variant == "no_imb" and not correction_adds_copies(data["train"]):
+        base = results_dir / f"{task}-3phase-s{seed}.json"
+        if not base.exists():
+            write_run(base, run_one(task, "3phase", seed, cli, results_dir), cli)
+        return {**json.loads(base.read_text()), "variant": variant, "same_run_as": "3phase", "note": SAME_AS_3PHASE}
     output_dir = Path(cli.output_dir) / f"{task}-{variant}-s{seed}"
     start = time.time()
     if variant == "setfit":
@@ -83,11 +100,18 @@ def run_one(task: str, variant: str, seed: int, cli) -> dict:
             "test": result["test"]}
 
 
+def write_run(path: Path, record: dict, cli):
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({**record, "command": record.get("command", vars(cli))}, indent=2))
+    tmp.replace(path)
+
+
 def cell(runs: list[dict], metric: str) -> str:
     values = [100 * r["test"][metric] for r in runs]
+    mark = "†" if any("same_run_as" in r for r in runs) else ""
     if len(values) == 1:
-        return f"{values[0]:.2f} (n=1)"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f} (n={len(values)})"
+        return f"{values[0]:.2f}{mark} (n=1)"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}{mark} (n={len(values)})"
 
 
 def tables(results: list[dict]) -> str:
@@ -104,6 +128,8 @@ def tables(results: list[dict]) -> str:
                 runs = [r for r in results if r["task"] == task and r["variant"] == variant]
                 cells.append(cell(runs, metric) if runs else "–")
             lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+        if any("same_run_as" in r for r in results if r["variant"] in rows):
+            lines += ["", f"† {SAME_AS_3PHASE}."]
         return "\n".join(lines)
 
     main_rows = [v for v in TABLE3 if v in variants]
@@ -142,10 +168,7 @@ def main():
                 path = results_dir / f"{task}-{variant}-s{seed}.json"
                 if path.exists():
                     continue
-                record = {**run_one(task, variant, seed, cli), "command": vars(cli)}
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(record, indent=2))
-                tmp.replace(path)
+                write_run(path, run_one(task, variant, seed, cli, results_dir), cli)
     results = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
     markdown = tables(results)
     (results_dir / "tables.md").write_text(markdown)

@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import run_glue_style  # noqa: E402
 
 
-def test_grid_writes_runs_and_tables_and_skips_finished_runs(tmp_path, bert_dir, monkeypatch):
+def write_task(tmp_path) -> list[dict]:
     task = tmp_path / "data" / "snips2"
     task.mkdir(parents=True)
     names = sorted(TOPICS)
@@ -16,6 +16,11 @@ def test_grid_writes_runs_and_tables_and_skips_finished_runs(tmp_path, bert_dir,
     for split, chosen in {"train": rows, "validation": rows[::3], "test": rows[1::3]}.items():
         (task / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in chosen))
     (task / "labels.json").write_text(json.dumps(names))
+    return rows
+
+
+def test_grid_writes_runs_and_tables_and_skips_finished_runs(tmp_path, bert_dir, monkeypatch):
+    rows = write_task(tmp_path)
     results = tmp_path / "results"
     argv = ["run_glue_style.py", "--model_name_or_path", str(bert_dir), "--task_name", "snips2", "--variants", "ft",
             "cl_ft", "--seeds", "0", "1", "--data_dir", str(tmp_path / "data"), "--ft_epochs", "1",
@@ -36,3 +41,29 @@ def test_grid_writes_runs_and_tables_and_skips_finished_runs(tmp_path, bert_dir,
     run_glue_style.main()  # finished runs are skipped; the tables cover every run in results_dir
     assert {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")} == written
     assert (results / "tables.md").read_text() == tables
+
+
+def test_no_imb_reports_the_3phase_run_when_the_correction_adds_nothing(tmp_path, bert_dir, monkeypatch):
+    write_task(tmp_path)  # class sizes 12, 20, 40: every multiplier is 1
+    results = tmp_path / "results"
+    results.mkdir()
+    base = {"task": "snips2", "variant": "3phase", "seed": 0, "wall_s": 5.0, "train_examples": 72,
+            "test": {"accuracy": 0.5, "f1": 0.4}, "command": {"variants": ["3phase"]}}
+    (results / "snips2-3phase-s0.json").write_text(json.dumps(base))
+    monkeypatch.setattr(sys, "argv", ["run_glue_style.py", "--model_name_or_path", str(bert_dir), "--task_name",
+                                      "snips2", "--variants", "no_imb", "--seeds", "0", "--data_dir",
+                                      str(tmp_path / "data"), "--output_dir", str(tmp_path / "runs"),
+                                      "--results_dir", str(results)])
+    run_glue_style.main()
+    record = json.loads((results / "snips2-no_imb-s0.json").read_text())
+    assert record["variant"] == "no_imb" and record["same_run_as"] == "3phase"
+    assert record["test"] == base["test"] and record["command"] == base["command"]
+    assert not (tmp_path / "runs").exists()  # nothing was trained
+    assert "| no_imb | 50.00† (n=1) |" in (results / "tables.md").read_text()
+
+
+def test_correction_adds_copies_only_for_an_imbalanced_split():
+    from datasets import Dataset
+
+    assert not run_glue_style.correction_adds_copies(Dataset.from_dict({"label": [0] * 12 + [1] * 20 + [2] * 40}))
+    assert run_glue_style.correction_adds_copies(Dataset.from_dict({"label": [0] * 2 + [1] * 40}))
