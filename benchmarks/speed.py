@@ -3,8 +3,9 @@
 python benchmarks/speed.py --quick      (under 10 minutes on 2 cores)
 python benchmarks/speed.py --quick --task sst5 --max_length 64      (longer texts of mixed lengths)
 
-Same all-MiniLM-L6-v2 weights, texts (2,000 of the task's train split), batch size, max sequence length and step count for both sides; runs
-alternate ours / peer, several repetitions; throughput is measured over the steps after the warm-up ones.
+Same all-MiniLM-L6-v2 weights, texts (2,000 of the task's train split), batch size, max sequence length and step
+count for both sides; runs alternate ours / peer, several repetitions; throughput is measured over the steps after the
+warm-up ones.
   dae        DAEForSeqReconstruction + Trainer   vs sentence-transformers DenoisingAutoEncoderLoss (tied decoder)
   cl         SiameseCosineTrainer                vs SetFit's body training (CosineSimilarityLoss)
   ft         ThreePhaseForSequenceClassification vs AutoModelForSequenceClassification + Trainer, run_glue.py's
