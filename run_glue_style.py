@@ -11,6 +11,7 @@ dataset. `--variants setfit` adds SetFit with the same body (an extra row; needs
 
 import argparse
 import json
+import shutil
 import statistics
 import time
 from collections import Counter
@@ -73,6 +74,35 @@ def correction_adds_copies(train) -> bool:
                                                      default.imbalance_min_ratio))
 
 
+# Settings that do not change what a run's DAE phase computes.
+DAE_INDEPENDENT = {"task_name", "variants", "seeds", "results_dir", "cl_epochs", "ft_epochs", "pairs_per_example"}
+
+
+def reuse_dae(task: str, variant: str, seed: int, cli, results_dir: Path, output_dir: Path) -> str | None:
+    """Copy a finished run's DAE phase into `output_dir` when this run's would be the same computation.
+
+    The variants that start with DAE (3phase, dae_ft, no_imb, extra_imb) run the same DAE phase for a task and seed:
+    same data, settings and seed, set afresh before every phase. So a finished donor's `dae/` folder is reused when
+    its recorded command matches this one outside `DAE_INDEPENDENT`. Returns the donor's run name, or None.
+    """
+    if VARIANTS[variant][0] != "dae" or (output_dir / "dae").exists():
+        return None
+    settings = {k: v for k, v in vars(cli).items() if k not in DAE_INDEPENDENT}
+    for donor in VARIANTS:
+        record_path = results_dir / f"{task}-{donor}-s{seed}.json"
+        folder = Path(cli.output_dir) / f"{task}-{donor}-s{seed}" / "dae"
+        if donor == variant or VARIANTS[donor][0] != "dae" or not record_path.exists():
+            continue
+        record = json.loads(record_path.read_text())
+        command = {k: v for k, v in record["command"].items() if k not in DAE_INDEPENDENT}
+        if "same_run_as" not in record and command == settings and (folder / "config.json").exists():
+            output_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(folder, output_dir / ".dae.tmp", dirs_exist_ok=True)
+            (output_dir / ".dae.tmp").replace(output_dir / "dae")
+            return folder.parent.name
+    return None
+
+
 def run_one(task: str, variant: str, seed: int, cli, results_dir: Path) -> dict:
     data, label_names = load_labelled_data(data_arguments(task, cli), seed=seed)
     if variant == "no_imb" and not correction_adds_copies(data["train"]):
@@ -82,6 +112,7 @@ def run_one(task: str, variant: str, seed: int, cli, results_dir: Path) -> dict:
         return {**json.loads(base.read_text()), "variant": variant, "same_run_as": "3phase", "note": SAME_AS_3PHASE}
     output_dir = Path(cli.output_dir) / f"{task}-{variant}-s{seed}"
     start = time.time()
+    reused = {}
     if variant == "setfit":
         result = run_setfit(cli.model_name_or_path, data, output_dir, seed, cli)
     else:
@@ -93,11 +124,13 @@ def run_one(task: str, variant: str, seed: int, cli, results_dir: Path) -> dict:
             output_dir=str(output_dir), seed=seed,
             learning_rate=cli.learning_rate, per_device_train_batch_size=cli.batch_size,
             per_device_eval_batch_size=64, report_to="none", disable_tqdm=True, logging_steps=50)
+        if donor := reuse_dae(task, variant, seed, cli, results_dir, output_dir):
+            reused = {"reused_phases": {"dae": donor}}
         result = run_phases(cli.model_name_or_path, data, label_names, args, training_args, data_source=task)
     sizes = Counter(map(str, data["train"]["label"]))
     return {"task": task, "variant": variant, "seed": seed, "wall_s": time.time() - start,
             "train_examples": len(data["train"]), "train_class_sizes": dict(sorted(sizes.items())),
-            "test": result["test"]}
+            "test": result["test"], **reused}
 
 
 def write_run(path: Path, record: dict, cli):

@@ -1,3 +1,4 @@
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -67,3 +68,31 @@ def test_correction_adds_copies_only_for_an_imbalanced_split():
 
     assert not run_glue_style.correction_adds_copies(Dataset.from_dict({"label": [0] * 12 + [1] * 20 + [2] * 40}))
     assert run_glue_style.correction_adds_copies(Dataset.from_dict({"label": [0] * 2 + [1] * 40}))
+
+
+def test_variants_that_start_with_dae_reuse_a_finished_runs_dae_phase(tmp_path, bert_dir, monkeypatch):
+    write_task(tmp_path)
+
+    def grid(variants, name):
+        argv = ["run_glue_style.py", "--model_name_or_path", str(bert_dir), "--task_name", "snips2", "--variants",
+                *variants, "--seeds", "0", "--data_dir", str(tmp_path / "data"), "--dae_epochs", "1", "--cl_epochs",
+                "1", "--ft_epochs", "1", "--max_seq_length", "32", "--learning_rate", "1e-3", "--output_dir",
+                str(tmp_path / name / "runs"), "--results_dir", str(tmp_path / name / "results")]
+        monkeypatch.setattr(sys, "argv", argv)
+        run_glue_style.main()
+        return tmp_path / name
+
+    shared = grid(["3phase", "dae_ft"], "shared")
+    alone = grid(["dae_ft"], "alone")
+    record = json.loads((shared / "results" / "snips2-dae_ft-s0.json").read_text())
+    assert record["reused_phases"] == {"dae": "snips2-3phase-s0"}
+    donor = shared / "runs" / "snips2-3phase-s0" / "dae" / "model.safetensors"
+    assert (shared / "runs" / "snips2-dae_ft-s0" / "dae" / "model.safetensors").read_bytes() == donor.read_bytes()
+    # The reused DAE phase is the one dae_ft trains on its own: same weights, same final test metrics.
+    computed = json.loads((alone / "results" / "snips2-dae_ft-s0.json").read_text())
+    assert "reused_phases" not in computed
+    assert (alone / "runs" / "snips2-dae_ft-s0" / "dae" / "model.safetensors").read_bytes() == donor.read_bytes()
+    assert computed["test"] == record["test"]
+    # Another DAE setting: nothing is reused.
+    cli = argparse.Namespace(**{**record["command"], "dae_epochs": 2.0, "output_dir": str(shared / "runs")})
+    assert run_glue_style.reuse_dae("snips2", "dae_ft", 0, cli, shared / "results", tmp_path / "other") is None
