@@ -86,7 +86,7 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
     sources = _files(args) if args.dataset_name is None else {s: f"{args.dataset_name} [{s}]" for s in raw}
     check_texts_and_labels(raw, args.text_column, label_columns, sources)
 
-    names_by_value = _label_names(args, raw["train"].features[label_columns[0]])
+    names_by_value, given_order = _label_names(args, raw["train"].features[label_columns[0]])
 
     def path_of(example) -> list[str]:
         if args.label_columns:
@@ -100,7 +100,10 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
     train_paths = [path_of(ex) for ex in raw["train"]]
     if hierarchical:
         check_label_paths(train_paths, sources.get("train", "train"))
-    label_names = sorted({join.join(p) for p in train_paths})
+    present = {join.join(p) for p in train_paths}
+    # Class ids follow the names file or ClassLabel when there is one (as run_glue does), else sorted names.
+    ordered = [] if hierarchical else [name for name in dict.fromkeys(given_order) if name in present]
+    label_names = ordered + sorted(present - set(ordered))
     check_classes(label_names, sources.get("train", "train"))
     index = {name: i for i, name in enumerate(label_names)}
 
@@ -123,10 +126,11 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
 
 
 def _label_names(args: DataTrainingArguments, feature):
-    """A function from a raw label value to its name: ClassLabel names, a names file, or the value as text."""
+    """A function from a raw label value to its name (ClassLabel names, a names file, or the value as text), and the
+    names in their given order (empty without names)."""
     if args.label_names_file is not None:
         names = json.loads(Path(args.label_names_file).read_text(encoding="utf-8"))
-        return lambda value: names[value] if isinstance(value, int) else str(value)
+        return (lambda value: names[value] if isinstance(value, int) else str(value)), [str(n) for n in names]
     if isinstance(feature, ClassLabel):
-        return lambda value: feature.int2str(value)
-    return str
+        return feature.int2str, list(feature.names)
+    return str, []

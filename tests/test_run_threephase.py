@@ -121,6 +121,14 @@ def test_data_loading_formats_and_labels(tmp_path, files):
     assert names == ["food/pizza", "music/jazz", "music/rock"]
     assert data["train"][0]["label_path"] == ["music", "jazz"] and data["train"][0]["label"] == 1
 
+    ordinal = tmp_path / "ordinal.jsonl"  # int labels named by a file: ids keep the file's order, not the alphabet's
+    ordinal.write_text("".join(json.dumps({"text": f"t{i}", "label": i % 3}) + "\n" for i in range(30)))
+    (tmp_path / "names.json").write_text(json.dumps(["very negative", "negative", "positive"]))
+    data, names = load_labelled_data(DataTrainingArguments(train_file=str(ordinal), test_file=str(ordinal),
+                                                           label_names_file=str(tmp_path / "names.json")))
+    assert names == ["very negative", "negative", "positive"]
+    assert all(row["label"] == int(row["text"][1:]) % 3 for row in data["test"])
+
     unseen = tmp_path / "unseen.jsonl"
     unseen.write_text(json.dumps({"sentence": "x", "topic": "sports"}) + "\n")
     with pytest.raises(ValueError, match="unseen.jsonl row 1: label 'sports' does not occur in train"):
