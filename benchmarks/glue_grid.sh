@@ -19,5 +19,7 @@ grid --task_name snips2 --max_train_samples 3000 --variants no_imb --seeds 0 1 2
 grid --task_name sst2 --max_train_samples 5000 --variants no_imb --seeds 0 1 2
 grid --task_name sst5 --variants ft 3phase --seeds 1 2
 grid --task_name snips2 --max_train_samples 3000 --variants joint dae_ft cl_ft no_imb --seeds 0 1 2
+grid --task_name sst2 --max_train_samples 5000 --variants setfit --seeds 1 2
+grid --task_name sst5 --variants setfit no_imb --seeds 0 1 2
 grid --task_name sst2 --max_train_samples 5000 --variants ft 3phase setfit joint dae_ft cl_ft no_imb --seeds 0 1 2
 grid --task_name sst5 --variants ft 3phase setfit joint dae_ft cl_ft no_imb extra_imb --seeds 0 1 2
