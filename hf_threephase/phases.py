@@ -193,6 +193,7 @@ class PhaseRunner:
             PartialState().wait_for_everyone()  # every process sees the same finished phases
             if (final / "config.json").exists():
                 self.check_finished(final, [*done, phase])
+                self.rewrite_card(phase, final)
             else:
                 self.run_phase(phase, source, done)
             source = final
@@ -218,6 +219,13 @@ class PhaseRunner:
                 f"{folder} holds phases {config.phases} from {config.base_model}, but this command runs {phases} from "
                 f"{self.base_model}: use another --output_dir"
             )
+
+    def rewrite_card(self, phase: str, folder: Path):
+        """A finished folder reused by this command (e.g. another variant's DAE phase) gets this run's card."""
+        if self.training_args.should_save:
+            metrics = json.loads((folder / "phase_metrics.json").read_text())
+            args = self.args.phase_training_args(phase, self.training_args, self.output_dir)
+            self.write_card(phase, folder, metrics, args)
 
     def draw_base_embeddings(self):
         """The validation embeddings of the untouched base encoder, to compare with each phase's map."""

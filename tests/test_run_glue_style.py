@@ -93,6 +93,8 @@ def test_variants_that_start_with_dae_reuse_a_finished_runs_dae_phase(tmp_path, 
     assert "reused_phases" not in computed
     assert (alone / "runs" / "snips2-dae_ft-s0" / "dae" / "model.safetensors").read_bytes() == donor.read_bytes()
     assert computed["test"] == record["test"]
+    card = "snips2-dae_ft-s0/dae/README.md"  # the reused folder's card names this run, as if trained here
+    assert (shared / "runs" / card).read_text() == (alone / "runs" / card).read_text()
     # Another DAE setting: nothing is reused.
     cli = argparse.Namespace(**{**record["command"], "dae_epochs": 2.0, "output_dir": str(shared / "runs")})
     assert run_glue_style.reuse_dae("snips2", "dae_ft", 0, cli, shared / "results", tmp_path / "other") is None
