@@ -170,7 +170,32 @@ def tables(results: list[dict]) -> str:
         table("Table 3 layout: test accuracy, mean ± std over seeds", main_rows, "accuracy"),
         table("Table 4 layout: ablations, test accuracy", variants, "accuracy"),
         table("Table 4 layout: ablations, test macro F1", variants, "f1"),
+        paired_table(results, tasks, [v for v in variants if v != "ft"]),
     ]) + "\n"
+
+
+def paired_table(results: list[dict], tasks: list[str], variants: list[str]) -> str:
+    """Each variant minus FT on the same task and seed, accuracy / macro F1 in points: mean ± std of the per-seed
+    differences and how many seeds the variant is ahead on, so a gap can be read against the seed-to-seed spread."""
+    by_key = {(r["task"], r["variant"], r["seed"]): r for r in results}
+
+    def diff_cell(task, variant):
+        seeds = sorted(s for t, v, s in by_key if t == task and v == variant and (task, "ft", s) in by_key)
+        if not seeds:
+            return "–"
+        parts = []
+        for metric in ("accuracy", "f1"):
+            d = [100 * (by_key[task, variant, s]["test"][metric] - by_key[task, "ft", s]["test"][metric]) for s in seeds]
+            spread = f" ± {statistics.stdev(d):.2f}" if len(d) > 1 else ""
+            parts.append(f"{statistics.mean(d):+.2f}{spread}")
+        ahead = sum(by_key[task, variant, s]["test"]["accuracy"] > by_key[task, "ft", s]["test"]["accuracy"]
+                    for s in seeds)
+        return f"{parts[0]} / {parts[1]} ({ahead}/{len(seeds)} ahead)"
+
+    lines = ["### Paired with FT: variant − ft on the same seed, test accuracy / macro F1 (points), "
+             "seeds ahead in accuracy", "", "| variant | " + " | ".join(tasks) + " |", "|---" * (len(tasks) + 1) + "|"]
+    lines += [f"| {v} | " + " | ".join(diff_cell(t, v) for t in tasks) + " |" for v in variants]
+    return "\n".join(lines)
 
 
 def main():
