@@ -19,7 +19,8 @@ PHASES = {
               "The DAE and contrastive losses summed in one optimizer step."),
     "ft": ("Fine-tuning (FT)", "AutoModelForSequenceClassification",
            "A 2-layer MLP head on the adapted encoder, trained with cross-entropy; the checkpoint was chosen on the "
-           "validation split (accuracy, ties broken on validation loss), and the test split was used once."),
+           "validation split (`metric_for_best_model` below; `selection_score` is accuracy with ties broken on "
+           "validation loss), and the test split was used once."),
 }
 
 

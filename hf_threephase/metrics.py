@@ -22,6 +22,10 @@ def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(-log_probs[np.arange(len(labels)), labels].mean())
 
 
+# What FT's evaluation reports (`loss` from the Trainer), so what `--metric_for_best_model` can name.
+EVAL_METRICS = ("accuracy", "precision", "recall", "f1", "selection_score", "loss")
+
+
 def compute_metrics(eval_pred) -> dict[str, float]:
     """For `Trainer(compute_metrics=...)` on a classifier. `selection_score` ranks checkpoints by accuracy and breaks
     ties on validation cross-entropy: accuracies differ by at least 1/N, and the loss term is below 1/N."""

@@ -139,13 +139,17 @@ class ThreePhaseArguments:
         overrides = {k: v for k, v in overrides.items() if v is not None}
         if training_args.ddp_find_unused_parameters is None:
             overrides["ddp_find_unused_parameters"] = False  # every phase uses all its parameters
+        # Only FT selects a checkpoint: on the user's --metric_for_best_model, else on `selection_score`.
+        no_selection = dict(load_best_model_at_end=False, metric_for_best_model=None, greater_is_better=None)
+        chosen = training_args.metric_for_best_model
         per_phase = {
-            "dae": dict(eval_strategy="no", save_strategy="epoch"),
-            "joint": dict(eval_strategy="no", save_strategy="epoch"),
-            "cl": dict(eval_strategy="epoch", save_strategy="epoch"),
+            "dae": dict(eval_strategy="no", save_strategy="epoch", **no_selection),
+            "joint": dict(eval_strategy="no", save_strategy="epoch", **no_selection),
+            "cl": dict(eval_strategy="epoch", save_strategy="epoch", **no_selection),
             "ft": dict(
-                eval_strategy="epoch", save_strategy="epoch", load_best_model_at_end=True,
-                metric_for_best_model="selection_score", greater_is_better=True, save_total_limit=2,
+                eval_strategy="epoch", save_strategy="epoch", load_best_model_at_end=True, save_total_limit=2,
+                metric_for_best_model=chosen or "selection_score",
+                greater_is_better=training_args.greater_is_better if chosen else True,
             ),
         }[phase]
         return dataclasses.replace(
@@ -301,6 +305,7 @@ class PhaseRunner:
             "phase_num_train_epochs": args.num_train_epochs, "phase_batch_size": args.per_device_train_batch_size,
             "seed": args.seed, "weight_decay": args.weight_decay, "warmup_steps": args.warmup_steps,
             "lr_scheduler_type": str(args.lr_scheduler_type), "optim": str(args.optim),
+            **({"metric_for_best_model": args.metric_for_best_model} if args.metric_for_best_model else {}),
         }
         model_id = self.training_args.hub_model_id or self.output_dir.name
         sizes = {split: f"{len(ds)} examples" + (f" from {self.data_source}" if self.data_source else "")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from datasets import DatasetDict
 
+from .metrics import EVAL_METRICS
+
 
 class InputError(ValueError):
     """Bad input from the user: the command prints the message and exits non-zero, with no traceback."""
@@ -53,6 +55,11 @@ def check_arguments(args, training_args):
             raise InputError(f"--{name} must be >= 1, got {getattr(training_args, name)}")
     if not training_args.learning_rate > 0 or not training_args.num_train_epochs > 0:
         raise InputError("--learning_rate and --num_train_epochs must be > 0")
+    chosen = training_args.metric_for_best_model
+    # An --metric_name module adds names known only once it has run.
+    if chosen and args.metric_name is None and chosen.removeprefix("eval_") not in EVAL_METRICS:
+        raise InputError(f"--metric_for_best_model {chosen!r} is not a metric FT reports "
+                         f"(one of: {', '.join(EVAL_METRICS)}, or one of --metric_name's)")
 
 
 def check_texts_and_labels(raw: DatasetDict, text_column: str, label_columns: list[str], sources: dict[str, str]):

@@ -54,6 +54,8 @@ CASES = {
     "pairs per example": ({}, ["--pairs_per_example", "0"], "--pairs_per_example must be >= 1, got 0"),
     "unknown variant": ({}, ["--variant", "four_phase"], "--variant must be one of 3phase, joint, ft, dae_ft, cl_ft, "
                                                           "no_imb, extra_imb, got 'four_phase'"),
+    "unknown selection metric": ({}, ["--metric_for_best_model", "f2"], "--metric_for_best_model 'f2' is not a "
+                                 "metric FT reports (one of: accuracy, precision, recall, f1, selection_score, loss"),
     "peft and frozen encoder": ({}, ["--use_peft", "true", "--freeze_encoder", "true"],
                                 "--use_peft and --freeze_encoder both decide what of the encoder trains: choose one"),
 }

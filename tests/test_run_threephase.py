@@ -47,6 +47,17 @@ def test_every_variant_writes_its_output_tree(tmp_path, bert_dir, files, variant
     assert "| test | accuracy |" in card and "noise_ratio" in card
 
 
+def test_ft_selects_on_the_users_metric_for_best_model(tmp_path, bert_dir, files):
+    out = tmp_path / "run"
+    fast = [x if x != "1" else "2" for x in FAST[:2]] + FAST[2:]  # two FT epochs: two checkpoints to choose from
+    main(["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(out), "--variant", "cl_ft",
+          "--metric_for_best_model", "eval_loss", *fast])  # the CL phase evaluates too, without this metric
+    state = json.loads((out / "ft" / "trainer_state.json").read_text())
+    *epochs, final = [log["eval_loss"] for log in state["log_history"] if "eval_loss" in log]
+    assert len(epochs) == 2 and state["best_metric"] == min(epochs) == final  # the final evaluation is the best's
+    assert "| metric_for_best_model | eval_loss |" in (out / "ft" / "README.md").read_text()
+
+
 class Interrupt(TrainerCallback):
     """Stops the CL phase after its first epoch's checkpoint, as a kill would."""
 
