@@ -81,15 +81,17 @@ class DenoisingDataset(EpochNoise, Dataset):
 
 @dataclass
 class DenoisingCollator:
-    """Pads noised ids (what the encoder reads) and clean ids (what the decoder reconstructs)."""
+    """Pads noised ids (what the encoder reads) and clean ids (what the decoder reconstructs). `shift_labels`, the
+    decoder's targets with -100 on padding, is what the Trainer counts for `num_items_in_batch`."""
 
     tokenizer: PreTrainedTokenizerBase
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
         input_ids, attention_mask = _pad(self.tokenizer, [f["noised"] for f in features])
         labels, labels_attention_mask = _pad(self.tokenizer, [f["clean"] for f in features])
+        shift_labels = labels[:, 1:].masked_fill(labels_attention_mask[:, 1:] == 0, -100)
         return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels,
-                "labels_attention_mask": labels_attention_mask}
+                "labels_attention_mask": labels_attention_mask, "shift_labels": shift_labels}
 
 
 class PairDataset(Dataset):

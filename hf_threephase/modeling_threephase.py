@@ -151,7 +151,8 @@ class ThreePhasePreTrainedModel(PreTrainedModel):
     base_model_prefix = "threephase"
     supports_gradient_checkpointing = True
     _supports_sdpa = True
-    # Our losses are means over their own batch: the Trainer must scale them for gradient accumulation itself.
+    # Our losses are means over their own batch: the Trainer must scale them for gradient accumulation itself
+    # (the DAE alone counts its tokens over the whole step).
     accepts_loss_kwargs = False
     # A later phase drops what an earlier one needed: the DAE decoder.
     _keys_to_ignore_on_load_unexpected = [r"^decoder\."]
@@ -206,6 +207,9 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
     """
 
     _keys_to_ignore_on_load_unexpected = [r"^projection\.", r"^classifier\."]
+    # Given `num_items_in_batch` (the Trainer counts the collator's `shift_labels` over accumulation steps and
+    # processes), the loss is one token mean over the whole optimizer step, as for a batch that size in one process.
+    accepts_loss_kwargs = True
 
     def __init__(self, config: ThreePhaseConfig):
         super().__init__(config)
@@ -255,11 +259,13 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
         token_type_ids: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         labels_attention_mask: torch.Tensor | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
         **kwargs,
     ) -> DAEOutput:
         r"""
         input_ids / attention_mask: the noised sentence. labels: the clean token ids the decoder reconstructs (teacher
         forcing on `labels[:, :-1]`, targets `labels[:, 1:]`), labels_attention_mask: their padding mask.
+        num_items_in_batch: the target tokens of the whole optimizer step; the loss is a mean over this batch without.
         """
         _, embedding = self._encode(input_ids, attention_mask, token_type_ids)
         if labels is None:
@@ -276,7 +282,11 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
         # The vocabulary projection only where a target token exists: padding never reaches the 30k-way matmul.
         target_mask = labels_attention_mask[:, 1:].bool()
         logits = self._decoder_head()(decoded[target_mask])
-        loss = nn.functional.cross_entropy(logits.float(), labels[:, 1:][target_mask])
+        if num_items_in_batch is None:
+            loss = nn.functional.cross_entropy(logits.float(), labels[:, 1:][target_mask])
+        else:
+            loss = nn.functional.cross_entropy(logits.float(), labels[:, 1:][target_mask], reduction="sum")
+            loss = loss / num_items_in_batch
         return DAEOutput(loss=loss, logits=logits, sentence_embedding=embedding)
 
 
@@ -332,6 +342,8 @@ class ThreePhaseForJointTraining(DAEForSeqReconstruction):
     loads into `ThreePhaseModel` and `ThreePhaseForSequenceClassification` like a phase-2 one."""
 
     _keys_to_ignore_on_load_unexpected = [r"^classifier\."]
+    # Its CL term is a mean per process: the Trainer must neither pass a global token count nor rescale the sum.
+    accepts_loss_kwargs = False
 
     def __init__(self, config: ThreePhaseConfig):
         super().__init__(config)
