@@ -176,7 +176,7 @@ def tables(results: list[dict]) -> str:
 
 def paired_table(results: list[dict], tasks: list[str], variants: list[str]) -> str:
     """Each variant minus FT on the same task and seed, accuracy / macro F1 in points: mean ± std of the per-seed
-    differences and how many seeds the variant is ahead on, so a gap can be read against the seed-to-seed spread."""
+    differences and the seeds it is ahead / tied / behind on, so a gap can be read against the seed spread."""
     by_key = {(r["task"], r["variant"], r["seed"]): r for r in results}
 
     def diff_cell(task, variant):
@@ -188,12 +188,13 @@ def paired_table(results: list[dict], tasks: list[str], variants: list[str]) -> 
             d = [100 * (by_key[task, variant, s]["test"][metric] - by_key[task, "ft", s]["test"][metric]) for s in seeds]
             spread = f" ± {statistics.stdev(d):.2f}" if len(d) > 1 else ""
             parts.append(f"{statistics.mean(d):+.2f}{spread}")
-        ahead = sum(by_key[task, variant, s]["test"]["accuracy"] > by_key[task, "ft", s]["test"]["accuracy"]
-                    for s in seeds)
-        return f"{parts[0]} / {parts[1]} ({ahead}/{len(seeds)} ahead)"
+        signs = [(by_key[task, variant, s]["test"]["accuracy"] > by_key[task, "ft", s]["test"]["accuracy"]) -
+                 (by_key[task, variant, s]["test"]["accuracy"] < by_key[task, "ft", s]["test"]["accuracy"])
+                 for s in seeds]
+        return f"{parts[0]} / {parts[1]} ({signs.count(1)}/{signs.count(0)}/{signs.count(-1)})"
 
     lines = ["### Paired with FT: variant − ft on the same seed, test accuracy / macro F1 (points), "
-             "seeds ahead in accuracy", "", "| variant | " + " | ".join(tasks) + " |", "|---" * (len(tasks) + 1) + "|"]
+             "and seeds ahead / tied / behind in accuracy", "", "| variant | " + " | ".join(tasks) + " |", "|---" * (len(tasks) + 1) + "|"]
     lines += [f"| {v} | " + " | ".join(diff_cell(t, v) for t in tasks) + " |" for v in variants]
     return "\n".join(lines)
 

@@ -105,8 +105,9 @@ def test_paired_table_subtracts_ft_on_the_same_seed_only():
         return {"task": "sst5", "variant": variant, "seed": seed, "test": {"accuracy": accuracy, "f1": f1}}
 
     results = [run("ft", 0, 0.50, 0.40), run("ft", 1, 0.60, 0.50), run("3phase", 0, 0.52, 0.40),
-               run("3phase", 1, 0.59, 0.46), run("3phase", 2, 0.99, 0.99), run("joint", 0, 0.49, 0.41)]
+               run("3phase", 1, 0.59, 0.46), run("3phase", 2, 0.99, 0.99), run("joint", 0, 0.49, 0.41),
+               run("joint", 1, 0.60, 0.52)]
     table = run_glue_style.paired_table(results, ["sst5", "snips2"], ["3phase", "joint"])
     # seed 2 has no FT run, so it is left out: differences +2, -1 (accuracy) and 0, -4 (F1).
-    assert "| 3phase | +0.50 ± 2.12 / -2.00 ± 2.83 (1/2 ahead) | – |" in table
-    assert "| joint | -1.00 / +1.00 (0/1 ahead) | – |" in table
+    assert "| 3phase | +0.50 ± 2.12 / -2.00 ± 2.83 (1/0/1) | – |" in table
+    assert "| joint | -0.50 ± 0.71 / +1.50 ± 0.71 (0/1/1) | – |" in table
