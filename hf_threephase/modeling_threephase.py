@@ -342,7 +342,7 @@ class ThreePhaseForJointTraining(DAEForSeqReconstruction):
     loads into `ThreePhaseModel` and `ThreePhaseForSequenceClassification` like a phase-2 one."""
 
     _keys_to_ignore_on_load_unexpected = [r"^classifier\."]
-    # Its CL term is a mean per process: the Trainer must neither pass a global token count nor rescale the sum.
+    # Its `loss` is a plain sum of two batch means: a Trainer must not rescale it (`JointTrainer` scales the terms).
     accepts_loss_kwargs = False
 
     def __init__(self, config: ThreePhaseConfig):
@@ -359,11 +359,13 @@ class ThreePhaseForJointTraining(DAEForSeqReconstruction):
         pair_input_ids: torch.Tensor | None = None,
         pair_attention_mask: torch.Tensor | None = None,
         pair_labels: torch.Tensor | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
         **kwargs,
     ) -> JointOutput:
-        r"""input_ids / labels: the denoising batch (see `DAEForSeqReconstruction`); pair_input_ids: the 2B pair
-        sentences (u-sides then v-sides), pair_labels: the B cosine targets."""
-        dae_loss = super().forward(input_ids, attention_mask, labels=labels, labels_attention_mask=labels_attention_mask).loss
+        r"""input_ids / labels / num_items_in_batch: the denoising batch (see `DAEForSeqReconstruction`);
+        pair_input_ids: the 2B pair sentences (u-sides then v-sides), pair_labels: the B cosine targets."""
+        dae_loss = super().forward(input_ids, attention_mask, labels=labels, labels_attention_mask=labels_attention_mask,
+                                   num_items_in_batch=num_items_in_batch).loss
         cl_loss = siamese_cosine_loss(self.embed(pair_input_ids, pair_attention_mask), pair_labels)
         return JointOutput(loss=dae_loss + cl_loss, dae_loss=dae_loss, cl_loss=cl_loss)
 

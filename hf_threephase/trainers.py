@@ -64,11 +64,24 @@ class SiameseCosineTrainer(Trainer):
 class JointTrainer(Trainer):
     """Trains `ThreePhaseForJointTraining` on L_DAE + cl_weight * L_CL in one optimizer step."""
 
+    # `compute_loss` scales for gradient accumulation itself (see there).
+    loss_is_scaled_for_ga = True
+
     def __init__(self, *args, cl_weight: float = 1.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.cl_weight = cl_weight
+        self.model_accepts_loss_kwargs = True  # so the Trainer counts the DAE target tokens of each optimizer step
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        outputs = model(**inputs)
-        loss = outputs.dae_loss + self.cl_weight * outputs.cl_loss
+        """Scaled so that one optimizer step sees the DAE loss as one token mean over its global batch (the
+        Trainer's `num_items_in_batch`) and the CL loss as the mean over its micro-batches and processes: DDP
+        averages over processes, and the Trainer neither divides by the accumulation steps nor rescales."""
+        outputs = model(**inputs, num_items_in_batch=num_items_in_batch)
+        if num_items_in_batch is None:  # not a training step: plain means
+            loss = outputs.dae_loss + self.cl_weight * outputs.cl_loss
+        else:
+            counted_across = self.args.average_tokens_across_devices and self.args.world_size > 1
+            processes = self.accelerator.num_processes if counted_across else 1
+            loss = (processes * outputs.dae_loss
+                    + self.cl_weight * outputs.cl_loss / self.current_gradient_accumulation_steps)
         return (loss, outputs) if return_outputs else loss

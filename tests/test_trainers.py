@@ -91,23 +91,30 @@ def test_dae_trainer_lowers_the_loss_and_moves_the_noise_each_epoch(tmp_path, ex
     assert np.mean(history[-5:]) < np.mean(history[:5]) - 0.5
 
 
-def test_dae_gradient_accumulation_gives_the_step_of_one_big_batch(tmp_path, examples, bert_dir):
-    # One token mean over the optimizer step, however it is split: 2 x 4 sentences = 8 at once (plain SGD, no
-    # dropout, so the update is lr times the very gradient). A mean per micro-batch would weigh tokens unequally.
+@pytest.mark.parametrize("phase", ["dae", "joint"])
+def test_gradient_accumulation_gives_the_step_of_one_big_batch(tmp_path, examples, bert_dir, phase):
+    # One token mean of the DAE loss over the optimizer step, however it is split: 2 x 4 sentences = 8 at once (plain
+    # SGD, no dropout, so the update is lr times the very gradient). A mean per micro-batch would weigh tokens unequally.
     tokenizer, data = examples
     config = BertConfig.from_pretrained(bert_dir, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     BertModel.from_pretrained(bert_dir, config=config).save_pretrained(tmp_path / "no-dropout")
+    if phase == "dae":
+        model_class, trainer_class, collator = DAEForSeqReconstruction, Trainer, DenoisingCollator(tokenizer)
+        train = DenoisingDataset(data, 0.6, 0)
+    else:
+        model_class, trainer_class, collator = ThreePhaseForJointTraining, JointTrainer, JointCollator(tokenizer)
+        train = JointDataset(data, ContrastivePairs(data["label"], pairs_per_example=2, seed=0), 0.6, 0)
     weights = []
     for batch, steps in ((8, 1), (4, 2)):
         torch.manual_seed(0)  # the same fresh cross-attention
-        model = DAEForSeqReconstruction.from_encoder_pretrained(tmp_path / "no-dropout")
+        model = model_class.from_encoder_pretrained(tmp_path / "no-dropout")
         args = training_args(tmp_path / str(batch), per_device_train_batch_size=batch,
                              gradient_accumulation_steps=steps, max_steps=1, optim="sgd", learning_rate=1.0)
-        Trainer(model=model, args=args, train_dataset=DenoisingDataset(data, 0.6, 0),
-                data_collator=DenoisingCollator(tokenizer), processing_class=tokenizer).train()
+        trainer_class(model=model, args=args, train_dataset=train, data_collator=collator,
+                      processing_class=tokenizer).train()
         weights.append(model.state_dict())
     torch.manual_seed(0)
-    start = DAEForSeqReconstruction.from_encoder_pretrained(tmp_path / "no-dropout").state_dict()
+    start = model_class.from_encoder_pretrained(tmp_path / "no-dropout").state_dict()
     assert not torch.equal(weights[0]["encoder.embeddings.word_embeddings.weight"],
                            start["encoder.embeddings.word_embeddings.weight"])
     for name, value in weights[0].items():
