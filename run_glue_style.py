@@ -154,7 +154,7 @@ def tables(results: list[dict]) -> str:
     variants = [v for v in order if any(r["variant"] == v for r in results)]
 
     def table(title, rows, metric):
-        lines = [f"### {title}", "", "| variant | " + " | ".join(tasks) + " |", "|---" * (len(tasks) + 1) + "|"]
+        lines = header(title, tasks)
         for variant in rows:
             cells = []
             for task in tasks:
@@ -174,27 +174,29 @@ def tables(results: list[dict]) -> str:
     ]) + "\n"
 
 
+def header(title: str, tasks: list[str]) -> list[str]:
+    return [f"### {title}", "", "| variant | " + " | ".join(tasks) + " |", "|---" * (len(tasks) + 1) + "|"]
+
+
 def paired_table(results: list[dict], tasks: list[str], variants: list[str]) -> str:
     """Each variant minus FT on the same task and seed, accuracy / macro F1 in points: mean ± std of the per-seed
     differences and the seeds it is ahead / tied / behind on, so a gap can be read against the seed spread."""
-    by_key = {(r["task"], r["variant"], r["seed"]): r for r in results}
+    by_key = {(r["task"], r["variant"], r["seed"]): r["test"] for r in results}
 
     def diff_cell(task, variant):
         seeds = sorted(s for t, v, s in by_key if t == task and v == variant and (task, "ft", s) in by_key)
         if not seeds:
             return "–"
-        parts = []
-        for metric in ("accuracy", "f1"):
-            d = [100 * (by_key[task, variant, s]["test"][metric] - by_key[task, "ft", s]["test"][metric]) for s in seeds]
-            spread = f" ± {statistics.stdev(d):.2f}" if len(d) > 1 else ""
-            parts.append(f"{statistics.mean(d):+.2f}{spread}")
-        signs = [(by_key[task, variant, s]["test"]["accuracy"] > by_key[task, "ft", s]["test"]["accuracy"]) -
-                 (by_key[task, variant, s]["test"]["accuracy"] < by_key[task, "ft", s]["test"]["accuracy"])
-                 for s in seeds]
-        return f"{parts[0]} / {parts[1]} ({signs.count(1)}/{signs.count(0)}/{signs.count(-1)})"
+        diffs = {m: [100 * (by_key[task, variant, s][m] - by_key[task, "ft", s][m]) for s in seeds]
+                 for m in ("accuracy", "f1")}
+        parts = [f"{statistics.mean(d):+.2f}" + (f" ± {statistics.stdev(d):.2f}" if len(d) > 1 else "")
+                 for d in diffs.values()]
+        accuracy = diffs["accuracy"]
+        counts = [sum(d > 0 for d in accuracy), sum(d == 0 for d in accuracy), sum(d < 0 for d in accuracy)]
+        return f"{parts[0]} / {parts[1]} ({'/'.join(map(str, counts))})"
 
-    lines = ["### Paired with FT: variant − ft on the same seed, test accuracy / macro F1 (points), "
-             "and seeds ahead / tied / behind in accuracy", "", "| variant | " + " | ".join(tasks) + " |", "|---" * (len(tasks) + 1) + "|"]
+    lines = header("Paired with FT: variant − ft on the same seed, test accuracy / macro F1 (points), and seeds "
+                   "ahead / tied / behind in accuracy", tasks)
     lines += [f"| {v} | " + " | ".join(diff_cell(t, v) for t in tasks) + " |" for v in variants]
     return "\n".join(lines)
 

@@ -282,11 +282,8 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
         # The vocabulary projection only where a target token exists: padding never reaches the 30k-way matmul.
         target_mask = labels_attention_mask[:, 1:].bool()
         logits = self._decoder_head()(decoded[target_mask])
-        if num_items_in_batch is None:
-            loss = nn.functional.cross_entropy(logits.float(), labels[:, 1:][target_mask])
-        else:
-            loss = nn.functional.cross_entropy(logits.float(), labels[:, 1:][target_mask], reduction="sum")
-            loss = loss / num_items_in_batch
+        loss = nn.functional.cross_entropy(logits.float(), labels[:, 1:][target_mask], reduction="sum")
+        loss = loss / (target_mask.sum() if num_items_in_batch is None else num_items_in_batch)
         return DAEOutput(loss=loss, logits=logits, sentence_embedding=embedding)
 
 
