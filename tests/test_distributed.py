@@ -50,7 +50,8 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path, bert_dir, 
     # both runs see the same global batches; the DAE loss (alone or in Joint) is one token mean over the global batch
     # (the Trainer counts target tokens across processes), the CL and FT losses means over equal shares. So every phase
     # ends on the same weights, up to float rounding (~4e-6 seen; a mean per process gives ~3e-3 on the DAE).
-    # The logged train_loss differs between the runs: not compared.
+    # train_loss is not compared: the Trainer adds the loss of the steps since its last log from process 0 alone
+    # (`_finalize_training`, not gathered), and these runs have fewer steps than `logging_steps`.
     for phase in phases:
         weights = {run: load_file(tmp_path / run / phase / "model.safetensors") for run in ("one", "two")}
         for name, value in weights["one"].items():
