@@ -22,4 +22,6 @@ grid --task_name snips2 --max_train_samples 3000 --variants joint dae_ft cl_ft n
 grid --task_name sst2 --max_train_samples 5000 --variants setfit --seeds 1 2
 grid --task_name sst5 --variants setfit no_imb --seeds 0 1 2
 grid --task_name sst2 --max_train_samples 5000 --variants ft 3phase setfit joint dae_ft cl_ft no_imb --seeds 0 1 2
+grid --task_name sst5 --variants dae_ft --seeds 0 1 2
+grid --task_name sst5 --variants cl_ft joint --seeds 0 1 2
 grid --task_name sst5 --variants ft 3phase setfit joint dae_ft cl_ft no_imb extra_imb --seeds 0 1 2
