@@ -123,7 +123,8 @@ def run_one(task: str, variant: str, seed: int, cli, results_dir: Path) -> dict:
         training_args = TrainingArguments(
             output_dir=str(output_dir), seed=seed,
             learning_rate=cli.learning_rate, per_device_train_batch_size=cli.batch_size,
-            per_device_eval_batch_size=64, report_to="none", disable_tqdm=True, logging_steps=50)
+            per_device_eval_batch_size=64, report_to="none", disable_tqdm=True, logging_steps=50,
+            save_steps=50)
         if donor := reuse_dae(task, variant, seed, cli, results_dir, output_dir):
             reused = {"reused_phases": {"dae": donor}}
         result = run_phases(cli.model_name_or_path, data, label_names, args, training_args, data_source=task)

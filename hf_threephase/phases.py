@@ -139,13 +139,16 @@ class ThreePhaseArguments:
         overrides = {k: v for k, v in overrides.items() if v is not None}
         if training_args.ddp_find_unused_parameters is None:
             overrides["ddp_find_unused_parameters"] = False  # every phase uses all its parameters
-        # Only FT selects a checkpoint: on the user's --metric_for_best_model, else on `selection_score`.
-        no_selection = dict(load_best_model_at_end=False, metric_for_best_model=None, greater_is_better=None)
+        # Only FT selects a checkpoint (saved every epoch): on the user's --metric_for_best_model, else on
+        # `selection_score`. The other phases save where the user's --save_strategy/--save_steps say, to resume from.
+        save = "epoch" if training_args.save_strategy == "best" else training_args.save_strategy
+        no_selection = dict(load_best_model_at_end=False, metric_for_best_model=None, greater_is_better=None,
+                            save_strategy=save)
         chosen = training_args.metric_for_best_model
         per_phase = {
-            "dae": dict(eval_strategy="no", save_strategy="epoch", **no_selection),
-            "joint": dict(eval_strategy="no", save_strategy="epoch", **no_selection),
-            "cl": dict(eval_strategy="epoch", save_strategy="epoch", **no_selection),
+            "dae": dict(eval_strategy="no", **no_selection),
+            "joint": dict(eval_strategy="no", **no_selection),
+            "cl": dict(eval_strategy="epoch", **no_selection),
             "ft": dict(
                 eval_strategy="epoch", save_strategy="epoch", load_best_model_at_end=True, save_total_limit=2,
                 metric_for_best_model=chosen or "selection_score",

@@ -19,7 +19,7 @@ def command(bert_dir, files, out) -> list[str]:
             str(files["test"]), "--text_column", "sentence", "--label_column", "topic", "--output_dir", str(out),
             "--num_train_epochs", "2", "--learning_rate", "1e-3", "--per_device_train_batch_size", "16",
             "--pairs_per_example", "2", "--max_seq_length", "32", "--report_to", "none", "--disable_tqdm", "true",
-            "--seed", "5"]
+            "--seed", "5", "--save_steps", "3"]
 
 
 def run(argv):

@@ -59,14 +59,21 @@ def test_ft_selects_on_the_users_metric_for_best_model(tmp_path, bert_dir, files
 
 
 class Interrupt(TrainerCallback):
-    """Stops the CL phase after its first epoch's checkpoint, as a kill would."""
+    """Raises in `phase` once its training passes `epoch`, as a kill would."""
+
+    def __init__(self, phase: str, epoch: float):
+        self.phase, self.epoch = phase, epoch
 
     def on_step_end(self, args, state, control, **kwargs):
-        if args.output_dir.endswith("cl") and state.epoch > 1.3:
+        if args.output_dir.endswith(self.phase) and state.epoch > self.epoch:
             raise KeyboardInterrupt
 
 
-def test_interrupted_cl_phase_resumes_to_the_same_metrics(tmp_path, bert_dir, files):
+@pytest.mark.parametrize("phase, epoch, save", [
+    ("cl", 1.3, {"save_strategy": "epoch"}),  # after the CL phase's first-epoch checkpoint
+    ("dae", 0.5, {"save_steps": 2}),  # mid-epoch: the DAE phase has 5 steps an epoch, a checkpoint at step 2
+])
+def test_interrupted_phase_resumes_to_the_same_metrics(tmp_path, bert_dir, files, phase, epoch, save):
     data, names = load_labelled_data(DataTrainingArguments(
         train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
         text_column="sentence", label_column="topic"))
@@ -74,18 +81,19 @@ def test_interrupted_cl_phase_resumes_to_the_same_metrics(tmp_path, bert_dir, fi
     def run(out, callbacks=None):
         args = ThreePhaseArguments(pairs_per_example=2, max_seq_length=32)
         training_args = TrainingArguments(output_dir=str(out), num_train_epochs=2, per_device_train_batch_size=16,
-                                          learning_rate=1e-3, report_to="none", disable_tqdm=True, seed=3)
+                                          learning_rate=1e-3, report_to="none", disable_tqdm=True, seed=3, **save)
         return run_phases(str(bert_dir), data, names, args, training_args, callbacks=callbacks)
 
     expected = run(tmp_path / "whole")
     out = tmp_path / "interrupted"
     with pytest.raises(KeyboardInterrupt):
-        run(out, [Interrupt()])
-    assert (out / "dae").is_dir() and not (out / "cl").exists()
-    assert any(p.name.startswith("checkpoint-") for p in (out / ".work" / "cl").iterdir())
-    dae_written = (out / "dae" / "model.safetensors").stat().st_mtime_ns
+        run(out, [Interrupt(phase, epoch)])
+    done = ["dae", "cl", "ft"][: ["dae", "cl", "ft"].index(phase)]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")) == done
+    assert [p.name for p in (out / ".work" / phase).iterdir() if p.name.startswith("checkpoint-")]
+    written = {d: (out / d / "model.safetensors").stat().st_mtime_ns for d in done}
     resumed = run(out)
-    assert (out / "dae" / "model.safetensors").stat().st_mtime_ns == dae_written  # DAE was skipped
+    assert {d: (out / d / "model.safetensors").stat().st_mtime_ns for d in done} == written  # finished: skipped
     assert resumed["test"] == expected["test"]
 
 
