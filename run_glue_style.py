@@ -75,7 +75,8 @@ def correction_adds_copies(train) -> bool:
 
 
 # Settings that do not change what a run's DAE phase computes.
-DAE_INDEPENDENT = {"task_name", "variants", "seeds", "results_dir", "cl_epochs", "ft_epochs", "pairs_per_example"}
+DAE_INDEPENDENT = {"task_name", "variants", "seeds", "results_dir", "cl_epochs", "ft_epochs", "pairs_per_example",
+                   "save_steps"}
 
 
 def reuse_dae(task: str, variant: str, seed: int, cli, results_dir: Path, output_dir: Path) -> str | None:
@@ -124,7 +125,7 @@ def run_one(task: str, variant: str, seed: int, cli, results_dir: Path) -> dict:
             output_dir=str(output_dir), seed=seed,
             learning_rate=cli.learning_rate, per_device_train_batch_size=cli.batch_size,
             per_device_eval_batch_size=64, report_to="none", disable_tqdm=True, logging_steps=50,
-            save_steps=50)
+            save_steps=cli.save_steps)
         if donor := reuse_dae(task, variant, seed, cli, results_dir, output_dir):
             reused = {"reused_phases": {"dae": donor}}
         result = run_phases(cli.model_name_or_path, data, label_names, args, training_args, data_source=task)
@@ -219,6 +220,7 @@ def main():
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--pairs_per_example", type=int, default=2)
     parser.add_argument("--max_seq_length", type=int, default=64)
+    parser.add_argument("--save_steps", type=int, default=50, help="checkpoint interval of DAE, CL and Joint, to resume")
     parser.add_argument("--output_dir", default="runs/glue_style")
     parser.add_argument("--results_dir", default="benchmarks/results/glue_style")
     cli = parser.parse_args()

@@ -95,7 +95,9 @@ def test_variants_that_start_with_dae_reuse_a_finished_runs_dae_phase(tmp_path, 
     assert computed["test"] == record["test"]
     card = "snips2-dae_ft-s0/dae/README.md"  # the reused folder's card names this run, as if trained here
     assert (shared / "runs" / card).read_text() == (alone / "runs" / card).read_text()
-    # Another DAE setting: nothing is reused.
+    # Another checkpoint interval computes the same DAE; another DAE setting reuses nothing.
+    same = argparse.Namespace(**{**record["command"], "save_steps": 7, "output_dir": str(shared / "runs")})
+    assert run_glue_style.reuse_dae("snips2", "dae_ft", 0, same, shared / "results", tmp_path / "same") == donor.parts[-3]
     cli = argparse.Namespace(**{**record["command"], "dae_epochs": 2.0, "output_dir": str(shared / "runs")})
     assert run_glue_style.reuse_dae("snips2", "dae_ft", 0, cli, shared / "results", tmp_path / "other") is None
 
