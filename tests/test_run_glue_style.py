@@ -42,6 +42,12 @@ def test_grid_writes_runs_and_tables_and_skips_finished_runs(tmp_path, bert_dir,
     run_glue_style.main()  # finished runs are skipped; the tables cover every run in results_dir
     assert {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")} == written
     assert (results / "tables.md").read_text() == tables
+    first = json.loads((results / "snips2-ft-s0.json").read_text())
+    assert "resumed" not in first
+    (results / "snips2-ft-s0.json").unlink()  # as if stopped after the last phase: the rerun says it resumed
+    run_glue_style.main()
+    rerun = json.loads((results / "snips2-ft-s0.json").read_text())
+    assert rerun["resumed"] is True and rerun["test"] == first["test"]
 
 
 def test_no_imb_reports_the_3phase_run_when_the_correction_adds_nothing(tmp_path, bert_dir, monkeypatch):
