@@ -205,6 +205,13 @@ def paired_table(results: list[dict], tasks: list[str], variants: list[str]) -> 
     return "\n".join(lines)
 
 
+def write_tables(results_dir: Path) -> str:
+    """Rewrite `tables.md` over every run file in `results_dir`; returns the Markdown."""
+    markdown = tables([json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))])
+    (results_dir / "tables.md").write_text(markdown)
+    return markdown
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model_name_or_path", required=True)
@@ -235,10 +242,8 @@ def main():
                 if path.exists():
                     continue
                 write_run(path, run_one(task, variant, seed, cli, results_dir), cli)
-    results = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
-    markdown = tables(results)
-    (results_dir / "tables.md").write_text(markdown)
-    print(markdown)
+                write_tables(results_dir)
+    print(write_tables(results_dir))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import TOPICS, corpus
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -67,6 +68,20 @@ def test_no_imb_reports_the_3phase_run_when_the_correction_adds_nothing(tmp_path
     assert record["test"] == base["test"] and record["command"] == base["command"]
     assert not (tmp_path / "runs").exists()  # nothing was trained
     assert "| no_imb | 50.00† (n=1) |" in (results / "tables.md").read_text()
+
+
+def test_tables_are_rewritten_after_every_run_so_a_stop_keeps_them(tmp_path, monkeypatch):
+    def run_one(task, variant, seed, cli, results_dir):
+        if seed == 1:
+            raise KeyboardInterrupt  # the grid stopped during the second run
+        return {"task": task, "variant": variant, "seed": seed, "test": {"accuracy": 0.75, "f1": 0.5}}
+
+    monkeypatch.setattr(run_glue_style, "run_one", run_one)
+    monkeypatch.setattr(sys, "argv", ["run_glue_style.py", "--model_name_or_path", "unused", "--task_name", "sst5",
+                                      "--variants", "ft", "--seeds", "0", "1", "--results_dir", str(tmp_path)])
+    with pytest.raises(KeyboardInterrupt):
+        run_glue_style.main()
+    assert "| ft | 75.00 (n=1) |" in (tmp_path / "tables.md").read_text()
 
 
 def test_correction_adds_copies_only_for_an_imbalanced_split():
