@@ -84,9 +84,13 @@ def reuse_dae(task: str, variant: str, seed: int, cli, results_dir: Path, output
 
     The variants that start with DAE (3phase, dae_ft, no_imb, extra_imb) run the same DAE phase for a task and seed:
     same data, settings and seed, set afresh before every phase. So a finished donor's `dae/` folder is reused when
-    its recorded command matches this one outside `DAE_INDEPENDENT`. Returns the donor's run name, or None.
+    its recorded command matches this one outside `DAE_INDEPENDENT`. Returns the donor's run name (also when an
+    earlier, stopped invocation of this run copied it), or None.
     """
-    if VARIANTS[variant][0] != "dae" or (output_dir / "dae").exists():
+    marker = output_dir / ".dae_reused_from"
+    if (output_dir / "dae").exists():
+        return marker.read_text() if marker.exists() else None
+    if VARIANTS[variant][0] != "dae":
         return None
     settings = {k: v for k, v in vars(cli).items() if k not in DAE_INDEPENDENT}
     for donor in VARIANTS:
@@ -98,6 +102,7 @@ def reuse_dae(task: str, variant: str, seed: int, cli, results_dir: Path, output
         command = {k: v for k, v in record["command"].items() if k not in DAE_INDEPENDENT}
         if "same_run_as" not in record and command == settings and (folder / "config.json").exists():
             output_dir.mkdir(parents=True, exist_ok=True)
+            marker.write_text(folder.parent.name)
             shutil.copytree(folder, output_dir / ".dae.tmp", dirs_exist_ok=True)
             (output_dir / ".dae.tmp").replace(output_dir / "dae")
             return folder.parent.name

@@ -114,6 +114,11 @@ def test_variants_that_start_with_dae_reuse_a_finished_runs_dae_phase(tmp_path, 
     assert "reused_phases" not in computed
     assert (alone / "runs" / "snips2-dae_ft-s0" / "dae" / "model.safetensors").read_bytes() == donor.read_bytes()
     assert computed["test"] == record["test"]
+    (shared / "results" / "snips2-dae_ft-s0.json").unlink()  # a rerun after a stop still says whose DAE it holds
+    grid(["dae_ft"], "shared")
+    rerun = json.loads((shared / "results" / "snips2-dae_ft-s0.json").read_text())
+    assert rerun["reused_phases"] == {"dae": "snips2-3phase-s0"} and rerun["resumed"]
+    assert rerun["test"] == record["test"]
     card = "snips2-dae_ft-s0/dae/README.md"  # the reused folder's card names this run, as if trained here
     assert (shared / "runs" / card).read_text() == (alone / "runs" / card).read_text()
     # Another checkpoint interval computes the same DAE; another DAE setting reuses nothing.
