@@ -120,7 +120,7 @@ def run_one(task: str, variant: str, seed: int, cli, results_dir: Path) -> dict:
     start = time.time()
     # A rerun after a stop goes on from the phase folders and checkpoints there: its wall_s is this invocation only.
     resumed = variant != "setfit" and output_dir.is_dir() and any(p.is_dir() for p in output_dir.iterdir())
-    reused = {"resumed": True} if resumed else {}
+    provenance = {"resumed": True} if resumed else {}
     if variant == "setfit":
         result = run_setfit(cli.model_name_or_path, data, output_dir, seed, cli)
     else:
@@ -134,12 +134,12 @@ def run_one(task: str, variant: str, seed: int, cli, results_dir: Path) -> dict:
             per_device_eval_batch_size=64, report_to="none", disable_tqdm=True, logging_steps=50,
             save_steps=cli.save_steps)
         if donor := reuse_dae(task, variant, seed, cli, results_dir, output_dir):
-            reused["reused_phases"] = {"dae": donor}
+            provenance["reused_phases"] = {"dae": donor}
         result = run_phases(cli.model_name_or_path, data, label_names, args, training_args, data_source=task)
     sizes = Counter(map(str, data["train"]["label"]))
     return {"task": task, "variant": variant, "seed": seed, "wall_s": time.time() - start,
             "train_examples": len(data["train"]), "train_class_sizes": dict(sorted(sizes.items())),
-            "test": result["test"], **reused}
+            "test": result["test"], **provenance}
 
 
 def write_run(path: Path, record: dict, cli):
