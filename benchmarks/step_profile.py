@@ -20,7 +20,6 @@ import torch
 from transformers import AutoTokenizer
 
 from hf_threephase import DAEForSeqReconstruction, ThreePhaseModel
-from hf_threephase.modeling_threephase import siamese_cosine_loss
 from hf_threephase.noise import delete_words
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,13 +36,14 @@ def batches(task: str, phase: str, count: int, max_length: int, rng: random.Rand
         if phase == "dae":
             clean = rng.sample(texts, 32)
             noised = encode([" ".join(delete_words(t.split(), 0.6, rng)) for t in clean])
-            labels = encode(clean)
+            ids, mask = encode(clean)["input_ids"], encode(clean)["attention_mask"]
             out.append({"input_ids": noised["input_ids"], "attention_mask": noised["attention_mask"],
-                        "labels": labels["input_ids"], "labels_attention_mask": labels["attention_mask"]})
+                        "decoder_input_ids": ids[:, :-1], "decoder_attention_mask": mask[:, :-1],
+                        "labels": ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)})
         else:
             pairs = encode(rng.sample(texts, 64))
             out.append({"input_ids": pairs["input_ids"], "attention_mask": pairs["attention_mask"],
-                        "targets": torch.randint(0, 2, (32,)).float()})
+                        "pair_targets": torch.randint(0, 2, (32,)).float()})
     return out
 
 
@@ -56,11 +56,7 @@ def step_times(phase: str, bucketing: bool, data: list[dict]) -> dict:
     for i, inputs in enumerate(data):
         inputs = dict(inputs)
         start = time.perf_counter()
-        if phase == "dae":
-            loss = model(**inputs).loss
-        else:
-            targets = inputs.pop("targets")
-            loss = siamese_cosine_loss(model(**inputs).sentence_embedding, targets)
+        loss = model(**inputs).loss
         forward = time.perf_counter()
         loss.backward()
         backward = time.perf_counter()
@@ -80,7 +76,7 @@ def vocabulary_projection(data: list[dict]) -> float:
     head = model._decoder_head()
     seconds = []
     for inputs in data:
-        tokens = int(inputs["labels_attention_mask"][:, 1:].sum())
+        tokens = int((inputs["labels"] != -100).sum())
         hidden = torch.randn(tokens, model.config.hidden_size, requires_grad=True)
         start = time.perf_counter()
         head(hidden).sum().backward()

@@ -21,7 +21,10 @@ from .modeling_threephase import (
     ThreePhasePreTrainedModel,
 )
 from .pairs import ContrastivePairs, pair_target
-from .phases import VARIANTS, ThreePhaseArguments, run_phases
+from .arguments import PhaseArguments, ThreePhaseArguments
+from .label_space import LabelSpace
+from .registry import PHASES, VARIANTS, PhaseCard, PhaseContext, PhaseData, PhaseSpec, register_phase, register_variant
+from .runner import run_phases
 from .trainers import JointTrainer, SiameseCosineTrainer
 
 __version__ = "0.1.0"
@@ -32,12 +35,12 @@ AutoModelForPreTraining.register(ThreePhaseConfig, DAEForSeqReconstruction, exis
 AutoModelForSequenceClassification.register(ThreePhaseConfig, ThreePhaseForSequenceClassification, exist_ok=True)
 
 __all__ = [
-    "VARIANTS", "ContrastivePairs", "DAEForSeqReconstruction", "DAEOutput", "DenoisingCollator", "DenoisingDataset",
-    "JointCollator", "JointDataset",
-    "JointOutput", "JointTrainer", "PairCollator", "PairDataset", "SiameseCosineTrainer", "ThreePhaseArguments",
-    "ThreePhaseConfig", "ThreePhaseForJointTraining", "ThreePhaseForSequenceClassification", "ThreePhaseModel",
-    "ThreePhaseModelOutput", "ThreePhasePreTrainedModel", "imbalance_multipliers", "pair_target",
-    "register_for_auto_class", "run_phases", "upsample",
+    "PHASES", "VARIANTS", "ContrastivePairs", "DAEForSeqReconstruction", "DAEOutput", "DenoisingCollator",
+    "DenoisingDataset", "JointCollator", "JointDataset", "JointOutput", "JointTrainer", "LabelSpace", "PairCollator",
+    "PairDataset", "PhaseArguments", "PhaseCard", "PhaseContext", "PhaseData", "PhaseSpec", "SiameseCosineTrainer",
+    "ThreePhaseArguments", "ThreePhaseConfig", "ThreePhaseForJointTraining", "ThreePhaseForSequenceClassification",
+    "ThreePhaseModel", "ThreePhaseModelOutput", "ThreePhasePreTrainedModel", "imbalance_multipliers", "pair_target",
+    "register_for_auto_class", "register_phase", "register_variant", "run_phases", "upsample",
 ]
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 import transformers
 from transformers import AutoConfig, HfArgumentParser, TrainingArguments
 
+from .arguments import ThreePhaseArguments, phase_argument_classes
 from .data import DataTrainingArguments, load_labelled_data
-from .phases import ThreePhaseArguments, run_phases
+from .registry import final_phase
+from .runner import run_phases
 from .validation import InputError, check_arguments
 
 logger = logging.getLogger("hf_threephase")
@@ -24,14 +26,21 @@ class ModelArguments:
 
 
 def parse_args(argv: list[str] | None = None):
-    """Flags, or a single .json / .yaml file holding them."""
+    """Flags, or a single .json / .yaml file holding them. Returns the model, data, recipe and training arguments;
+    the per-phase overrides (one `--help` group per registered phase) land in the recipe's `phase_arguments`."""
     argv = sys.argv[1:] if argv is None else argv
-    parser = HfArgumentParser((ModelArguments, DataTrainingArguments, ThreePhaseArguments, TrainingArguments))
+    phase_classes = phase_argument_classes()
+    parser = HfArgumentParser((ModelArguments, DataTrainingArguments, ThreePhaseArguments, *phase_classes,
+                               TrainingArguments))
     if len(argv) == 1 and argv[0].endswith(".json"):
-        return parser.parse_json_file(json_file=argv[0])
-    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
-        return parser.parse_yaml_file(yaml_file=argv[0])
-    return parser.parse_args_into_dataclasses(args=argv)
+        parsed = parser.parse_json_file(json_file=argv[0])
+    elif len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
+        parsed = parser.parse_yaml_file(yaml_file=argv[0])
+    else:
+        parsed = parser.parse_args_into_dataclasses(args=argv)
+    model_args, data_args, threephase_args, *per_phase, training_args = parsed
+    threephase_args.phase_arguments = {p.phase_name: p.phase_arguments() for p in per_phase}
+    return model_args, data_args, threephase_args, training_args
 
 
 def check_model(path: str):
@@ -62,13 +71,13 @@ def run(model_args, data_args, threephase_args, training_args) -> dict:
     transformers.utils.logging.set_verbosity_warning()
     check_arguments(threephase_args, training_args)
     check_model(model_args.model_name_or_path)
-    data, label_names = load_labelled_data(data_args, seed=training_args.seed)
+    data, label_space = load_labelled_data(data_args, seed=training_args.seed)
     source = data_args.dataset_name or ", ".join(
         Path(f).name for f in (data_args.train_file, data_args.validation_file, data_args.test_file) if f
     )
     logger.info("variant %s: phases %s on %s", threephase_args.variant, " -> ".join(threephase_args.phases),
                 {split: len(ds) for split, ds in data.items()})
-    results = run_phases(model_args.model_name_or_path, data, label_names, threephase_args, training_args,
+    results = run_phases(model_args.model_name_or_path, data, label_space, threephase_args, training_args,
                          data_source=source)
     if not training_args.should_save:
         return results
@@ -76,8 +85,9 @@ def run(model_args, data_args, threephase_args, training_args) -> dict:
     test = results["test"]
     print(f"test accuracy {test['accuracy']:.4f}, macro F1 {test['f1']:.4f}")
     print(f"results: {output_dir / 'results.json'}")
+    final = final_phase(threephase_args.phases)
     print(f"pictures: {output_dir}/base_embeddings.png, {output_dir}/*/embeddings.png, "
-          f"{output_dir}/ft/confusion_matrix.png, {output_dir}/*/loss.png")
+          f"{output_dir}/{final}/confusion_matrix.png, {output_dir}/*/loss.png")
     return results
 
 

@@ -81,17 +81,23 @@ class DenoisingDataset(EpochNoise, Dataset):
 
 @dataclass
 class DenoisingCollator:
-    """Pads noised ids (what the encoder reads) and clean ids (what the decoder reconstructs). `shift_labels`, the
-    decoder's targets with -100 on padding, is what the Trainer counts for `num_items_in_batch`."""
+    """Features `{"noised", "clean"}` (token id lists) -> the keys of transformers' encoder-decoder models, all int64:
+
+    - `input_ids`, `attention_mask` `(batch_size, noised_length)`: the noised sentences (what the encoder reads);
+    - `decoder_input_ids`, `decoder_attention_mask` `(batch_size, clean_length - 1)`: the padded clean sentences
+      without their last column (teacher forcing; a causal decoder, so a read token with no target changes nothing);
+    - `labels` `(batch_size, clean_length - 1)`: the clean sentences without their first token, -100 at padding
+      (the targets; what the Trainer counts for `num_items_in_batch`).
+    """
 
     tokenizer: PreTrainedTokenizerBase
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
         input_ids, attention_mask = _pad(self.tokenizer, [f["noised"] for f in features])
-        labels, labels_attention_mask = _pad(self.tokenizer, [f["clean"] for f in features])
-        shift_labels = labels[:, 1:].masked_fill(labels_attention_mask[:, 1:] == 0, -100)
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels,
-                "labels_attention_mask": labels_attention_mask, "shift_labels": shift_labels}
+        clean, clean_mask = _pad(self.tokenizer, [f["clean"] for f in features])
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "decoder_input_ids": clean[:, :-1],
+                "decoder_attention_mask": clean_mask[:, :-1],
+                "labels": clean[:, 1:].masked_fill(clean_mask[:, 1:] == 0, -100)}
 
 
 class PairDataset(Dataset):
@@ -111,15 +117,18 @@ class PairDataset(Dataset):
 
 @dataclass
 class PairCollator:
-    """One padded batch of 2B sentences (the a-sides, then the b-sides), so one forward embeds both; `labels` are the
-    cosine targets."""
+    """Features `{"a", "b", "target"}` -> one padded batch of the 2B sentences, so one forward embeds both:
+
+    - `input_ids`, `attention_mask` int64 `(2 * num_pairs, sequence_length)`: the a-sides, then the b-sides;
+    - `pair_targets` float32 `(num_pairs,)`: the cosine targets.
+    """
 
     tokenizer: PreTrainedTokenizerBase
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
         input_ids, attention_mask = _pad(self.tokenizer, [f["a"] for f in features] + [f["b"] for f in features])
-        labels = torch.tensor([f["target"] for f in features], dtype=torch.float)
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+        pair_targets = torch.tensor([f["target"] for f in features], dtype=torch.float)
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "pair_targets": pair_targets}
 
 
 class JointDataset(EpochNoise, PairDataset):
@@ -137,10 +146,12 @@ class JointDataset(EpochNoise, PairDataset):
 
 @dataclass
 class JointCollator:
-    """A pair batch (keys prefixed `pair_`) plus a denoising batch over its B a-sides."""
+    """A denoising batch over the B a-sides (the keys of `DenoisingCollator`) plus the pair batch of
+    `PairCollator` as `pair_input_ids`, `pair_attention_mask`, `pair_targets`."""
 
     tokenizer: PreTrainedTokenizerBase
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
         pair = PairCollator(self.tokenizer)(features)
-        return {**DenoisingCollator(self.tokenizer)(features), **{f"pair_{k}": v for k, v in pair.items()}}
+        return {**DenoisingCollator(self.tokenizer)(features), "pair_input_ids": pair["input_ids"],
+                "pair_attention_mask": pair["attention_mask"], "pair_targets": pair["pair_targets"]}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from datasets import ClassLabel, DatasetDict, load_dataset
 
+from .label_space import LabelSpace
 from .validation import InputError, check_classes, check_file, check_label_paths, check_texts_and_labels
 
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json"}
@@ -72,9 +73,13 @@ def _raw_splits(args: DataTrainingArguments, seed: int) -> DatasetDict:
     return raw
 
 
-def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[DatasetDict, list[str]]:
-    """The train/validation/test splits as `text`, `label` (index into the returned label names) and, for
-    hierarchical labels, `label_path`."""
+def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[DatasetDict, LabelSpace]:
+    """The train/validation/test splits as `text`, `label` (an index into the label space's names) and, for
+    hierarchical labels, `label_path` (one name per level); and the `LabelSpace`.
+
+    Raises:
+        InputError: a missing file, column, text or label; a label absent from train; one class only.
+    """
     raw = _raw_splits(args, seed)
     if args.max_train_samples is not None:
         raw["train"] = raw["train"].shuffle(seed=seed).select(range(min(args.max_train_samples, len(raw["train"]))))
@@ -122,7 +127,8 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
                       desc=f"Labels ({split})")
         for split, ds in raw.items() if split in ("train", "validation", "test")
     })
-    return data, label_names
+    levels = len(train_paths[0]) if hierarchical else 1
+    return data, LabelSpace(tuple(label_names), hierarchy_levels=levels)
 
 
 def _label_names(args: DataTrainingArguments, feature):

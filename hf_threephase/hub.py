@@ -4,12 +4,12 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-FINAL_PHASE = "ft"
+from .registry import PHASES
 
 
 def phase_repo_id(hub_model_id: str, phase: str) -> str:
     """The final classifier takes `hub_model_id`; an intermediate phase gets a `-<phase>` suffix."""
-    return hub_model_id if phase == FINAL_PHASE else f"{hub_model_id}-{phase}"
+    return hub_model_id if PHASES[phase].final else f"{hub_model_id}-{phase}"
 
 
 def push_phases(output_dir: Path, phases: list[str], hub_model_id: str, token: str | None = None,

@@ -30,6 +30,14 @@ def imbalance_multipliers(class_sizes: Sequence[int], max_ratio: float = 4.0, mi
     return multipliers
 
 
+def class_multipliers(labels: Sequence[Hashable], max_ratio: float = 4.0,
+                      min_ratio: float = 1.5) -> dict[Hashable, int]:
+    """{class: multiplier} of the imbalance correction for one label per example (see `imbalance_multipliers`)."""
+    counts = Counter(labels)
+    classes = list(counts)
+    return dict(zip(classes, imbalance_multipliers([counts[c] for c in classes], max_ratio, min_ratio)))
+
+
 def upsample(
     texts: Sequence[str],
     labels: Sequence[Hashable],
@@ -38,9 +46,7 @@ def upsample(
     noise: Callable[[str], str] = lambda text: text,
 ) -> tuple[list[str], list[Hashable]]:
     """Every example once, plus (multiplier - 1) noised copies of each example of an up-weighted class."""
-    counts = Counter(labels)
-    classes = list(counts)
-    factor = dict(zip(classes, imbalance_multipliers([counts[c] for c in classes], max_ratio, min_ratio)))
+    factor = class_multipliers(labels, max_ratio, min_ratio)
     out_texts, out_labels = list(texts), list(labels)
     for text, label in zip(texts, labels):
         if factor[label] > 1:
@@ -48,3 +54,21 @@ def upsample(
             out_texts.extend([copy] * (factor[label] - 1))
             out_labels.extend([label] * (factor[label] - 1))
     return out_texts, out_labels
+
+
+def upsampled_examples(examples, texts: Sequence[str], labels: Sequence[Hashable], tokenize, max_ratio: float,
+                       min_ratio: float, stopwords: frozenset[str]):
+    """The imbalance correction on tokenised examples (a `datasets.Dataset` with `input_ids`, `word_ids`, in the
+    order of `texts` / `labels`): the examples, then the stop-word-noised copies of up-weighted classes, tokenised by
+    `tokenize`. Returns the examples and their labels."""
+    from datasets import Dataset, concatenate_datasets
+
+    from .noise import delete_stopwords
+
+    texts, labels = upsample(texts, labels, max_ratio, min_ratio, noise=lambda text: delete_stopwords(text, stopwords))
+    copies = texts[len(examples):]  # upsample keeps the originals first: tokenise only the added copies
+    if copies:
+        added = Dataset.from_dict({"text": copies}).map(tokenize, batched=True, desc="Tokenizing copies")
+        columns = ["input_ids", "word_ids"]
+        examples = concatenate_datasets([examples.select_columns(columns), added.select_columns(columns)])
+    return examples, labels

@@ -6,6 +6,7 @@ N+1 is `Class.from_pretrained(phase_N_dir)`, as `BertForPreTraining` -> `BertFor
 
 import copy
 import inspect
+import re
 from dataclasses import dataclass
 
 import torch
@@ -17,15 +18,18 @@ from transformers.utils import ModelOutput
 
 from .bucketing import length_buckets
 from .configuration_threephase import ThreePhaseConfig
+from .losses import reconstruction_loss, siamese_cosine_loss
 
 
 @dataclass
 class DAEOutput(ModelOutput):
     """
     Args:
-        loss: reconstruction cross-entropy over the non-padding target tokens (when `labels` is given).
-        logits: vocabulary scores at the target positions only, shape `(num_target_tokens, vocab_size)`.
-        sentence_embedding: the bottleneck vector the decoder reconstructs from, `(batch_size, bottleneck_size)`.
+        loss: scalar float32, reconstruction cross-entropy in nats per target token (when `labels` is given).
+        logits: float, vocabulary scores `(num_target_tokens, vocab_size)` at the target positions only (the
+            non-padding decoder positions when no `labels` are given).
+        sentence_embedding: float `(batch_size, bottleneck_size)`, the bottleneck vector the decoder reconstructs
+            from.
     """
 
     loss: torch.FloatTensor | None = None
@@ -37,11 +41,15 @@ class DAEOutput(ModelOutput):
 class ThreePhaseModelOutput(ModelOutput):
     """
     Args:
-        sentence_embedding: the projection output, `(batch_size, projection_size)`: what the contrastive phase trains.
-        bottleneck_output: the bottleneck output before the projection.
-        last_hidden_state: the encoder's token states (zeros at padding when `config.length_bucketing`).
+        loss: scalar float32, MSE(cos(u, v), target) over the pairs (when `pair_targets` is given).
+        sentence_embedding: float `(batch_size, projection_size)`, the projection output: what the contrastive
+            phase trains.
+        bottleneck_output: float `(batch_size, bottleneck_size)`, the bottleneck output before the projection.
+        last_hidden_state: float `(batch_size, sequence_length, hidden_size)`, the encoder's token states (zeros at
+            padding when `config.length_bucketing`).
     """
 
+    loss: torch.FloatTensor | None = None
     sentence_embedding: torch.FloatTensor | None = None
     bottleneck_output: torch.FloatTensor | None = None
     last_hidden_state: torch.FloatTensor | None = None
@@ -51,20 +59,14 @@ class ThreePhaseModelOutput(ModelOutput):
 class JointOutput(ModelOutput):
     """
     Args:
-        loss: `dae_loss + cl_loss` (the trainer may weight the two).
-        dae_loss: reconstruction cross-entropy of the noised sentences.
-        cl_loss: MSE between the cosine of each pair's embeddings and its target.
+        loss: scalar float32, `dae_loss + cl_loss` (`JointTrainer` weights the two).
+        dae_loss: scalar float32, reconstruction cross-entropy of the noised sentences, nats per target token.
+        cl_loss: scalar float32, MSE between the cosine of each pair's embeddings and its target.
     """
 
     loss: torch.FloatTensor | None = None
     dae_loss: torch.FloatTensor | None = None
     cl_loss: torch.FloatTensor | None = None
-
-
-def siamese_cosine_loss(embeddings: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """MSE(cos(u, v), target) for a batch holding the B u-sides, then the B v-sides."""
-    u, v = embeddings.float().chunk(2)
-    return nn.functional.mse_loss(nn.functional.cosine_similarity(u, v), targets.float())
 
 
 def bucketed_states(module, input_ids, attention_mask, token_type_ids=None, **row_inputs) -> torch.Tensor:
@@ -154,8 +156,13 @@ class ThreePhasePreTrainedModel(PreTrainedModel):
     # Our losses are means over their own batch: the Trainer must scale them for gradient accumulation itself
     # (the DAE alone counts its tokens over the whole step).
     accepts_loss_kwargs = False
-    # A later phase drops what an earlier one needed: the DAE decoder.
-    _keys_to_ignore_on_load_unexpected = [r"^decoder\."]
+
+    def post_init(self):
+        """Also: a phase loads the folder of any other phase quietly, dropping the top-level modules it lacks (the
+        DAE decoder, the projection, the head): keys outside its own children are expected leftovers."""
+        super().post_init()
+        own = "|".join(re.escape(name) for name, _ in self.named_children())
+        self._keys_to_ignore_on_load_unexpected.add(rf"^(?!(?:{own})\.)")
 
     def _init_weights(self, module):
         if isinstance(module, IdentityInitLinear):
@@ -206,7 +213,6 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
     weight with the encoder except its cross-attention (and its LM-head transform).
     """
 
-    _keys_to_ignore_on_load_unexpected = [r"^projection\.", r"^classifier\."]
     # Given `num_items_in_batch` (the Trainer counts the collator's `shift_labels` over accumulation steps and
     # processes), the loss is one token mean over the whole optimizer step, as for a batch that size in one process.
     accepts_loss_kwargs = True
@@ -257,33 +263,44 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         token_type_ids: torch.Tensor | None = None,
+        decoder_input_ids: torch.Tensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-        labels_attention_mask: torch.Tensor | None = None,
         num_items_in_batch: torch.Tensor | int | None = None,
         **kwargs,
     ) -> DAEOutput:
         r"""
-        input_ids / attention_mask: the noised sentence. labels: the clean token ids the decoder reconstructs (teacher
-        forcing on `labels[:, :-1]`, targets `labels[:, 1:]`), labels_attention_mask: their padding mask.
-        num_items_in_batch: the target tokens of the whole optimizer step; the loss is a mean over this batch without.
+        The keys of transformers' encoder-decoder models (`DenoisingCollator` builds them):
+
+        input_ids / attention_mask: int64 `(batch_size, sequence_length)`, the noised sentences the encoder reads.
+        decoder_input_ids / decoder_attention_mask: int64 `(batch_size, target_length)`, the clean sentences
+            without their last token (teacher forcing); without them, only the `sentence_embedding` is returned.
+        labels: int64 `(batch_size, target_length)`, the clean sentences without their first token, -100 at
+            padding: the reconstruction targets.
+        num_items_in_batch: the target tokens of the whole optimizer step (the Trainer counts `labels`); the loss is
+            the mean over this batch's targets without it.
+
+        Raises:
+            ValueError: `labels` without `decoder_input_ids`.
         """
         _, embedding = self._encode(input_ids, attention_mask, token_type_ids)
-        if labels is None:
+        if decoder_input_ids is None:
+            if labels is not None:
+                raise ValueError("DAEForSeqReconstruction: labels need decoder_input_ids (see DenoisingCollator)")
             return DAEOutput(sentence_embedding=embedding)
-        if labels_attention_mask is None:
-            labels_attention_mask = (labels != self.config.encoder.pad_token_id).long()
+        if decoder_attention_mask is None:
+            decoder_attention_mask = (decoder_input_ids != self.config.encoder.pad_token_id).long()
         decoded = run_encoder(
             self.decoder.base_model,
             self.config,
-            labels[:, :-1],
-            labels_attention_mask[:, :-1],
+            decoder_input_ids,
+            decoder_attention_mask,
             encoder_hidden_states=embedding[:, None],
         )
         # The vocabulary projection only where a target token exists: padding never reaches the 30k-way matmul.
-        target_mask = labels_attention_mask[:, 1:].bool()
+        target_mask = decoder_attention_mask.bool() if labels is None else labels != -100
         logits = self._decoder_head()(decoded[target_mask])
-        loss = nn.functional.cross_entropy(logits.float(), labels[:, 1:][target_mask], reduction="sum")
-        loss = loss / (target_mask.sum() if num_items_in_batch is None else num_items_in_batch)
+        loss = None if labels is None else reconstruction_loss(logits, labels[target_mask], num_items_in_batch)
         return DAEOutput(loss=loss, logits=logits, sentence_embedding=embedding)
 
 
@@ -301,11 +318,19 @@ class ThreePhaseModel(ThreePhasePreTrainedModel):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         token_type_ids: torch.Tensor | None = None,
+        pair_targets: torch.Tensor | None = None,
         **kwargs,
     ) -> ThreePhaseModelOutput:
+        r"""
+        input_ids / attention_mask: int64 `(batch_size, sequence_length)`. With `pair_targets`, the batch holds the
+            u-sides of the pairs, then their v-sides (`PairCollator`), so `batch_size = 2 * num_pairs`.
+        pair_targets: float `(num_pairs,)` cosine targets; gives the loss MSE(cos(u, v), target).
+        """
         hidden, bottleneck = self._encode(input_ids, attention_mask, token_type_ids)
+        embedding = self.projection(bottleneck)
+        loss = None if pair_targets is None else siamese_cosine_loss(embedding, pair_targets)
         return ThreePhaseModelOutput(
-            sentence_embedding=self.projection(bottleneck), bottleneck_output=bottleneck, last_hidden_state=hidden
+            loss=loss, sentence_embedding=embedding, bottleneck_output=bottleneck, last_hidden_state=hidden
         )
 
 
@@ -327,6 +352,12 @@ class ThreePhaseForSequenceClassification(ThreePhasePreTrainedModel):
         labels: torch.Tensor | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput:
+        r"""
+        input_ids / attention_mask: int64 `(batch_size, sequence_length)`.
+        labels: int64 `(batch_size,)` class ids (float `(batch_size, num_labels)` for multi-label `problem_type`).
+
+        Returns `loss` (scalar float32, for `config.problem_type`) and `logits` float `(batch_size, num_labels)`.
+        """
         logits = self.classifier(self.embed(input_ids, attention_mask, token_type_ids))
         loss = None
         if labels is not None:
@@ -338,7 +369,6 @@ class ThreePhaseForJointTraining(DAEForSeqReconstruction):
     """The Joint variant: the DAE plus the contrastive projection, trained on L_DAE + L_CL in one step. Its checkpoint
     loads into `ThreePhaseModel` and `ThreePhaseForSequenceClassification` like a phase-2 one."""
 
-    _keys_to_ignore_on_load_unexpected = [r"^classifier\."]
     # Its `loss` is a plain sum of two batch means: a Trainer must not rescale it (`JointTrainer` scales the terms).
     accepts_loss_kwargs = False
 
@@ -351,19 +381,22 @@ class ThreePhaseForJointTraining(DAEForSeqReconstruction):
         self,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.Tensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-        labels_attention_mask: torch.Tensor | None = None,
         pair_input_ids: torch.Tensor | None = None,
         pair_attention_mask: torch.Tensor | None = None,
-        pair_labels: torch.Tensor | None = None,
+        pair_targets: torch.Tensor | None = None,
         num_items_in_batch: torch.Tensor | int | None = None,
         **kwargs,
     ) -> JointOutput:
-        r"""input_ids / labels / num_items_in_batch: the denoising batch (see `DAEForSeqReconstruction`);
-        pair_input_ids: the 2B pair sentences (u-sides then v-sides), pair_labels: the B cosine targets."""
-        dae_loss = super().forward(input_ids, attention_mask, labels=labels, labels_attention_mask=labels_attention_mask,
+        r"""input_ids ... labels, num_items_in_batch: the denoising batch (see `DAEForSeqReconstruction.forward`);
+        pair_input_ids / pair_attention_mask: int64 `(2 * num_pairs, sequence_length)`, the u-sides then the v-sides;
+        pair_targets: float `(num_pairs,)` cosine targets (see `ThreePhaseModel.forward`)."""
+        dae_loss = super().forward(input_ids, attention_mask, decoder_input_ids=decoder_input_ids,
+                                   decoder_attention_mask=decoder_attention_mask, labels=labels,
                                    num_items_in_batch=num_items_in_batch).loss
-        cl_loss = siamese_cosine_loss(self.embed(pair_input_ids, pair_attention_mask), pair_labels)
+        cl_loss = siamese_cosine_loss(self.embed(pair_input_ids, pair_attention_mask), pair_targets)
         return JointOutput(loss=dae_loss + cl_loss, dae_loss=dae_loss, cl_loss=cl_loss)
 
 
@@ -376,5 +409,4 @@ __all__ = [
     "ThreePhaseModel",
     "ThreePhaseModelOutput",
     "ThreePhasePreTrainedModel",
-    "siamese_cosine_loss",
 ]

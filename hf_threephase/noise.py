@@ -3,6 +3,7 @@
 import random
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -26,8 +27,12 @@ def delete_token_words(input_ids: Sequence[int], word_ids: Sequence[int], ratio:
     return [t for t, w in zip(input_ids, word_ids) if w < 0 or w in kept]
 
 
-def load_stopwords(language: str = "english", stopwords: Iterable[str] | None = None) -> frozenset[str]:
-    """The user's list when given, else nltk's stopwords corpus (found through NLTK_DATA; nothing is downloaded)."""
+def load_stopwords(language: str = "english", stopwords: Iterable[str] | None = None,
+                   file: str | None = None) -> frozenset[str]:
+    """The user's list when given (`stopwords`, or `file`: one stop word a line), else nltk's stopwords corpus (found
+    through NLTK_DATA; nothing is downloaded)."""
+    if file is not None:
+        stopwords = Path(file).read_text(encoding="utf-8").split()
     if stopwords is not None:
         return frozenset(w.strip().lower() for w in stopwords if w.strip())
     from nltk.corpus import stopwords as corpus

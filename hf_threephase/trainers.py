@@ -6,7 +6,6 @@ from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding, Trainer
 
 from .metrics import nearest_centroid_accuracy
-from .modeling_threephase import siamese_cosine_loss
 
 
 @torch.no_grad()
@@ -26,27 +25,16 @@ def embed_dataset(model, tokenizer, dataset, batch_size: int = 64) -> tuple[np.n
 
 
 class SiameseCosineTrainer(Trainer):
-    """Trains a `ThreePhaseModel` on MSE(cos(u, v), target) over the batches of `PairCollator`.
+    """Trains a `ThreePhaseModel` on the batches of `PairCollator` (the model returns the pair loss; give
+    `label_names=["pair_targets"]` so that evaluation computes it).
 
-    Evaluation reports the pair loss and, when `embedding_eval_dataset` (tokenised examples with `label`) is given,
+    Adds to evaluation, when `embedding_eval_dataset` (tokenised examples with `label`) is given,
     `centroid_accuracy`: leave-one-out nearest-centroid accuracy of their embeddings.
     """
 
     def __init__(self, *args, embedding_eval_dataset=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.embedding_eval_dataset = embedding_eval_dataset
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        targets = inputs.pop("labels")
-        embeddings = model(**inputs).sentence_embedding
-        loss = siamese_cosine_loss(embeddings, targets)
-        return (loss, {"embeddings": embeddings}) if return_outputs else loss
-
-    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
-        inputs = self._prepare_inputs(inputs)
-        with torch.no_grad():
-            loss = self.compute_loss(model, dict(inputs))
-        return loss.detach(), None, None
 
     def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
                         metric_key_prefix="eval"):

@@ -43,11 +43,10 @@ def check_arguments(args, training_args):
     for name in ("pairs_per_example", "max_seq_length", "early_stopping_patience", "lora_r"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name} must be >= 1, got {getattr(args, name)}")
-    for phase in ("dae", "cl", "joint", "ft"):
-        for name in (f"{phase}_batch_size", f"{phase}_num_train_epochs", f"{phase}_learning_rate"):
-            value = getattr(args, name)
+    for phase, overrides in args.phase_arguments.items():
+        for name, value in vars(overrides).items():
             if value is not None and not value > 0:
-                raise InputError(f"--{name} must be > 0, got {value}")
+                raise InputError(f"--{phase}_{name} must be > 0, got {value}")
     if not 0.0 <= args.classifier_dropout < 1.0:
         raise InputError(f"--classifier_dropout must be in [0, 1), got {args.classifier_dropout}")
     for name in ("per_device_train_batch_size", "per_device_eval_batch_size"):

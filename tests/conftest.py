@@ -59,6 +59,13 @@ def _bpe_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
+def dae_targets(clean) -> dict:
+    """The decoder keys of `DenoisingCollator` for padded clean sentences (`input_ids`, `attention_mask`)."""
+    ids, mask = clean["input_ids"], clean["attention_mask"]
+    return {"decoder_input_ids": ids[:, :-1], "decoder_attention_mask": mask[:, :-1],
+            "labels": ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)}
+
+
 TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
 
 

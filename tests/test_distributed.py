@@ -38,7 +38,7 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path, bert_dir, 
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.count("results: ") == 1  # only the main process reports
-    phases = list(VARIANTS[variant])
+    phases = list(VARIANTS[variant].phases)
     assert sorted(p.name for p in two.iterdir()) == sorted([".work", "base_embeddings.png", *phases, "results.json"])
     assert not any((two / ".work").iterdir())
     distributed = json.loads((two / "results.json").read_text())

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from conftest import dae_targets
 from transformers import (
     AutoModel,
     AutoModelForPreTraining,
@@ -42,7 +43,7 @@ def test_save_load_gives_identical_outputs(tmp_path, tiny_dir, cls):
     model = cls.from_encoder_pretrained(tiny_dir, num_labels=3).eval()
     inputs = batch(tiny_dir)
     if cls is DAEForSeqReconstruction:
-        inputs["labels"] = inputs["input_ids"]
+        inputs.update(dae_targets(inputs))
     model.save_pretrained(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
     loaded = cls.from_pretrained(tmp_path).eval()
@@ -85,7 +86,7 @@ def test_decoder_ties_share_storage_through_save_and_load(tmp_path, tiny_dir):
     assert loaded.decoder.get_output_embeddings().weight is loaded.encoder.get_input_embeddings().weight
     # resuming training keeps the ties: a step on the encoder moves the decoder too
     inputs = batch(tiny_dir)
-    loaded(**inputs, labels=inputs["input_ids"]).loss.backward()
+    loaded(**inputs, **dae_targets(inputs)).loss.backward()
     torch.optim.SGD(loaded.parameters(), lr=0.1).step()
     assert all(t is s for t, s in tied_pairs(loaded))
 
@@ -98,10 +99,10 @@ def test_one_step_lowers_the_dae_loss(tiny_dir):
     inputs = batch(tiny_dir)
     noised = {"input_ids": inputs["input_ids"][:, :4], "attention_mask": inputs["attention_mask"][:, :4]}
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    first = model(**noised, labels=inputs["input_ids"], labels_attention_mask=inputs["attention_mask"]).loss
+    first = model(**noised, **dae_targets(inputs)).loss
     first.backward()
     optimizer.step()
-    second = model(**noised, labels=inputs["input_ids"], labels_attention_mask=inputs["attention_mask"]).loss
+    second = model(**noised, **dae_targets(inputs)).loss
     assert second.item() < first.item()
 
 
@@ -110,8 +111,8 @@ def test_dae_loss_ignores_padding(bert_dir):
     inputs = AutoTokenizer.from_pretrained(bert_dir)(TEXTS[:1], return_tensors="pt")
     padded = AutoTokenizer.from_pretrained(bert_dir)(TEXTS[:1], padding="max_length", max_length=20, return_tensors="pt")
     with torch.no_grad():
-        short = model(**inputs, labels=inputs["input_ids"])
-        long = model(**inputs, labels=padded["input_ids"], labels_attention_mask=padded["attention_mask"])
+        short = model(**inputs, **dae_targets(inputs))
+        long = model(**inputs, **dae_targets(padded))
     torch.testing.assert_close(short.loss, long.loss)
     assert long.logits.shape == (inputs["input_ids"].shape[1] - 1, model.config.encoder.vocab_size)
 
@@ -128,7 +129,7 @@ def test_length_bucketing_gives_the_same_losses_and_gradients(tiny_dir):
         calls = []
         model.encoder.register_forward_hook(lambda *args: calls.append("encoder"))
         model.decoder.base_model.register_forward_hook(lambda *args: calls.append("decoder"))
-        output = model(**inputs, labels=inputs["input_ids"], labels_attention_mask=inputs["attention_mask"])
+        output = model(**inputs, **dae_targets(inputs))
         output.loss.backward()
         grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
         results[bucketing] = (output, grads, sorted(calls))

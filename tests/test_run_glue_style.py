@@ -87,8 +87,11 @@ def test_tables_are_rewritten_after_every_run_so_a_stop_keeps_them(tmp_path, mon
 def test_correction_adds_copies_only_for_an_imbalanced_split():
     from datasets import Dataset
 
-    assert not run_glue_style.correction_adds_copies(Dataset.from_dict({"label": [0] * 12 + [1] * 20 + [2] * 40}))
-    assert run_glue_style.correction_adds_copies(Dataset.from_dict({"label": [0] * 2 + [1] * 40}))
+    from hf_threephase import LabelSpace
+
+    three, two = LabelSpace(("a", "b", "c")), LabelSpace(("a", "b"))
+    assert not run_glue_style.correction_adds_copies(Dataset.from_dict({"label": [0] * 12 + [1] * 20 + [2] * 40}), three)
+    assert run_glue_style.correction_adds_copies(Dataset.from_dict({"label": [0] * 2 + [1] * 40}), two)
 
 
 def test_variants_that_start_with_dae_reuse_a_finished_runs_dae_phase(tmp_path, bert_dir, monkeypatch):
@@ -123,9 +126,9 @@ def test_variants_that_start_with_dae_reuse_a_finished_runs_dae_phase(tmp_path, 
     assert (shared / "runs" / card).read_text() == (alone / "runs" / card).read_text()
     # Another checkpoint interval computes the same DAE; another DAE setting reuses nothing.
     same = argparse.Namespace(**{**record["command"], "save_steps": 7, "output_dir": str(shared / "runs")})
-    assert run_glue_style.reuse_dae("snips2", "dae_ft", 0, same, shared / "results", tmp_path / "same") == donor.parts[-3]
+    assert run_glue_style.reuse_first_phase("snips2", "dae_ft", 0, same, shared / "results", tmp_path / "same") == donor.parts[-3]
     cli = argparse.Namespace(**{**record["command"], "dae_epochs": 2.0, "output_dir": str(shared / "runs")})
-    assert run_glue_style.reuse_dae("snips2", "dae_ft", 0, cli, shared / "results", tmp_path / "other") is None
+    assert run_glue_style.reuse_first_phase("snips2", "dae_ft", 0, cli, shared / "results", tmp_path / "other") is None
 
 
 def test_paired_table_subtracts_ft_on_the_same_seed_only():

@@ -24,7 +24,7 @@ def test_every_variant_writes_its_output_tree(tmp_path, bert_dir, files, variant
     out = tmp_path / variant
     results = main(["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(out),
                     "--variant", variant, *FAST])
-    phases = list(VARIANTS[variant])
+    phases = list(VARIANTS[variant].phases)
     assert sorted(p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")) == sorted(phases)
     assert not (out / ".work").exists() or not any((out / ".work").iterdir())
     for phase in phases:
@@ -88,7 +88,7 @@ def test_interrupted_phase_resumes_to_the_same_metrics(tmp_path, bert_dir, files
     out = tmp_path / "interrupted"
     with pytest.raises(KeyboardInterrupt):
         run(out, [Interrupt(phase, epoch)])
-    done = list(VARIANTS["3phase"][: VARIANTS["3phase"].index(phase)])
+    done = list(VARIANTS["3phase"].phases[: VARIANTS["3phase"].phases.index(phase)])
     assert sorted(p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")) == sorted(done)
     assert [p.name for p in (out / ".work" / phase).iterdir() if p.name.startswith("checkpoint-")]
     written = {d: (out / d / "model.safetensors").stat().st_mtime_ns for d in done}
@@ -127,25 +127,26 @@ def test_push_to_hub_uploads_each_phase(tmp_path, bert_dir, files, monkeypatch):
 def test_data_loading_formats_and_labels(tmp_path, files):
     csv = tmp_path / "train.csv"
     csv.write_text("text,label\n" + "".join(f"sentence {i},{i % 2}\n" for i in range(50)))
-    data, names = load_labelled_data(DataTrainingArguments(train_file=str(csv), test_file=str(csv)), seed=0)
-    assert names == ["0", "1"] and len(data["validation"]) == 10 and len(data["train"]) == 40  # seeded 20 %
+    data, space = load_labelled_data(DataTrainingArguments(train_file=str(csv), test_file=str(csv)), seed=0)
+    assert space.names == ("0", "1") and not space.hierarchical and len(data["validation"]) == 10 and len(data["train"]) == 40  # seeded 20 %
     again, _ = load_labelled_data(DataTrainingArguments(train_file=str(csv), test_file=str(csv)), seed=0)
     assert again["validation"]["text"] == data["validation"]["text"]
 
     tree = tmp_path / "tree.jsonl"
     tree.write_text("".join(json.dumps({"text": f"t{i}", "label": ["music/jazz", "music/rock", "food/pizza"][i % 3]})
                             + "\n" for i in range(30)))
-    data, names = load_labelled_data(DataTrainingArguments(train_file=str(tree), validation_file=str(tree),
+    data, space = load_labelled_data(DataTrainingArguments(train_file=str(tree), validation_file=str(tree),
                                                            test_file=str(tree), label_separator="/"))
-    assert names == ["food/pizza", "music/jazz", "music/rock"]
+    assert space.names == ("food/pizza", "music/jazz", "music/rock") and space.hierarchy_levels == 2
+    assert space.pair_labels(data["train"])[:2] == [("music", "jazz"), ("music", "rock")]
     assert data["train"][0]["label_path"] == ["music", "jazz"] and data["train"][0]["label"] == 1
 
     ordinal = tmp_path / "ordinal.jsonl"  # int labels named by a file: ids keep the file's order, not the alphabet's
     ordinal.write_text("".join(json.dumps({"text": f"t{i}", "label": i % 3}) + "\n" for i in range(30)))
     (tmp_path / "names.json").write_text(json.dumps(["very negative", "negative", "positive"]))
-    data, names = load_labelled_data(DataTrainingArguments(train_file=str(ordinal), test_file=str(ordinal),
+    data, space = load_labelled_data(DataTrainingArguments(train_file=str(ordinal), test_file=str(ordinal),
                                                            label_names_file=str(tmp_path / "names.json")))
-    assert names == ["very negative", "negative", "positive"]
+    assert space.names == ("very negative", "negative", "positive")
     assert all(row["label"] == int(row["text"][1:]) % 3 for row in data["test"])
 
     unseen = tmp_path / "unseen.jsonl"
@@ -189,7 +190,7 @@ def test_json_config_and_a_local_evaluate_metric(tmp_path, bert_dir, files):
 
 def test_a_phase_folder_keeps_its_own_pooling(tmp_path, bert_dir):
     from hf_threephase import DAEForSeqReconstruction
-    from hf_threephase.phases import load_phase_model
+    from hf_threephase.runner import load_phase_model
 
     DAEForSeqReconstruction.from_encoder_pretrained(bert_dir, pooling_mode="cls").save_pretrained(tmp_path)
     assert load_phase_model(ThreePhaseModel, tmp_path, "mean").config.pooling_mode == "cls"

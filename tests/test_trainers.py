@@ -63,8 +63,13 @@ def test_denoising_noise_deletes_whole_words_fresh_each_epoch(examples):
         pieces = [words[w] for w in sorted(words) if w >= 0]
         assert any(kept[1:-1] == sum(c, []) for c in _subsequences(pieces))
     batch = DenoisingCollator(tokenizer)(first)
-    assert batch["input_ids"].shape[0] == 8 and batch["labels"].shape[1] == max(len(f["clean"]) for f in first)
-    assert batch["labels_attention_mask"].sum().item() == sum(len(f["clean"]) for f in first)
+    width = max(len(f["clean"]) for f in first)
+    assert batch["input_ids"].shape[0] == 8 and batch["decoder_input_ids"].shape == batch["labels"].shape == (8, width - 1)
+    # teacher forcing: the decoder reads each clean sentence but its last token and predicts all but its first
+    assert (batch["labels"] != -100).sum().item() == sum(len(f["clean"]) - 1 for f in first)
+    assert batch["decoder_attention_mask"].sum().item() == sum(min(len(f["clean"]), width - 1) for f in first)
+    assert batch["decoder_input_ids"][0, : len(first[0]["clean"]) - 1].tolist() == first[0]["clean"][:-1]
+    assert batch["labels"][0, : len(first[0]["clean"]) - 1].tolist() == first[0]["clean"][1:]
 
 
 def _subsequences(items):
@@ -125,7 +130,8 @@ def test_siamese_trainer_lowers_the_loss_and_reports_centroid_accuracy(tmp_path,
     tokenizer, data = examples
     model = ThreePhaseModel.from_encoder_pretrained(bert_dir)
     pairs = PairDataset(data, ContrastivePairs(data["label"], pairs_per_example=4, seed=0))
-    trainer = SiameseCosineTrainer(model=model, args=training_args(tmp_path, max_steps=40), train_dataset=pairs,
+    args = training_args(tmp_path, max_steps=40, label_names=["pair_targets"], prediction_loss_only=True)
+    trainer = SiameseCosineTrainer(model=model, args=args, train_dataset=pairs,
                                    eval_dataset=pairs, data_collator=PairCollator(tokenizer),
                                    processing_class=tokenizer, embedding_eval_dataset=data)
     before = trainer.evaluate()
@@ -147,9 +153,9 @@ def test_joint_loss_is_the_weighted_sum_and_goes_down(tmp_path, examples, bert_d
     model.eval()
     with torch.no_grad():
         loss, outputs = trainer.compute_loss(model, batch, return_outputs=True)
-        dae_alone = DAEForSeqReconstruction.forward(model, batch["input_ids"], batch["attention_mask"],
-                                                    labels=batch["labels"],
-                                                    labels_attention_mask=batch["labels_attention_mask"]).loss
+        dae_alone = DAEForSeqReconstruction.forward(
+            model, batch["input_ids"], batch["attention_mask"], decoder_input_ids=batch["decoder_input_ids"],
+            decoder_attention_mask=batch["decoder_attention_mask"], labels=batch["labels"]).loss
     torch.testing.assert_close(outputs.dae_loss, dae_alone)
     torch.testing.assert_close(loss, outputs.dae_loss + 0.5 * outputs.cl_loss)
     trainer.train()

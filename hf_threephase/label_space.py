@@ -1,0 +1,54 @@
+"""The label space of a run: what the data loader found, handed to every consumer (pairs, imbalance, model config,
+metrics, pictures, cards), so that a new problem type is added here and in the loader only."""
+
+from dataclasses import dataclass
+
+PROBLEM_TYPES = ("single_label_classification",)
+
+
+@dataclass(frozen=True)
+class LabelSpace:
+    """
+    Args:
+        names (`list[str]`): class names; a class id is an index into this list (the `label` column holds ids).
+        problem_type (`str`, defaults to `"single_label_classification"`): transformers' `problem_type`.
+        hierarchy_levels (`int`, defaults to 1): levels of a hierarchical label (a `label_path` column of that many
+            names per example, top level first); 1 for flat labels.
+
+    Raises:
+        ValueError: an unknown problem type, fewer than one level, or repeated names.
+    """
+
+    names: tuple[str, ...]
+    problem_type: str = "single_label_classification"
+    hierarchy_levels: int = 1
+
+    def __post_init__(self):
+        object.__setattr__(self, "names", tuple(self.names))
+        if self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"problem_type must be one of {PROBLEM_TYPES}, got {self.problem_type!r}")
+        if self.hierarchy_levels < 1:
+            raise ValueError(f"hierarchy_levels must be >= 1, got {self.hierarchy_levels}")
+        if len(set(self.names)) != len(self.names):
+            raise ValueError(f"label names repeat: {list(self.names)}")
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.names)
+
+    @property
+    def hierarchical(self) -> bool:
+        return self.hierarchy_levels > 1
+
+    def config_kwargs(self) -> dict:
+        """What a classifier's config takes from the label space: `num_labels`, `id2label`, `label2id`,
+        `problem_type`."""
+        return {"num_labels": self.num_labels, "id2label": dict(enumerate(self.names)),
+                "label2id": {name: i for i, name in enumerate(self.names)}, "problem_type": self.problem_type}
+
+    def pair_labels(self, split) -> list:
+        """What contrastive pairs and the imbalance correction compare, one per example of a split (a `datasets`
+        split with `label` and, for hierarchical labels, `label_path`): the class id, or the tuple of levels."""
+        if self.hierarchical:
+            return [tuple(path) for path in split["label_path"]]
+        return list(split["label"])
