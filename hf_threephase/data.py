@@ -2,15 +2,18 @@
 (a list of levels) for hierarchical labels."""
 
 import json
+import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datasets import ClassLabel, DatasetDict, load_dataset
+from datasets import ClassLabel, Dataset, DatasetDict, DatasetInfo, Features, List, Value, load_dataset
 
-from .label_space import LabelSpace
+from .label_space import LabelSpace, read_label
 from .validation import InputError, check_classes, check_file, check_label_paths, check_texts_and_labels
 
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json"}
+logger = logging.getLogger("hf_threephase")
 
 
 @dataclass
@@ -31,7 +34,8 @@ class DataTrainingArguments:
         default=None, metadata={"help": "Hierarchical labels in one column, levels joined by this string."}
     )
     label_names_file: str | None = field(
-        default=None, metadata={"help": "JSON list of label names, for int labels (index = label)."}
+        default=None, metadata={"help": "JSON list of label names: integer, whole-float or boolean labels are "
+                                        "indices into it; it also fixes the class order."}
     )
     validation_split_percentage: int = 20
     max_train_samples: int | None = field(default=None, metadata={"help": "A seeded random subset of train."})
@@ -50,7 +54,10 @@ def _files(args: DataTrainingArguments) -> dict[str, str]:
 
 def _raw_splits(args: DataTrainingArguments, seed: int) -> DatasetDict:
     if args.dataset_name is not None:
-        raw = load_dataset(args.dataset_name, args.dataset_config_name)
+        try:
+            raw = load_dataset(args.dataset_name, args.dataset_config_name)
+        except Exception as err:  # offline, unknown name, no access: one line instead of the Hub client's traceback
+            raise InputError(f"--dataset_name {args.dataset_name}: cannot load it ({_first_line(err)})") from None
     else:
         files = _files(args)
         for split, path in files.items():
@@ -60,11 +67,15 @@ def _raw_splits(args: DataTrainingArguments, seed: int) -> DatasetDict:
         formats = {FORMATS[Path(f).suffix.lower()] for f in files.values()}
         if len(formats) != 1:
             raise InputError(f"data files must share one format: {', '.join(files.values())}")
-        try:
-            raw = load_dataset(formats.pop(), data_files=files)
-        except Exception as err:  # a parser error deep inside datasets: name the files instead
-            raise InputError(f"cannot read {', '.join(files.values())} as {Path(files['train']).suffix}: "
-                             f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+        # one file at a time, so that each split's columns get their own types (labels 0 / 1 in train, 0.0 / 1.0 in
+        # a test file with a gap): the label reader decides what the values mean
+        file_format = formats.pop()
+        raw = DatasetDict()
+        for split, path in files.items():
+            try:
+                raw[split] = load_dataset(file_format, data_files={split: path}, split=split)
+            except Exception as err:  # a parser error deep inside datasets: name the file instead
+                raise InputError(f"--{split}_file: cannot read {path} as {file_format}: {_first_line(err)}") from None
     if "validation" not in raw:
         split = raw["train"].train_test_split(test_size=args.validation_split_percentage / 100, seed=seed)
         raw["train"], raw["validation"] = split["train"], split["test"]
@@ -73,12 +84,33 @@ def _raw_splits(args: DataTrainingArguments, seed: int) -> DatasetDict:
     return raw
 
 
+def _first_line(err: BaseException) -> str:
+    """The first line of the innermost cause's message (datasets wraps parser errors)."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def data_sources(args: DataTrainingArguments) -> dict[str, str]:
+    """Where each split comes from, for messages: its file, `name [split]` on the Hub, or the share of train."""
+    if args.dataset_name is not None:
+        sources = {s: f"{args.dataset_name} [{s}]" for s in ("train", "validation", "test")}
+    else:
+        sources = _files(args)
+    sources.setdefault("validation", f"the validation split ({args.validation_split_percentage} % of "
+                                     f"{sources['train']})")
+    return sources
+
+
 def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[DatasetDict, LabelSpace]:
-    """The train/validation/test splits as `text`, `label` (an index into the label space's names) and, for
-    hierarchical labels, `label_path` (one name per level); and the `LabelSpace`.
+    """The train/validation/test splits as `text`, `label` (int64, an index into the label space's names) and, for
+    hierarchical labels, `label_path` (one name per level); and the `LabelSpace`. Each split's `info.description`
+    says where it came from (see `data_sources`). Label values are read by `label_space.read_label`.
 
     Raises:
-        InputError: a missing file, column, text or label; a label absent from train; one class only.
+        InputError: a missing file, column, text or label; a label that is not a class (a list, a nested value, a
+            float that is not whole, a kind of value unlike the column's others, a value without a name); a label
+            absent from train; one class only.
     """
     raw = _raw_splits(args, seed)
     if args.max_train_samples is not None:
@@ -88,55 +120,120 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
             raw[split] = raw[split].select(range(min(limit, len(raw[split]))))
 
     label_columns = args.label_columns or [args.label_column]
-    sources = _files(args) if args.dataset_name is None else {s: f"{args.dataset_name} [{s}]" for s in raw}
+    sources = data_sources(args)
     check_texts_and_labels(raw, args.text_column, label_columns, sources)
-
-    names_by_value, given_order = _label_names(args, raw["train"].features[label_columns[0]])
-
-    def path_of(example) -> list[str]:
-        if args.label_columns:
-            return [str(example[c]) for c in args.label_columns]
-        value = example[args.label_column]
-        value = names_by_value(value)
-        return value.split(args.label_separator) if args.label_separator else [value]
+    splits = [s for s in ("train", "validation", "test") if s in raw]
+    names_file = _names_file(args)
+    reader = _LabelReader(names_file, args.label_names_file)
+    paths = {split: reader.paths(raw[split], label_columns, args.label_separator, sources[split]) for split in splits}
+    reader.log_stripped()
 
     join = args.label_separator or "/"
     hierarchical = bool(args.label_columns or args.label_separator)
-    train_paths = [path_of(ex) for ex in raw["train"]]
     if hierarchical:
-        check_label_paths(train_paths, sources.get("train", "train"))
-    present = {join.join(p) for p in train_paths}
-    # Class ids follow the names file or ClassLabel when there is one (as run_glue does), else sorted names.
-    ordered = [] if hierarchical else [name for name in dict.fromkeys(given_order) if name in present]
-    label_names = ordered + sorted(present - set(ordered))
-    check_classes(label_names, sources.get("train", "train"))
+        check_label_paths(paths["train"], sources["train"])
+    present = {join.join(p) for p in paths["train"]}
+    # Class ids follow the names file or ClassLabel when there is one (as in run_glue), else sorted names (numbers
+    # by value).
+    given = [] if hierarchical else (names_file or _classlabel_names(raw["train"].features[args.label_column]) or [])
+    if given:
+        label_names = [name for name in dict.fromkeys(given) if name in present]
+        if len(label_names) < len(given):
+            logger.info("classes without a train example are left out of the label space: %s",
+                        [name for name in given if name not in present])
+    else:
+        numeric = reader.kinds.get((sources["train"], label_columns[0])) == "number" and not hierarchical
+        label_names = sorted(present, key=int if numeric else None)
+    check_classes(label_names, sources["train"])
     index = {name: i for i, name in enumerate(label_names)}
 
-    def convert(example, row, split):
-        path = path_of(example)
-        name = join.join(path)
-        if name not in index:
-            raise InputError(f"{sources.get(split, split)} row {row + 1}: label {name!r} does not occur in train")
-        out = {"text": example[args.text_column], "label": index[name]}
+    features = {"text": Value("string"), "label": Value("int64")}
+    if hierarchical:
+        features["label_path"] = List(Value("string"))
+    data = DatasetDict()
+    for split in splits:
+        ids = []
+        for row, path in enumerate(paths[split], start=1):
+            name = join.join(path)
+            if name not in index:
+                raise InputError(f"{sources[split]} row {row}: label {name!r} does not occur in train")
+            ids.append(index[name])
+        columns = {"text": raw[split][args.text_column], "label": ids}
         if hierarchical:
-            out["label_path"] = path
-        return out
-
-    data = DatasetDict({
-        split: ds.map(convert, with_indices=True, fn_kwargs={"split": split}, remove_columns=ds.column_names,
-                      desc=f"Labels ({split})")
-        for split, ds in raw.items() if split in ("train", "validation", "test")
-    })
-    levels = len(train_paths[0]) if hierarchical else 1
+            columns["label_path"] = paths[split]
+        data[split] = Dataset.from_dict(columns, info=DatasetInfo(description=sources[split],
+                                                                  features=Features(features)))
+    levels = len(paths["train"][0]) if hierarchical else 1
     return data, LabelSpace(tuple(label_names), hierarchy_levels=levels)
 
 
-def _label_names(args: DataTrainingArguments, feature):
-    """A function from a raw label value to its name (ClassLabel names, a names file, or the value as text), and the
-    names in their given order (empty without names)."""
-    if args.label_names_file is not None:
-        names = json.loads(Path(args.label_names_file).read_text(encoding="utf-8"))
-        return (lambda value: names[value] if isinstance(value, int) else str(value)), [str(n) for n in names]
-    if isinstance(feature, ClassLabel):
-        return feature.int2str, list(feature.names)
-    return str, []
+def _classlabel_names(feature) -> list[str] | None:
+    return list(feature.names) if isinstance(feature, ClassLabel) else None
+
+
+def _names_file(args: DataTrainingArguments) -> list[str] | None:
+    """The names in --label_names_file: a JSON list of distinct names (strings, or numbers taken as text)."""
+    path = args.label_names_file
+    if path is None:
+        return None
+    if args.label_columns:
+        raise InputError("--label_names_file names the values of one label column, not of --label_columns")
+    check_file(path, "label_names_file")
+    try:
+        names = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise InputError(f"--label_names_file {path}: not JSON ({err})") from None
+    if not isinstance(names, list) or not names or not all(isinstance(n, (str, int)) for n in names):
+        raise InputError(f"--label_names_file {path}: expected a JSON list of names, e.g. [\"negative\", \"positive\"]")
+    names = [str(n).strip() for n in names]
+    repeated = [n for n, count in Counter(names).items() if count > 1]
+    if repeated:
+        raise InputError(f"--label_names_file {path}: names repeat: {repeated}")
+    return names
+
+
+class _LabelReader:
+    """Reads label columns into class names (see `read_label`), checking that a column holds one kind of value and
+    counting the string labels read without their surrounding spaces."""
+
+    def __init__(self, names: list[str] | None, names_file: str | None):
+        self.names, self.names_file = names, names_file
+        self.kinds: dict[tuple[str, str], str] = {}
+        self.stripped: dict[tuple[str, str], int] = {}
+
+    def paths(self, ds, columns: list[str], separator: str | None, where: str) -> list[list[str]]:
+        """One list of level names per row."""
+        levels = [self.column(ds, column, where) for column in columns]
+        if separator is None:
+            return [list(path) for path in zip(*levels)]
+        return [name.split(separator) for name in levels[0]]
+
+    def column(self, ds, column: str, where: str) -> list[str]:
+        feature = ds.features[column]
+        names, source = self.names, f"--label_names_file {self.names_file}"
+        if names is None and isinstance(feature, ClassLabel):
+            names, source = feature.names, f"the ClassLabel names of column {column!r}"
+        first, out, stripped = None, [], 0
+        for row, value in enumerate(ds[column], start=1):
+            if isinstance(feature, ClassLabel) and value == -1:  # ClassLabel's "no label" (e.g. GLUE test splits)
+                raise InputError(f"{where} row {row}: missing label in column {column!r} (-1: no label)")
+            try:
+                kind, name = read_label(value, names, source)
+            except ValueError as err:
+                raise InputError(f"{where} row {row}: {err}") from None
+            if first is None:
+                first = (row, kind)
+            elif kind != first[1]:
+                raise InputError(f"{where} row {row}: label {value!r} is a {kind}, but row {first[0]}'s is a "
+                                 f"{first[1]}: a label column holds one kind of value")
+            stripped += isinstance(value, str) and name != value
+            out.append(name)
+        self.kinds[where, column] = first[1]
+        if stripped:
+            self.stripped[where, column] = stripped  # once per file, however many splits it serves
+        return out
+
+    def log_stripped(self):
+        if self.stripped:
+            logger.warning("string labels read without the spaces around them: %s",
+                           ", ".join(f"{count} in {where}" for (where, _), count in self.stripped.items()))

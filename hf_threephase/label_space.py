@@ -1,6 +1,8 @@
 """The label space of a run: what the data loader found, handed to every consumer (pairs, imbalance, model config,
 metrics, pictures, cards), so that a new problem type is added here and in the loader only."""
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 PROBLEM_TYPES = ("single_label_classification",)
@@ -52,3 +54,41 @@ class LabelSpace:
         if self.hierarchical:
             return [tuple(path) for path in split["label_path"]]
         return list(split["label"])
+
+
+def read_label(value, names: Sequence[str] | None = None, names_source: str = "the label names") -> tuple[str, str]:
+    """The kind of a raw label value (`"number"`, `"boolean"` or `"string"`) and the class name it stands for.
+
+    Integers, whole floats (`1.0`, as a CSV column with a gap is read) and booleans (`False` = 0, `True` = 1) are
+    indices into `names` when given, else named by their value (`"1"`, `"true"`); strings are names, without the
+    spaces around them (a string that is not one of `names` but an integer, `"1"`, is an index into them).
+
+    Raises:
+        ValueError: a list (multi-label data), a nested or other value, a float that is not whole, a string not in
+            `names`, or an index outside `names`; the message names the value, for the caller to add file and row.
+    """
+    if isinstance(value, bool):
+        kind, index = "boolean", int(value)
+        if names is None:
+            return kind, str(value).lower()
+    elif isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        kind, index = "number", int(value)
+        if names is None:
+            return kind, str(index)
+    elif isinstance(value, str):
+        kind, name = "string", value.strip()
+        if names is None or name in names:
+            return kind, name
+        if not re.fullmatch(r"[+-]?\d+", name):
+            raise ValueError(f"label {name!r} is not one of {names_source}")
+        index = int(name)
+    elif isinstance(value, float):
+        raise ValueError(f"label {value!r} is not a class: a number label must be whole (1 or 1.0)")
+    elif isinstance(value, (list, tuple)):
+        raise ValueError(f"label {value!r} is a list: multi-label classification is not supported (give one label "
+                         "per row)")
+    else:
+        raise ValueError(f"label {value!r} is not a class: a label is a string, an integer, a whole float or a boolean")
+    if not 0 <= index < len(names):
+        raise ValueError(f"label {value!r} has no name: {names_source} has {len(names)} (ids 0 to {len(names) - 1})")
+    return kind, names[index]

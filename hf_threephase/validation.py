@@ -73,7 +73,8 @@ def check_texts_and_labels(raw: DatasetDict, text_column: str, label_columns: li
                 raise InputError(f"{where} row {row}: empty text in column {text_column!r}")
         for column in label_columns:
             for row, label in enumerate(ds[column], start=1):
-                if label is None or (isinstance(label, float) and math.isnan(label)) or label == "":
+                if label is None or (isinstance(label, float) and math.isnan(label)) or (
+                        isinstance(label, str) and not label.strip()):
                     raise InputError(f"{where} row {row}: missing label in column {column!r}")
 
 

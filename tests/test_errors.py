@@ -56,6 +56,29 @@ CASES = {
                                                           "no_imb, extra_imb, got 'four_phase'"),
     "unknown selection metric": ({}, ["--metric_for_best_model", "f2"], "--metric_for_best_model 'f2' is not a "
                                  "metric FT reports (one of: accuracy, precision, recall, f1, selection_score, loss"),
+    "float label not whole": ({"train.jsonl": jsonl([{"text": "a", "label": 1}, {"text": "b", "label": 2.5}])}, [],
+                              "{tmp}/train.jsonl row 2: label 2.5 is not a class: a number label must be whole"),
+    "lists of labels": ({"train.jsonl": jsonl([{"text": "my card was charged twice", "label": ["billing"]},
+                                               {"text": "refund it", "label": ["billing", "refund"]}])}, [],
+                        "{tmp}/train.jsonl row 1: label ['billing'] is a list: multi-label classification is not "
+                        "supported (give one label per row)"),
+    "nested label": ({"train.jsonl": jsonl([{"text": "a", "label": {"name": "music"}}])}, [],
+                     "{tmp}/train.jsonl row 1: label {{'name': 'music'}} is not a class: a label is a string, an "
+                     "integer, a whole float or a boolean"),
+    "mixed label kinds": ({"train.jsonl": with_row({"text": "hello", "label": 3})}, [],
+                          "{tmp}/train.jsonl row 2: label 3 is a number, but row 1's is a string: a label column "
+                          "holds one kind of value"),
+    "blank label": ({"train.jsonl": with_row({"text": "hello", "label": "  "})}, [],
+                    "{tmp}/train.jsonl row 2: missing label in column 'label'"),
+    "label without a name": ({"names.json": '["a", "b"]', "train.jsonl": jsonl([{"text": "x", "label": 2}])},
+                             ["--label_names_file", "{tmp}/names.json"],
+                             "{tmp}/train.jsonl row 1: label 2 has no name: --label_names_file {tmp}/names.json has 2 "
+                             "(ids 0 to 1)"),
+    "label not in the names file": ({"names.json": '["food", "music"]'}, ["--label_names_file", "{tmp}/names.json"],
+                                    "{tmp}/train.jsonl row 1: label 'weather' is not one of --label_names_file "
+                                    "{tmp}/names.json"),
+    "names file not a list": ({"names.json": '{"0": "a"}'}, ["--label_names_file", "{tmp}/names.json"],
+                              "--label_names_file {tmp}/names.json: expected a JSON list of names"),
     "peft and frozen encoder": ({}, ["--use_peft", "true", "--freeze_encoder", "true"],
                                 "--use_peft and --freeze_encoder both decide what of the encoder trains: choose one"),
 }
