@@ -101,11 +101,15 @@ class DenoisingCollator:
 
 
 class PairDataset(Dataset):
-    """Pairs of tokenised examples, looked up lazily through `ContrastivePairs`."""
+    """Pairs of tokenised examples, looked up lazily through `ContrastivePairs`; `set_epoch` draws the pairs of that
+    epoch afresh (the same on every process and after a resume)."""
 
     def __init__(self, examples, pairs: ContrastivePairs):
         self.examples = examples
-        self.pairs = pairs
+        self.first_pairs = self.pairs = pairs
+
+    def set_epoch(self, epoch: int):
+        self.pairs = self.first_pairs.for_epoch(epoch)
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -132,16 +136,29 @@ class PairCollator:
 
 
 class JointDataset(EpochNoise, PairDataset):
-    """A pair plus a noised copy of its a-side, for the Joint phase."""
+    """A pair plus a noised sentence to reconstruct, for the Joint phase: with `dae_examples` (tokenised texts, e.g.
+    labelled plus text-only), one drawn from them; without, either side of the pair with equal probability. Drawn
+    per (seed, epoch, item)."""
 
-    def __init__(self, examples, pairs: ContrastivePairs, noise_ratio: float = 0.6, seed: int = 0):
+    def __init__(self, examples, pairs: ContrastivePairs, noise_ratio: float = 0.6, seed: int = 0,
+                 dae_examples=None):
         PairDataset.__init__(self, examples, pairs)
         EpochNoise.__init__(self, noise_ratio, seed)
+        self.dae_examples = dae_examples
+
+    def set_epoch(self, epoch: int):
+        EpochNoise.set_epoch(self, epoch)
+        PairDataset.set_epoch(self, epoch)
 
     def __getitem__(self, i: int) -> dict:
         item = super().__getitem__(i)
-        first = self.examples[self.pairs[i][0]]
-        return {**item, "noised": self.noise(i, first["input_ids"], first["word_ids"]), "clean": item["a"]}
+        rng = random.Random(hash((self.seed, self.epoch, i, 1)))
+        if self.dae_examples is None:
+            sentence = self.examples[self.pairs[i][rng.randrange(2)]]
+        else:
+            sentence = self.dae_examples[rng.randrange(len(self.dae_examples))]
+        noised = self.noise(i, sentence["input_ids"], sentence["word_ids"])
+        return {**item, "noised": noised, "clean": sentence["input_ids"]}
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The imbalance correction applied before pairing (paper eq. 5, with the rule of the authors' code). Pure."""
 
 import math
+import random
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 
@@ -43,29 +44,31 @@ def upsample(
     labels: Sequence[Hashable],
     max_ratio: float = 4.0,
     min_ratio: float = 1.5,
-    noise: Callable[[str], str] = lambda text: text,
+    noise: Callable[[str, random.Random], str] = lambda text, rng: text,
+    seed: int = 0,
 ) -> tuple[list[str], list[Hashable]]:
-    """Every example once, plus (multiplier - 1) noised copies of each example of an up-weighted class."""
+    """Every example once, plus (multiplier - 1) copies of each example of an up-weighted class, each noised on its
+    own: copy j of example i gets `noise(text, rng)` with `rng` seeded by (seed, i, j)."""
     factor = class_multipliers(labels, max_ratio, min_ratio)
     out_texts, out_labels = list(texts), list(labels)
-    for text, label in zip(texts, labels):
-        if factor[label] > 1:
-            copy = noise(text)
-            out_texts.extend([copy] * (factor[label] - 1))
-            out_labels.extend([label] * (factor[label] - 1))
+    for i, (text, label) in enumerate(zip(texts, labels)):
+        for j in range(1, factor[label]):
+            out_texts.append(noise(text, random.Random(hash((seed, i, j)))))
+            out_labels.append(label)
     return out_texts, out_labels
 
 
 def upsampled_examples(examples, texts: Sequence[str], labels: Sequence[Hashable], tokenize, max_ratio: float,
-                       min_ratio: float, stopwords: frozenset[str]):
+                       min_ratio: float, stopwords: frozenset[str], seed: int = 0):
     """The imbalance correction on tokenised examples (a `datasets.Dataset` with `input_ids`, `word_ids`, in the
-    order of `texts` / `labels`): the examples, then the stop-word-noised copies of up-weighted classes, tokenised by
-    `tokenize`. Returns the examples and their labels."""
+    order of `texts` / `labels`): the examples, then the stop-word-noised copies of up-weighted classes (each copy
+    its own random subset of stop words removed), tokenised by `tokenize`. Returns the examples and their labels."""
     from datasets import Dataset, concatenate_datasets
 
     from .noise import delete_stopwords
 
-    texts, labels = upsample(texts, labels, max_ratio, min_ratio, noise=lambda text: delete_stopwords(text, stopwords))
+    texts, labels = upsample(texts, labels, max_ratio, min_ratio, seed=seed,
+                             noise=lambda text, rng: delete_stopwords(text, stopwords, rng=rng))
     copies = texts[len(examples):]  # upsample keeps the originals first: tokenise only the added copies
     if copies:
         added = Dataset.from_dict({"text": copies}).map(tokenize, batched=True, desc="Tokenizing copies")

@@ -189,9 +189,14 @@ class ThreePhasePreTrainedModel(PreTrainedModel):
     def get_input_embeddings(self):
         return self.encoder.get_input_embeddings()
 
+    def bottleneck_embedding(self, input_ids, attention_mask=None, token_type_ids=None) -> torch.Tensor:
+        """The bottleneck vector `(batch_size, bottleneck_size)`: what the DAE decoder reconstructs from."""
+        return self._encode(input_ids, attention_mask, token_type_ids)[1]
+
     def embed(self, input_ids, attention_mask=None, token_type_ids=None) -> torch.Tensor:
-        """The sentence embedding at this phase: the projection output where there is one, else the bottleneck."""
-        _, bottleneck = self._encode(input_ids, attention_mask, token_type_ids)
+        """The sentence embedding at this phase `(batch_size, dim)`: the projection output where there is one, else
+        the bottleneck."""
+        bottleneck = self.bottleneck_embedding(input_ids, attention_mask, token_type_ids)
         projection = getattr(self, "projection", None)
         return bottleneck if projection is None else projection(bottleneck)
 
@@ -288,6 +293,15 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
             if labels is not None:
                 raise ValueError("DAEForSeqReconstruction: labels need decoder_input_ids (see DenoisingCollator)")
             return DAEOutput(sentence_embedding=embedding)
+        logits, loss = self.decode(embedding, decoder_input_ids, decoder_attention_mask, labels, num_items_in_batch)
+        return DAEOutput(loss=loss, logits=logits, sentence_embedding=embedding)
+
+    def decode(self, embedding: torch.Tensor, decoder_input_ids: torch.Tensor,
+               decoder_attention_mask: torch.Tensor | None = None, labels: torch.Tensor | None = None,
+               num_items_in_batch: torch.Tensor | int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The decoder's vocabulary scores and reconstruction loss given sentence vectors `embedding`
+        `(batch_size, bottleneck_size)` (the only key and value of its cross-attention) and the decoder keys of
+        `forward`. Returns `(logits, loss)`; `loss` is None without `labels`."""
         if decoder_attention_mask is None:
             decoder_attention_mask = (decoder_input_ids != self.config.encoder.pad_token_id).long()
         decoded = run_encoder(
@@ -301,7 +315,15 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
         target_mask = decoder_attention_mask.bool() if labels is None else labels != -100
         logits = self._decoder_head()(decoded[target_mask])
         loss = None if labels is None else reconstruction_loss(logits, labels[target_mask], num_items_in_batch)
-        return DAEOutput(loss=loss, logits=logits, sentence_embedding=embedding)
+        return logits, loss
+
+    def new_parameter_names(self) -> list[str]:
+        """The decoder parameters the encoder does not share: cross-attention and the LM-head transform (fresh when
+        the checkpoint has no LM head, as sentence-transformers checkpoints do)."""
+        tied = set(self._tied_weights_keys)
+        shared = {id(p) for p in self.encoder.parameters()}
+        return [f"decoder.{name}" for name, p in self.decoder.named_parameters()
+                if f"decoder.{name}" not in tied and id(p) not in shared]
 
 
 class ThreePhaseModel(ThreePhasePreTrainedModel):

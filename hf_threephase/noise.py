@@ -46,9 +46,12 @@ def load_stopwords(language: str = "english", stopwords: Iterable[str] | None = 
         ) from None
 
 
-def delete_stopwords(text: str, stopwords: frozenset[str], min_words: int = 2) -> str:
-    """Lower-case and drop stop words (the authors' noise for up-sampled copies). A text that would keep fewer than
-    `min_words` words is returned lower-cased but otherwise whole."""
+def delete_stopwords(text: str, stopwords: frozenset[str], min_words: int = 2, rng: random.Random | None = None,
+                     ratio: float = 0.5) -> str:
+    """Lower-case and drop stop words (the authors' noise for up-sampled copies, paper §3.2). Without `rng` every stop
+    word goes (the authors' rule); with `rng` each goes with probability `ratio`, so that several copies of one text
+    are different texts. A text that would keep fewer than `min_words` words is returned lower-cased but otherwise
+    whole."""
     words = _WORD.findall(text.lower())
-    kept = [w for w in words if w not in stopwords]
+    kept = [w for w in words if w not in stopwords or (rng is not None and rng.random() >= ratio)]
     return " ".join(kept if len(kept) >= min_words else words)

@@ -73,6 +73,8 @@ class ContrastivePairs:
         self.members = [rng.permutation(order[bounds[c] : bounds[c + 1]]) for c in range(len(classes))]
         self.labels = labels
         self.classes = classes
+        self.pairs_per_example = pairs_per_example
+        self.seed = seed
 
         sizes = [len(m) for m in self.members]
         pos_caps = [n * ((n - 1) // 2) for n in sizes]
@@ -97,6 +99,13 @@ class ContrastivePairs:
 
     def __len__(self) -> int:
         return self.offsets[-1]
+
+    def for_epoch(self, epoch: int) -> "ContrastivePairs":
+        """The pairs of `epoch`: as many, drawn afresh from a seed derived from (seed, epoch); epoch 0 is `self`."""
+        if epoch == 0:
+            return self
+        seed = int(np.random.SeedSequence([self.seed, epoch]).generate_state(1)[0])
+        return ContrastivePairs(self.labels, self.pairs_per_example, seed)
 
     def __getitem__(self, i: int) -> tuple[int, int, float]:
         if not 0 <= i < len(self):

@@ -47,6 +47,7 @@ def dae_data(context: PhaseContext, training_args: TrainingArguments) -> PhaseDa
 
 register_phase(PhaseSpec(
     name="dae", model_class=DAEForSeqReconstruction, build_data=dae_data, training_policy=no_selection,
+    recipe_fields=("noise_ratio",),
     card=PhaseCard(
         "Denoising autoencoder (DAE)",
         "A TSDAE-style denoising autoencoder: the encoder, pooling and bottleneck learned to let a tied decoder "
@@ -66,9 +67,12 @@ def cl_data(context: PhaseContext, training_args: TrainingArguments) -> PhaseDat
 
 register_phase(PhaseSpec(
     name="cl", model_class=ThreePhaseModel, build_data=cl_data, trainer_class=SiameseCosineTrainer,
+    recipe_fields=("imbalance_max_ratio", "imbalance_min_ratio", "stopwords_file", "pairs_per_example"),
     training_policy=lambda training_args: dict(no_selection(training_args, eval_strategy="epoch"),
                                                label_names=["pair_targets"], prediction_loss_only=True),
-    trainer_kwargs=lambda context, data: {"embedding_eval_dataset": context.tokenized["validation"]},
+    trainer_kwargs=lambda context, data: {
+        "diagnostic_dataset": context.tokenized["validation"],
+        "diagnostic_pair_labels": context.label_space.pair_labels(context.data["validation"])},
     card=PhaseCard(
         "Contrastive learning (CL)",
         "Supervised Siamese contrastive learning: MSE between the cosine of two sentence embeddings and 1 (same "
@@ -86,6 +90,8 @@ def joint_data(context: PhaseContext, training_args: TrainingArguments) -> Phase
 
 register_phase(PhaseSpec(
     name="joint", model_class=ThreePhaseForJointTraining, build_data=joint_data, trainer_class=JointTrainer,
+    recipe_fields=("noise_ratio", "imbalance_max_ratio", "imbalance_min_ratio", "stopwords_file", "pairs_per_example",
+                   "joint_cl_weight"),
     training_policy=no_selection, trainer_kwargs=lambda context, data: {"cl_weight": context.args.joint_cl_weight},
     card=PhaseCard("Joint DAE + CL", "The DAE and contrastive losses summed in one optimizer step."),
 ))
@@ -127,6 +133,7 @@ register_phase(PhaseSpec(
     name="ft", model_class=ThreePhaseForSequenceClassification, build_data=ft_data, training_policy=ft_policy,
     trainer_kwargs=ft_trainer_kwargs, config_kwargs=lambda context: context.label_space.config_kwargs(),
     prepare_model=freeze_encoder, selects_checkpoint=True, final=True,
+    recipe_fields=("classifier_dropout", "freeze_encoder", "early_stopping_patience", "metric_name"),
     card=PhaseCard(
         "Fine-tuning (FT)",
         "A 2-layer MLP head on the adapted encoder, trained with cross-entropy; the checkpoint was chosen on the "

@@ -8,11 +8,11 @@ from pathlib import Path
 from transformers import Trainer, TrainingArguments
 
 from .cards import render_card
+from .diagnostics import embed_dataset
 from .hub import push_phases
 from .label_space import LabelSpace
 from .metrics import classification_metrics, confusion, nearest_centroid_accuracy
 from .plots import plot_confusion, plot_embeddings, plot_losses
-from .trainers import embed_dataset
 
 
 def test_metrics(trainer: Trainer, test, label_space: LabelSpace) -> dict:

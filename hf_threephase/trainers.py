@@ -1,55 +1,73 @@
-"""Trainer subclasses for the contrastive and joint phases (the DAE and FT phases use `Trainer` itself)."""
+"""Trainer subclasses of the adaptation phases: diagnostics at evaluation, a learning rate of their own for the
+parameters new to the checkpoint, and the Joint loss weighting (FT uses `Trainer` itself)."""
 
-import numpy as np
-import torch
-from torch.utils.data import DataLoader
-from transformers import DataCollatorWithPadding, Trainer
+from transformers import Trainer
 
-from .metrics import nearest_centroid_accuracy
+from .diagnostics import phase_diagnostics
 
 
-@torch.no_grad()
-def embed_dataset(model, tokenizer, dataset, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Sentence embeddings (`model.embed`) and labels of tokenised examples with `input_ids` and `label`."""
-    was_training = model.training
-    model.eval()
-    loader = DataLoader(dataset.select_columns(["input_ids", "label"]), batch_size=batch_size,
-                        collate_fn=DataCollatorWithPadding(tokenizer))
-    embeddings, labels = [], []
-    for batch in loader:
-        labels.append(batch.pop("labels").numpy())
-        embeddings.append(model.embed(batch["input_ids"].to(model.device),
-                                      batch["attention_mask"].to(model.device)).float().cpu().numpy())
-    model.train(was_training)
-    return np.concatenate(embeddings), np.concatenate(labels)
+class PhaseTrainer(Trainer):
+    """A `Trainer` that adds to evaluation the phase diagnostics (`hf_threephase.diagnostics.phase_diagnostics`) of
+    its model on `diagnostic_dataset` (tokenised validation examples with `label`; `diagnostic_pair_labels` one pair
+    label each, `noise_ratio` the DAE noise), as `eval_<name>` metrics that `metric_for_best_model` can select on.
+    Without an `eval_dataset`, evaluation is these diagnostics alone: one pass over the examples, no pairs to embed.
 
-
-class SiameseCosineTrainer(Trainer):
-    """Trains a `ThreePhaseModel` on the batches of `PairCollator` (the model returns the pair loss; give
-    `label_names=["pair_targets"]` so that evaluation computes it).
-
-    Adds to evaluation, when `embedding_eval_dataset` (tokenised examples with `label`) is given,
-    `centroid_accuracy`: leave-one-out nearest-centroid accuracy of their embeddings.
+    `new_parameters_learning_rate`: the peak learning rate of the parameters the model names in
+    `new_parameter_names()` (e.g. the DAE decoder's cross-attention and LM-head transform, absent from the
+    checkpoint); the others keep `args.learning_rate`. Both follow the same schedule.
     """
 
-    def __init__(self, *args, embedding_eval_dataset=None, **kwargs):
+    def __init__(self, *args, diagnostic_dataset=None, diagnostic_pair_labels=None, noise_ratio: float = 0.6,
+                 new_parameters_learning_rate: float | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.embedding_eval_dataset = embedding_eval_dataset
+        self.diagnostic_dataset = diagnostic_dataset
+        self.diagnostic_pair_labels = diagnostic_pair_labels
+        self.noise_ratio = noise_ratio
+        self.new_parameters_learning_rate = new_parameters_learning_rate
+
+    def diagnose(self) -> dict[str, float]:
+        """The phase diagnostics of the current model (empty without a `diagnostic_dataset`)."""
+        if self.diagnostic_dataset is None:
+            return {}
+        return phase_diagnostics(self.accelerator.unwrap_model(self.model), self.processing_class,
+                                 self.diagnostic_dataset, self.diagnostic_pair_labels, self.noise_ratio,
+                                 self.args.seed, self.args.per_device_eval_batch_size)
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
+        if eval_dataset is not None or self.eval_dataset is not None:
+            return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+        metrics = {f"{metric_key_prefix}_{k}": v for k, v in self.diagnose().items()}
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
 
     def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
                         metric_key_prefix="eval"):
         output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
-        if self.embedding_eval_dataset is not None:
-            embeddings, labels = self.embed(self.embedding_eval_dataset)
-            output.metrics[f"{metric_key_prefix}_centroid_accuracy"] = nearest_centroid_accuracy(embeddings, labels)
+        output.metrics.update({f"{metric_key_prefix}_{k}": v for k, v in self.diagnose().items()})
         return output
 
-    def embed(self, dataset) -> tuple[np.ndarray, np.ndarray]:
-        model = self.accelerator.unwrap_model(self.model)
-        return embed_dataset(model, self.processing_class, dataset, self.args.per_device_eval_batch_size)
+    def create_optimizer(self, model=None):
+        optimizer = super().create_optimizer(model)
+        model = self.accelerator.unwrap_model(self.model if model is None else model)
+        if self.new_parameters_learning_rate is None or not hasattr(model, "new_parameter_names"):
+            return optimizer
+        new = {id(model.get_parameter(name)) for name in model.new_parameter_names()}
+        for group in list(optimizer.param_groups):
+            moved = [p for p in group["params"] if id(p) in new]
+            if moved:
+                group["params"] = [p for p in group["params"] if id(p) not in new]
+                settings = {k: v for k, v in group.items() if k != "params"}
+                optimizer.add_param_group({**settings, "params": moved, "lr": self.new_parameters_learning_rate})
+        return optimizer
 
 
-class JointTrainer(Trainer):
+class SiameseCosineTrainer(PhaseTrainer):
+    """The CL phase's Trainer: a `PhaseTrainer` over `PairCollator` batches (the model returns the pair loss
+    MSE(cos(u, v), target)); selection on a validation diagnostic such as `eval_cosine_gap`."""
+
+
+class JointTrainer(PhaseTrainer):
     """Trains `ThreePhaseForJointTraining` on L_DAE + cl_weight * L_CL in one optimizer step."""
 
     # `compute_loss` scales for gradient accumulation itself (see there).

@@ -133,13 +133,16 @@ def test_siamese_trainer_lowers_the_loss_and_reports_centroid_accuracy(tmp_path,
     args = training_args(tmp_path, max_steps=40, label_names=["pair_targets"], prediction_loss_only=True)
     trainer = SiameseCosineTrainer(model=model, args=args, train_dataset=pairs,
                                    eval_dataset=pairs, data_collator=PairCollator(tokenizer),
-                                   processing_class=tokenizer, embedding_eval_dataset=data)
+                                   processing_class=tokenizer, diagnostic_dataset=data,
+                                   diagnostic_pair_labels=list(data["label"]))
     before = trainer.evaluate()
     trainer.train()
     after = trainer.evaluate()
     assert after["eval_loss"] < before["eval_loss"]
     assert np.mean(losses(trainer)[-5:]) < np.mean(losses(trainer)[:5])
     assert after["eval_centroid_accuracy"] >= before["eval_centroid_accuracy"] and after["eval_centroid_accuracy"] > 0.9
+    assert after["eval_cosine_gap"] > before["eval_cosine_gap"] + 0.2  # same-class pairs closer than other-class
+    assert after["eval_pair_loss"] < after["eval_constant_pair_loss"]
 
 
 def test_joint_loss_is_the_weighted_sum_and_goes_down(tmp_path, examples, bert_dir):

@@ -70,11 +70,27 @@ def test_imbalance_degenerate_cases():
 def test_upsample_adds_noised_copies_of_rare_classes_only():
     texts = [f"big text {i}" for i in range(100)] + ["the small one", "a small two"]
     labels = ["big"] * 100 + ["small"] * 2
-    out_texts, out_labels = upsample(texts, labels, noise=str.upper)
+    out_texts, out_labels = upsample(texts, labels, noise=lambda text, rng: text.upper())
     # f(2) = log(50) * 4 / log(100) = 3.4 -> 3 uses of each small example: 2 extra copies each
     assert out_labels.count("big") == 100 and out_labels.count("small") == 6
     assert out_texts[:102] == texts
     assert sorted(out_texts[102:]) == ["A SMALL TWO"] * 2 + ["THE SMALL ONE"] * 2
+
+
+def test_each_upsampled_copy_is_noised_on_its_own():
+    """Copies of one text drop different random subsets of its stop words (the same ones for the same seed)."""
+    stopwords = load_stopwords(stopwords=["the", "a", "of", "in", "is", "it", "and", "to", "on", "at"])
+    rare = "It is the end of the line and the start of a day in the city on a hill at the top of it"
+    texts, labels = [f"common text {i}" for i in range(200)] + [rare, rare.upper()], [0] * 200 + [1] * 2
+    noise = lambda text, rng: delete_stopwords(text, stopwords, rng=rng)
+    out_texts, out_labels = upsample(texts, labels, max_ratio=20, seed=0, noise=noise)
+    copies = out_texts[202:]
+    assert out_labels[202:] == [1] * len(copies) and len(copies) == 2 * (out_labels.count(1) // 2 - 1)
+    first = copies[: len(copies) // 2]
+    assert len(set(first)) == len(first) > 2  # m copies are m different texts
+    assert all(set(c.split()) >= {"end", "line", "start", "day", "city", "hill", "top"} for c in copies)
+    assert upsample(texts, labels, max_ratio=20, seed=0, noise=noise)[0] == out_texts
+    assert upsample(texts, labels, max_ratio=20, seed=1, noise=noise)[0] != out_texts
 
 
 def test_length_buckets_are_the_cheapest_split():
