@@ -6,12 +6,14 @@ N+1 is `Class.from_pretrained(phase_N_dir)`, as `BertForPreTraining` -> `BertFor
 
 import copy
 import inspect
+import logging
 import re
 from dataclasses import dataclass
 
 import torch
+import transformers
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, PreTrainedModel
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, BertConfig, PreTrainedConfig, PreTrainedModel
 from transformers.activations import ACT2FN
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import ModelOutput
@@ -19,6 +21,8 @@ from transformers.utils import ModelOutput
 from .bucketing import length_buckets
 from .configuration_threephase import ThreePhaseConfig
 from .losses import reconstruction_loss, siamese_cosine_loss
+
+logger = logging.getLogger("hf_threephase")
 
 
 @dataclass
@@ -141,11 +145,62 @@ class ClassificationHead(nn.Module):
         return self.out_proj(self.dropout(x))
 
 
+def _parameter_name(model: PreTrainedModel) -> str:
+    """The name of a model's input word-embedding matrix among its parameters."""
+    weight = model.get_input_embeddings().weight
+    return next(name for name, p in model.named_parameters() if p is weight)
+
+
 def build_encoder(encoder_config) -> PreTrainedModel:
     """The base model for `encoder_config`, without its own pooler where the architecture has one."""
     model_class = AutoModel._model_mapping[type(encoder_config)]
     kwargs = {"add_pooling_layer": False} if "add_pooling_layer" in inspect.signature(model_class).parameters else {}
     return AutoModel.from_config(encoder_config, **kwargs)
+
+
+def decoder_config(encoder_config: PreTrainedConfig) -> PreTrainedConfig:
+    """The config of the DAE decoder for an encoder: the encoder's own architecture as a causal LM with
+    cross-attention where transformers has that form (BERT, RoBERTa, XLM-R, ELECTRA, ...); else (DistilBERT,
+    DeBERTa-v2, MPNet, ...) a BERT decoder of the encoder's sizes (vocabulary, hidden size, layers, heads, feed-forward
+    size, positions), whose word embeddings the DAE ties to the encoder's.
+
+    Raises:
+        ValueError: the encoder's word embeddings are not hidden-sized (as in ALBERT), so that no decoder can share
+            them, or its sizes cannot be read from its config.
+    """
+    if _has_cross_attention_decoder(type(encoder_config)):
+        config = copy.deepcopy(encoder_config)
+    else:
+        def size(*names):
+            value = next((getattr(encoder_config, n) for n in names if getattr(encoder_config, n, None)), None)
+            if value is None:
+                raise ValueError(f"its config gives no {names[0]} to size a BERT decoder by")
+            return value
+
+        hidden = size("hidden_size")
+        embedding = getattr(encoder_config, "embedding_size", None) or hidden
+        if embedding != hidden:
+            raise ValueError(f"its word embeddings have {embedding} dimensions and its hidden states {hidden}: a "
+                             "decoder cannot share them")
+        config = BertConfig(
+            vocab_size=size("vocab_size"), hidden_size=hidden, num_hidden_layers=size("num_hidden_layers"),
+            num_attention_heads=size("num_attention_heads"),
+            intermediate_size=size("intermediate_size", "hidden_dim", "ffn_dim"),
+            hidden_act=getattr(encoder_config, "hidden_act", None) or getattr(encoder_config, "activation", "gelu"),
+            max_position_embeddings=getattr(encoder_config, "max_position_embeddings", None) or 512,
+            pad_token_id=encoder_config.pad_token_id, type_vocab_size=1,
+            layer_norm_eps=getattr(encoder_config, "layer_norm_eps", 1e-12),
+        )
+    config.is_decoder = True
+    config.add_cross_attention = True
+    return config
+
+
+def _has_cross_attention_decoder(config_class) -> bool:
+    """Whether transformers has a causal-LM form of this architecture that cross-attends (`encoder_hidden_states`)."""
+    if config_class not in AutoModelForCausalLM._model_mapping or config_class not in AutoModel._model_mapping:
+        return False
+    return "encoder_hidden_states" in inspect.signature(AutoModel._model_mapping[config_class].forward).parameters
 
 
 class ThreePhasePreTrainedModel(PreTrainedModel):
@@ -201,21 +256,28 @@ class ThreePhasePreTrainedModel(PreTrainedModel):
         return bottleneck if projection is None else projection(bottleneck)
 
     @classmethod
+    def check_encoder_config(cls, encoder_config: PreTrainedConfig):
+        """Raises `ValueError` (saying why) when this model cannot be built on such an encoder; nothing by default."""
+
+    @classmethod
     def from_encoder_pretrained(cls, pretrained_model_name_or_path, **config_kwargs):
-        """Build this phase's model on a plain checkpoint (BERT, RoBERTa, ...): its encoder weights, new layers fresh."""
+        """Build this phase's model on a plain checkpoint (BERT, RoBERTa, ...): its encoder weights, new layers fresh.
+        Returned in evaluation mode, as `from_pretrained` returns a model (the Trainer switches to training)."""
         encoder_config = AutoConfig.from_pretrained(pretrained_model_name_or_path)
         model = cls(ThreePhaseConfig(encoder=encoder_config, **config_kwargs))
         encoder = AutoModel.from_pretrained(pretrained_model_name_or_path, config=encoder_config, use_safetensors=True)
         model.encoder.load_state_dict(encoder.state_dict(), strict=False)
         model.config.base_model = str(pretrained_model_name_or_path)
-        return model
+        return model.eval()
 
 
 class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
     """
     Phase 1, TSDAE-style: encoder -> pooling -> bottleneck; a decoder of the same architecture (`is_decoder`,
     cross-attention) reconstructs the clean tokens from the single bottleneck vector. The decoder shares every
-    weight with the encoder except its cross-attention (and its LM-head transform).
+    weight with the encoder except its cross-attention (and its LM-head transform). An encoder without a causal-LM
+    form in transformers (DistilBERT, DeBERTa-v2, ...) gets a BERT decoder of its sizes that shares its word
+    embeddings only (see `decoder_config`).
     """
 
     # Given `num_items_in_batch` (the Trainer counts the collator's `shift_labels` over accumulation steps and
@@ -230,16 +292,21 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
                 f"must equal the encoder's hidden size ({config.hidden_size})"
             )
         self._build_body(config)
-        decoder_config = copy.deepcopy(config.encoder)
-        decoder_config.is_decoder = True
-        decoder_config.add_cross_attention = True
-        self.decoder = AutoModelForCausalLM.from_config(decoder_config)
+        self.decoder = AutoModelForCausalLM.from_config(decoder_config(config.encoder))
         self._tied_weights_keys = self._decoder_ties()
         self.post_init()
 
+    @classmethod
+    def check_encoder_config(cls, encoder_config: PreTrainedConfig):
+        decoder_config(encoder_config)
+
     def _decoder_ties(self) -> dict[str, str]:
-        """{decoder parameter: encoder parameter} for every decoder weight that the encoder also has."""
+        """{decoder parameter: encoder parameter} for every decoder weight that the encoder also has; with a decoder
+        of another architecture, the word embeddings only."""
         prefix = self.decoder.base_model_prefix
+        if type(self.decoder.config) is not type(self.config.encoder):
+            return {f"decoder.{prefix}.{_parameter_name(self.decoder.base_model)}":
+                    f"encoder.{_parameter_name(self.encoder)}"}
         encoder_names = {name for name, _ in self.encoder.named_parameters()}
         return {
             f"decoder.{prefix}.{name}": f"encoder.{name}"
@@ -254,14 +321,33 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
 
     @classmethod
     def from_encoder_pretrained(cls, pretrained_model_name_or_path, **config_kwargs):
-        """Encoder and decoder both from the checkpoint (its LM head too, where it has one); cross-attention fresh."""
+        """Encoder and decoder both from the checkpoint (its LM head too, where it has one); cross-attention fresh.
+        A decoder of another architecture (see `decoder_config`) starts fresh but for the tied word embeddings.
+        What starts fresh by design is logged at info level; anything else the checkpoint lacks, as a warning."""
         model = super().from_encoder_pretrained(pretrained_model_name_or_path, **config_kwargs)
-        decoder_config = copy.deepcopy(model.decoder.config)
-        decoder = AutoModelForCausalLM.from_pretrained(
-            pretrained_model_name_or_path, config=decoder_config, use_safetensors=True
-        )
+        if type(model.decoder.config) is not type(model.config.encoder):
+            logger.info("DAE decoder for %s: a %s of its sizes, fresh but for the word embeddings it shares with the "
+                        "encoder", model.config.encoder.model_type, type(model.decoder).__name__)
+            return model
+        verbosity = transformers.logging.get_verbosity()
+        transformers.logging.set_verbosity_error()  # its load report lists what we check below
+        try:
+            decoder, loading = AutoModelForCausalLM.from_pretrained(
+                pretrained_model_name_or_path, config=copy.deepcopy(model.decoder.config), use_safetensors=True,
+                output_loading_info=True,
+            )
+        finally:
+            transformers.logging.set_verbosity(verbosity)
         model.decoder.load_state_dict(decoder.state_dict(), strict=False)
-        return model
+        prefix = model.decoder.base_model_prefix
+        fresh = [k for k in loading["missing_keys"] if "crossattention" in k or not k.startswith(f"{prefix}.")]
+        lacking = sorted(set(loading["missing_keys"]) - set(fresh))
+        logger.info("DAE decoder from %s: %d cross-attention and LM-head tensors start fresh", pretrained_model_name_or_path,
+                    len(fresh))
+        if lacking:
+            logger.warning("DAE decoder from %s: the checkpoint lacks %s (started fresh)", pretrained_model_name_or_path,
+                           lacking)
+        return model.eval()
 
     def forward(
         self,

@@ -1,4 +1,5 @@
-"""Tiny random BERT / RoBERTa checkpoints with locally trained tokenizers (nothing is downloaded)."""
+"""Tiny random BERT / RoBERTa / DistilBERT / DeBERTa-v2 checkpoints with locally trained tokenizers (nothing is
+downloaded)."""
 
 import json
 import os
@@ -6,7 +7,17 @@ from pathlib import Path
 
 import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from transformers import BertConfig, BertModel, PreTrainedTokenizerFast, RobertaConfig, RobertaModel
+from transformers import (
+    BertConfig,
+    BertModel,
+    DebertaV2Config,
+    DebertaV2Model,
+    DistilBertConfig,
+    DistilBertModel,
+    PreTrainedTokenizerFast,
+    RobertaConfig,
+    RobertaModel,
+)
 
 os.environ.setdefault("NLTK_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "nltk_data"))
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -87,6 +98,29 @@ def roberta_dir(tmp_path_factory) -> Path:
         vocab_size=len(tokenizer), max_position_embeddings=70, pad_token_id=1, bos_token_id=0, eos_token_id=2, **TINY
     )
     RobertaModel(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def distilbert_dir(tmp_path_factory) -> Path:
+    """DistilBERT: no causal-LM form in transformers (the DAE builds a BERT decoder for it)."""
+    path = tmp_path_factory.mktemp("tiny-distilbert")
+    tokenizer = _wordpiece_tokenizer()
+    config = DistilBertConfig(vocab_size=len(tokenizer), max_position_embeddings=64, pad_token_id=0, dim=32,
+                              n_layers=2, n_heads=2, hidden_dim=64)
+    DistilBertModel(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def deberta_dir(tmp_path_factory) -> Path:
+    """DeBERTa-v2: relative positions, no causal-LM form in transformers."""
+    path = tmp_path_factory.mktemp("tiny-deberta")
+    tokenizer = _wordpiece_tokenizer()
+    config = DebertaV2Config(vocab_size=len(tokenizer), max_position_embeddings=64, pad_token_id=0, **TINY)
+    DebertaV2Model(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 

@@ -2,10 +2,22 @@
 
 import json
 import logging
+import shutil
 
 import pytest
+import torch
+import transformers
+from conftest import dae_targets
 from datasets import ClassLabel, Dataset, Features, Value
+from safetensors.torch import load_file, save_file
+from transformers import BertLMHeadModel, BertModel
 
+from hf_threephase import (
+    DAEForSeqReconstruction,
+    ThreePhaseForJointTraining,
+    ThreePhaseForSequenceClassification,
+    ThreePhaseModel,
+)
 from hf_threephase.data import DataTrainingArguments, load_labelled_data
 
 
@@ -107,3 +119,71 @@ def test_classlabel_names_and_order_and_its_missing_value(tmp_path):
     Dataset.from_dict({"text": ["a", "b"], "label": [0, -1]}, features=features).to_parquet(hub / "test.parquet")
     with pytest.raises(ValueError, match=r"\[test\] row 2: missing label in column 'label' \(-1: no label\)"):
         load_labelled_data(DataTrainingArguments(dataset_name=str(hub)))
+
+
+# --- encoders without a causal-LM form, eval mode, load messages ---
+
+@pytest.mark.parametrize("kind", ["distilbert", "deberta"])
+def test_dae_builds_a_bert_decoder_tied_to_an_encoder_without_a_causal_lm_form(kind, request, tmp_path):
+    path = request.getfixturevalue(f"{kind}_dir")
+    dae = DAEForSeqReconstruction.from_encoder_pretrained(path)
+    decoder, encoder = dae.decoder.config, dae.config.encoder
+    assert type(dae.decoder) is BertLMHeadModel and decoder.is_decoder and decoder.add_cross_attention
+    assert (decoder.vocab_size, decoder.hidden_size, decoder.num_hidden_layers, decoder.num_attention_heads) == (
+        encoder.vocab_size, encoder.hidden_size, encoder.num_hidden_layers, encoder.num_attention_heads)
+    words = dae.encoder.get_input_embeddings().weight
+    assert dae.decoder.get_input_embeddings().weight is words and dae.decoder.get_output_embeddings().weight is words
+    torch.testing.assert_close(words, load_file(path / "model.safetensors")["embeddings.word_embeddings.weight"])
+
+    dae.save_pretrained(tmp_path)
+    assert "decoder.bert.embeddings.word_embeddings.weight" not in load_file(tmp_path / "model.safetensors")
+    again = DAEForSeqReconstruction.from_pretrained(tmp_path)
+    assert again.decoder.get_input_embeddings().weight is again.encoder.get_input_embeddings().weight
+    state, loaded = dae.state_dict(), again.state_dict()
+    assert state.keys() == loaded.keys() and all(torch.equal(state[k], loaded[k]) for k in state)
+    ids = torch.tensor([[2, 10, 11, 12, 3], [2, 13, 14, 3, 0]])
+    batch = dict(input_ids=ids, attention_mask=(ids != 0).long(), **dae_targets({"input_ids": ids,
+                                                                                "attention_mask": (ids != 0).long()}))
+    assert torch.isfinite(dae(**batch).loss) and torch.equal(dae(**batch).loss, again(**batch).loss)
+
+
+@pytest.mark.parametrize("cls", [DAEForSeqReconstruction, ThreePhaseModel, ThreePhaseForSequenceClassification,
+                                 ThreePhaseForJointTraining])
+def test_from_encoder_pretrained_returns_eval_mode_like_from_pretrained(cls, bert_dir):
+    model = cls.from_encoder_pretrained(bert_dir)
+    assert not any(module.training for module in model.modules())
+    ids = torch.tensor([[2, 10, 11, 12, 3]])
+    base = BertModel.from_pretrained(bert_dir)  # dropout 0.1: in training mode the two would differ
+    torch.testing.assert_close(model.encoder(input_ids=ids).last_hidden_state, base(input_ids=ids).last_hidden_state)
+
+
+@pytest.fixture
+def transformers_logs(caplog):
+    """caplog that also sees transformers' own records, at its warning verbosity (as the command sets it)."""
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_warning()
+    transformers.logging.enable_propagation()
+    with caplog.at_level(logging.INFO, logger="hf_threephase"):
+        yield caplog
+    transformers.logging.disable_propagation()
+    transformers.logging.set_verbosity(verbosity)
+
+
+def test_the_dae_decoder_of_a_plain_checkpoint_starts_fresh_quietly(bert_dir, transformers_logs):
+    # dae-corrupted-checkpoint-message: a BertModel checkpoint has no LM head and no cross-attention, by design
+    DAEForSeqReconstruction.from_encoder_pretrained(bert_dir)
+    warnings = [r.getMessage() for r in transformers_logs.records if r.levelno >= logging.WARNING]
+    assert not any("seem corrupted" in w or "LOAD REPORT" in w for w in warnings), warnings
+    assert f"DAE decoder from {bert_dir}: " in transformers_logs.text and "tensors start fresh" in transformers_logs.text
+
+
+def test_a_checkpoint_lacking_encoder_weights_is_still_reported(bert_dir, tmp_path, transformers_logs):
+    weights = load_file(bert_dir / "model.safetensors")
+    del weights["encoder.layer.1.attention.self.query.weight"]
+    save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(bert_dir / name, tmp_path / name)
+    DAEForSeqReconstruction.from_encoder_pretrained(tmp_path)
+    warnings = "\n".join(r.getMessage() for r in transformers_logs.records if r.levelno >= logging.WARNING)
+    assert f"DAE decoder from {tmp_path}: the checkpoint lacks ['bert.encoder.layer.1.attention.self.query.weight']" \
+        in warnings
