@@ -4,6 +4,7 @@ TrainingArguments policy."""
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from transformers import TrainingArguments
 
@@ -51,39 +52,66 @@ def phase_arguments_class(spec: PhaseSpec) -> type:
 
 
 @dataclass
-class ThreePhaseArguments:
-    """What the recipe adds to `TrainingArguments`, whose epochs, learning rate and batch size are every phase's
-    defaults. `phase_arguments` ({phase: PhaseArguments}) holds the per-phase overrides (`--<phase>_*` on the
-    command line)."""
+class RecipeArguments:
+    """The recipe's settings (the `--help` group "3-Phase recipe"); `ThreePhaseArguments` holds them with the LoRA
+    ones."""
 
-    variant: str = field(default="3phase", metadata={"help": "One of the registered variants (see the README)."})
-    max_seq_length: int = field(default=128, metadata={"help": "Longer texts are truncated."})
-    noise_ratio: float = field(default=0.6, metadata={"help": "DAE word-deletion ratio, in [0, 1)."})
+    _argument_group_name = "3-Phase recipe (TrainingArguments' epochs, learning rate and batch size are every phase's)"
+
+    variant: str = field(default="3phase", metadata={"help": "The chain of phases to run (the choices are listed when "
+                                                             "--help is built)."})
+    max_seq_length: int = field(default=128, metadata={"help": "Tokens per text; longer texts are truncated."})
+    noise_ratio: float = field(default=0.6, metadata={"help": "DAE: share of words deleted from the input, in [0, 1)."})
     imbalance_max_ratio: float | None = field(
-        default=None, metadata={"help": "Imbalance correction max_ratio (default 4; extra_imb: 20; no_imb: off)."}
+        default=None, metadata={"help": "CL/Joint: imbalance correction max_ratio, the most times a rare class is used. "
+                                        "Default: 4; extra_imb: 20; no_imb: off."}
     )
-    imbalance_min_ratio: float = 1.5
+    imbalance_min_ratio: float = field(
+        default=1.5, metadata={"help": "CL/Joint: a class is up-sampled only when its multiplier reaches this."})
     stopwords_file: str | None = field(
-        default=None, metadata={"help": "One stop word a line, for the noise of up-sampled copies (default: nltk)."}
+        default=None, metadata={"help": "CL/Joint: one stop word a line, deleted from the up-sampled copies. Default: "
+                                        "nltk's English list."}
     )
-    pairs_per_example: int = field(default=4, metadata={"help": "Contrastive pairs per example (half positive)."})
-    joint_cl_weight: float = field(default=1.0, metadata={"help": "lambda in L_DAE + lambda * L_CL (Joint)."})
-    freeze_encoder: bool = field(default=False, metadata={"help": "FT trains the head only (a linear probe)."})
-    early_stopping_patience: int = field(default=3, metadata={"help": "FT evaluations without improvement."})
-    pooling_mode: str = "mean"
-    classifier_dropout: float = 0.1
-    use_peft: bool = field(default=False, metadata={"help": "LoRA adapters on the encoder in every phase, merged at "
-                                                            "the end of each phase."})
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.1
-    lora_target_modules: list[str] | None = field(
-        default=None, metadata={"help": "Default: peft's choice for the architecture (query/value for BERT, RoBERTa)."}
-    )
-    save_peft_adapter: bool = field(default=False, metadata={"help": "Also keep the unmerged adapter in <phase>/adapter."})
+    pairs_per_example: int = field(default=4, metadata={"help": "CL/Joint: contrastive pairs per example and epoch "
+                                                                "(half positive)."})
+    joint_cl_weight: float = field(default=1.0, metadata={"help": "Joint: lambda in L_DAE + lambda * L_CL."})
+    freeze_encoder: bool = field(default=False, metadata={"help": "FT: train the head only (a linear probe)."})
+    early_stopping_patience: int = field(default=3, metadata={"help": "FT: evaluations without improvement before it "
+                                                                      "stops."})
+    pooling_mode: Literal["mean", "cls"] = field(
+        default="mean", metadata={"help": "Sentence vector of a plain checkpoint: masked mean of the token states, or "
+                                          "the first token's (a phase folder keeps its own)."})
+    classifier_dropout: float = field(default=0.1, metadata={"help": "FT: dropout before each layer of the MLP head."})
     metric_name: str | None = field(
-        default=None, metadata={"help": "An `evaluate` metric (Hub name or local path) reported beside ours in FT."}
+        default=None, metadata={"help": "FT: an `evaluate` metric (Hub name or local path) reported beside ours."}
     )
+
+
+@dataclass
+class LoraArguments:
+    """LoRA adapters (peft) on the encoder (the `--help` group "LoRA")."""
+
+    _argument_group_name = "LoRA (peft): adapters on the encoder in every phase, merged at the end of each"
+
+    use_peft: bool = field(default=False, metadata={"help": "Train LoRA adapters instead of the encoder's weights; "
+                                                            "the layers the recipe adds train fully."})
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank (the inner size of each adapter)."})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha: the update is scaled by alpha / r."})
+    lora_dropout: float = field(default=0.1, metadata={"help": "Dropout on the LoRA branch."})
+    lora_target_modules: list[str] | None = field(
+        default=None, metadata={"help": "Module names to adapt. Default: peft's choice for the architecture "
+                                        "(query/value for BERT, RoBERTa)."}
+    )
+    save_peft_adapter: bool = field(default=False, metadata={"help": "Also keep the unmerged adapter in "
+                                                                     "<phase>/adapter."})
+
+
+@dataclass
+class ThreePhaseArguments(LoraArguments, RecipeArguments):
+    """What the recipe adds to `TrainingArguments`, whose epochs, learning rate and batch size are every phase's
+    defaults: the recipe's settings and the LoRA ones. `phase_arguments` ({phase: PhaseArguments}) holds the
+    per-phase overrides (`--<phase>_*` on the command line)."""
+
     phase_arguments: dict[str, PhaseArguments] = field(default_factory=dict, init=False)
 
     def __post_init__(self):
@@ -103,6 +131,17 @@ class ThreePhaseArguments:
         return self.phase_arguments.get(phase) or PhaseArguments()
 
 
+# Without --logging_steps, each phase logs every 2 % of its steps (the Trainer reads a value below 1 as a share of the
+# phase's steps): about 50 points on every loss curve, however short or long the phase.
+LOGGING_SHARE = 0.02
+
+
+def logs_by_default(training_args: TrainingArguments) -> bool:
+    """Whether --logging_steps was left at the Trainer's default (500, too sparse for a short phase)."""
+    default = TrainingArguments.__dataclass_fields__["logging_steps"].default
+    return training_args.logging_strategy == "steps" and training_args.logging_steps == default
+
+
 def phase_training_args(spec: PhaseSpec, args: ThreePhaseArguments, training_args: TrainingArguments,
                         output_dir: Path) -> TrainingArguments:
     """The phase's TrainingArguments: the user's, then the phase's policy, then the user's per-phase overrides;
@@ -110,6 +149,10 @@ def phase_training_args(spec: PhaseSpec, args: ThreePhaseArguments, training_arg
     policy = spec.training_policy(training_args)
     if training_args.ddp_find_unused_parameters is None:
         policy["ddp_find_unused_parameters"] = False  # every phase uses all its parameters
+    if logs_by_default(training_args):
+        policy["logging_steps"] = LOGGING_SHARE
+    if training_args.device.type == "cpu":
+        policy["dataloader_pin_memory"] = False  # nothing to pin on a CPU (torch would warn at every DataLoader)
     return dataclasses.replace(
         training_args, output_dir=str(output_dir / ".work" / spec.name), remove_unused_columns=False,
         push_to_hub=False, **{**policy, **args.for_phase(spec.name).overrides()},

@@ -1,46 +1,132 @@
 """`run_threephase.py` / `hf-threephase`: one HF-style command for every variant (the shape of run_glue.py)."""
 
+import argparse
+import dataclasses
+import json
 import logging
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import datasets
 import transformers
+import yaml
 from transformers import AutoConfig, HfArgumentParser, TrainingArguments
 
-from .arguments import ThreePhaseArguments, phase_argument_classes
+from .arguments import LoraArguments, RecipeArguments, ThreePhaseArguments, logs_by_default, phase_argument_classes
+from .cards import CardArguments
 from .data import DataTrainingArguments, load_labelled_data
-from .registry import final_phase
+from .logs import quiet_by_design_notices
+from .registry import VARIANTS, final_phase
+from .run_info import command_line, precision_line
 from .runner import run_phases
 from .validation import InputError, check_arguments
 
 logger = logging.getLogger("hf_threephase")
 
+DESCRIPTION = (
+    "The 3-Phase fine-tuning recipe (arXiv 2405.14437) on transformers' Trainer: a denoising autoencoder (DAE), then "
+    "supervised contrastive learning (CL), then fine-tuning (FT) of a classifier, each phase saved as a folder that "
+    "from_pretrained loads. Give a model, a train and a test split, and --output_dir; flags can also come from one "
+    ".json or .yaml file (run_threephase.py args.json)."
+)
+USAGE = ("%(prog)s --model_name_or_path MODEL --output_dir DIR (--train_file F --test_file F | --dataset_name NAME) "
+         "[--variant V] [options]\n       %(prog)s ARGS.json|ARGS.yaml")
+# run_glue.py's switches: every run here trains all its phases, evaluates on validation and predicts the test split.
+RUN_GLUE_SWITCHES = ("do_train", "do_eval", "do_predict")
+
 
 @dataclass
 class ModelArguments:
+    _argument_group_name = "Model"
+
     model_name_or_path: str = field(
         metadata={"help": "A plain checkpoint (BERT, RoBERTa, ...) or a 3-Phase phase folder, local or on the Hub."}
     )
 
 
+@dataclass
+class ThreePhaseTrainingArguments(TrainingArguments):
+    """`TrainingArguments` with `--output_dir` required (no silent `./trainer_output`), in a `--help` group of
+    their own."""
+
+    _argument_group_name = ("Training (transformers.TrainingArguments): epochs, learning rate and batch size are every "
+                            "phase's defaults")
+
+    output_dir: str = field(metadata={"help": "Where the phase folders, results.json, predictions.jsonl and the "
+                                              "pictures go; a rerun resumes there."})
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, except where the help text says it ("Default: ...") or the flag is required."""
+
+    def _get_help_string(self, action):
+        if action.required:
+            return f"{action.help} (required)"
+        if "Default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def build_parser() -> HfArgumentParser:
+    """Groups: model, data, recipe, one per registered phase, LoRA, model cards, then TrainingArguments."""
+    parser = HfArgumentParser(
+        (ModelArguments, DataTrainingArguments, RecipeArguments, *phase_argument_classes(), LoraArguments,
+         CardArguments, ThreePhaseTrainingArguments),
+        description=DESCRIPTION, usage=USAGE, formatter_class=HelpFormatter)
+    variants = "; ".join(f"{name} ({variant.description or ' -> '.join(variant.phases)})"
+                         for name, variant in VARIANTS.items())
+    parser._option_string_actions["--variant"].help = f"The chain of phases to run: {variants}."
+    return parser
+
+
+def given_flags(argv: list[str]) -> set[str]:
+    """The flag names on a command line, or the keys of a .json / .yaml arguments file."""
+    if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
+        text = Path(argv[0]).read_text()
+        return set((json.loads(text) if argv[0].endswith(".json") else yaml.safe_load(text)) or {})
+    return {arg[2:].split("=")[0].replace("-", "_") for arg in argv if arg.startswith("--")}
+
+
 def parse_args(argv: list[str] | None = None):
-    """Flags, or a single .json / .yaml file holding them. Returns the model, data, recipe and training arguments;
-    the per-phase overrides (one `--help` group per registered phase) land in the recipe's `phase_arguments`."""
+    """Flags, or a single .json / .yaml file holding them. Returns the model, data, recipe, card and training
+    arguments; the per-phase overrides (one `--help` group per registered phase) land in the recipe's
+    `phase_arguments`.
+
+    Raises:
+        InputError: run_glue's `--do_train` / `--do_eval` / `--do_predict`, which do not apply here.
+    """
     argv = sys.argv[1:] if argv is None else argv
-    phase_classes = phase_argument_classes()
-    parser = HfArgumentParser((ModelArguments, DataTrainingArguments, ThreePhaseArguments, *phase_classes,
-                               TrainingArguments))
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        parsed = parser.parse_json_file(json_file=argv[0])
-    elif len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
-        parsed = parser.parse_yaml_file(yaml_file=argv[0])
-    else:
-        parsed = parser.parse_args_into_dataclasses(args=argv)
-    model_args, data_args, threephase_args, *per_phase, training_args = parsed
+    parser = build_parser()
+    known = [option for action in parser._actions for option in action.option_strings]
+    try:
+        if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
+            unknown = sorted(f"--{key}" for key in given_flags(argv) if f"--{key}" not in known)
+            if unknown:
+                raise InputError(f"{argv[0]}: {unknown_flag(unknown[0], known)}")
+            parse = parser.parse_json_file if argv[0].endswith(".json") else parser.parse_yaml_file
+            parsed = parse(argv[0])
+        else:
+            *parsed, rest = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+            if rest:
+                raise InputError(unknown_flag(rest[0], known))
+    except InputError:
+        raise
+    except ValueError as err:  # a check in TrainingArguments (or another dataclass): one line, not a traceback
+        message = str(err).strip().splitlines()[0]
+        if "bf16" in message and "use_cpu" in message:
+            message = ("--bf16 true needs a GPU; on this machine add --use_cpu true to train in bf16 on the CPU (fast "
+                       "only with AVX-512 BF16 or AMX, else emulated and slower than fp32)")
+        raise InputError(message) from None
+    switches = sorted(set(RUN_GLUE_SWITCHES) & given_flags(argv))
+    if switches:
+        raise InputError(f"--{switches[0]} does not apply: every run trains its phases, evaluates on the validation "
+                         "split and predicts the test split once; drop " + ", ".join(f"--{s}" for s in switches))
+    model_args, data_args, recipe, *per_phase, lora, card_args, training_args = parsed
+    threephase_args = ThreePhaseArguments(**dataclasses.asdict(recipe), **dataclasses.asdict(lora))
     threephase_args.phase_arguments = {p.phase_name: p.phase_arguments() for p in per_phase}
-    return model_args, data_args, threephase_args, training_args
+    return model_args, data_args, threephase_args, training_args, card_args
 
 
 def check_model(path: str):
@@ -55,40 +141,71 @@ def check_model(path: str):
 
 def main(argv: list[str] | None = None) -> dict:
     """Parse, check, run; bad input ends the command with a one-line error and exit status 2."""
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        return run(*parse_args(argv))
+        return run(*parse_args(argv), command=command_line(argv))
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
-def run(model_args, data_args, threephase_args, training_args) -> dict:
+def data_sources(data_args: DataTrainingArguments) -> dict[str, str]:
+    """What the model cards name: the dataset (a Hub id, or the train file's folder) and each split's source (a file
+    name with its folder, `name [split]`, or the share of train); never an absolute path."""
+    if data_args.dataset_name:
+        sources = {split: f"{data_args.dataset_name} [{split}]" for split in ("train", "validation", "test")}
+        return {"dataset": data_args.dataset_name, **sources}
+    files = {split: Path(f) for split, f in (("train", data_args.train_file), ("validation", data_args.validation_file),
+                                             ("test", data_args.test_file)) if f}
+    sources = {split: f"{path.resolve().parent.name}/{path.name}" for split, path in files.items()}
+    sources.setdefault("validation", f"{data_args.validation_split_percentage} % of {sources['train']} (seeded)")
+    return {"dataset": files["train"].resolve().parent.name, **sources}
+
+
+def run(model_args, data_args, threephase_args, training_args, card_args=None, command: str | None = None) -> dict:
     launched = int(os.environ.get("WORLD_SIZE", "1"))
     if launched > 1 and training_args.world_size != launched:
         raise InputError(f"launched with {launched} processes but the Trainer sees {training_args.world_size}: "
                          "on a machine without GPUs add --use_cpu true")
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    transformers.utils.logging.set_verbosity_warning()
+    verbose = training_args.get_process_log_level() < logging.WARNING  # --log_level info / debug
+    transformers.utils.logging.set_verbosity(min(training_args.get_process_log_level(), logging.WARNING))
+    if not verbose:  # progress bars of loading, saving and datasets.map; the Trainer's own bars stay
+        transformers.utils.logging.disable_progress_bar()
+        datasets.disable_progress_bars()
+        quiet_by_design_notices()
     check_arguments(threephase_args, training_args)
     check_model(model_args.model_name_or_path)
+    logger.info(precision_line(training_args))
+    if logs_by_default(training_args):
+        logger.info("--logging_steps not given: each phase logs its loss every 2 %% of its steps")
     data, label_space = load_labelled_data(data_args, seed=training_args.seed)
-    source = data_args.dataset_name or ", ".join(
-        Path(f).name for f in (data_args.train_file, data_args.validation_file, data_args.test_file) if f
-    )
     logger.info("variant %s: phases %s on %s", threephase_args.variant, " -> ".join(threephase_args.phases),
                 {split: len(ds) for split, ds in data.items()})
     results = run_phases(model_args.model_name_or_path, data, label_space, threephase_args, training_args,
-                         data_source=source)
+                         data_source=data_sources(data_args), card_args=card_args, command=command)
     if not training_args.should_save:
         return results
-    output_dir = Path(training_args.output_dir)
-    test = results["test"]
-    print(f"test accuracy {test['accuracy']:.4f}, macro F1 {test['f1']:.4f}")
-    print(f"results: {output_dir / 'results.json'}")
-    final = final_phase(threephase_args.phases)
-    print(f"pictures: {output_dir}/base_embeddings.png, {output_dir}/*/embeddings.png, "
-          f"{output_dir}/{final}/confusion_matrix.png, {output_dir}/*/loss.png")
+    print(closing_lines(Path(training_args.output_dir), threephase_args.phases, results))
     return results
+
+
+def closing_lines(output_dir: Path, phases: tuple[str, ...], results: dict) -> str:
+    """What the command prints at the end: the test numbers, where everything is, and how to load the folders."""
+    test, final = results["test"], final_phase(phases)
+    walls = ", ".join(f"{phase} {seconds:.0f} s" for phase, seconds in results["wall_s"].items()
+                      if seconds is not None)
+    return "\n".join([
+        f"test accuracy {test['accuracy']:.4f}, macro F1 {test['f1']:.4f} ({len(test['per_class'])} classes); "
+        f"wall time {walls}",
+        f"results: {output_dir / 'results.json'}; predictions: {output_dir / 'predictions.jsonl'}",
+        f"pictures: {output_dir / 'embeddings.png'} (every phase, one PCA), {output_dir}/{final}/confusion_matrix.png, "
+        f"{output_dir}/*/loss.png",
+        f"model cards: {output_dir}/*/README.md",
+        f"load: import hf_threephase, then pipeline(\"text-classification\", model=\"{output_dir / final}\"); without "
+        "the package add trust_remote_code=True (the folders carry the model code); "
+        f"SentenceTransformer(\"{output_dir / phases[0]}\") gives a phase's sentence embedding",
+    ])
 
 
 if __name__ == "__main__":

@@ -20,13 +20,21 @@ logger = logging.getLogger("hf_threephase")
 class DataTrainingArguments:
     """Where the data comes from and how much of it to use (the names of transformers' run_glue.py)."""
 
-    dataset_name: str | None = field(default=None, metadata={"help": "A dataset on the Hub (or a local dataset dir)."})
-    dataset_config_name: str | None = None
-    train_file: str | None = field(default=None, metadata={"help": "csv, json or jsonl"})
-    validation_file: str | None = field(default=None, metadata={"help": "Default: a seeded share of train (--validation_split_percentage)."})
-    test_file: str | None = None
-    text_column: str = "text"
-    label_column: str = "label"
+    _argument_group_name = "Data (a train and a test split are required; validation defaults to a share of train)"
+
+    dataset_name: str | None = field(
+        default=None, metadata={"help": "A dataset on the Hub (or a local dataset folder) with train and test splits; "
+                                        "instead of the files."})
+    dataset_config_name: str | None = field(default=None, metadata={"help": "The --dataset_name configuration."})
+    train_file: str | None = field(default=None, metadata={"help": "Training data: csv, json or jsonl."})
+    validation_file: str | None = field(
+        default=None, metadata={"help": "Validation data (model selection, pictures). Default: a seeded "
+                                        "--validation_split_percentage of train."})
+    test_file: str | None = field(
+        default=None, metadata={"help": "Test data, used once at the end. Required, unless --dataset_name has a test "
+                                        "split."})
+    text_column: str = field(default="text", metadata={"help": "The column holding the texts."})
+    label_column: str = field(default="label", metadata={"help": "The column holding the labels (strings or ints)."})
     label_columns: list[str] | None = field(
         default=None, metadata={"help": "Hierarchical labels, one column per level (top level first)."}
     )
@@ -37,10 +45,25 @@ class DataTrainingArguments:
         default=None, metadata={"help": "JSON list of label names: integer, whole-float or boolean labels are "
                                         "indices into it; it also fixes the class order."}
     )
-    validation_split_percentage: int = 20
+    validation_split_percentage: int = field(
+        default=20, metadata={"help": "Without a validation split: the percentage of train held out for it."})
     max_train_samples: int | None = field(default=None, metadata={"help": "A seeded random subset of train."})
-    max_eval_samples: int | None = None
-    max_predict_samples: int | None = None
+    max_eval_samples: int | None = field(default=None, metadata={"help": "The first N validation examples."})
+    max_predict_samples: int | None = field(default=None, metadata={"help": "The first N test examples."})
+    train_samples_per_class: int | None = field(
+        default=None, metadata={"help": "The low-label regime: a seeded draw of k labelled train examples per class "
+                                        "(after --max_train_samples)."})
+    unlabeled_file: str | None = field(
+        default=None, metadata={"help": "Text-only data for the DAE (and Joint's DAE term): csv / json / jsonl with "
+                                        "--text_column, or .txt, one text a line. CL and FT never see it."})
+    unlabeled_dataset_name: str | None = field(
+        default=None, metadata={"help": "Text-only data from a Hub dataset (its --text_column), instead of a file."})
+    unlabeled_split: str = field(default="train", metadata={"help": "The split of --unlabeled_dataset_name."})
+    unlabeled_from_train: bool = field(
+        default=False, metadata={"help": "With --train_samples_per_class: the train texts left out become text-only "
+                                         "data for the DAE."})
+    max_unlabeled_samples: int | None = field(
+        default=None, metadata={"help": "A seeded subset of at most N text-only texts (all of them by default)."})
 
     def __post_init__(self):
         if self.dataset_name is None and self.train_file is None:

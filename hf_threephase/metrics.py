@@ -11,6 +11,14 @@ def classification_metrics(labels, predictions) -> dict[str, float]:
             "recall": float(recall), "f1": float(f1)}
 
 
+def per_class_metrics(labels, predictions, names: list[str]) -> dict[str, dict]:
+    """{class name: precision, recall, f1, support} for class ids `0 .. len(names) - 1` (0 where undefined)."""
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predictions, labels=list(range(len(names))), average=None, zero_division=0)
+    return {name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
+            for name, p, r, f, n in zip(names, precision, recall, f1, support)}
+
+
 def confusion(labels, predictions, num_labels: int) -> list[list[int]]:
     """Rows: true label, columns: predicted label."""
     return confusion_matrix(labels, predictions, labels=list(range(num_labels))).tolist()

@@ -81,6 +81,9 @@ class PhaseSpec:
         selects_checkpoint: whether the phase keeps its best checkpoint on validation (`load_best_model_at_end`).
         final: whether the phase ends the chain: a classifier, evaluated once on the test split, whose metrics are the
             run's results and whose folder is pushed as `hub_model_id` itself.
+        recipe_fields: the `ThreePhaseArguments` fields the phase reads besides those every phase reads
+            (`max_seq_length`, `pooling_mode`, and the LoRA settings under `use_peft`); its model card lists them with
+            their values.
     """
 
     name: str
@@ -94,6 +97,7 @@ class PhaseSpec:
     prepare_model: Callable[[PhaseContext, PreTrainedModel], None] | None = None
     selects_checkpoint: bool = False
     final: bool = False
+    recipe_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

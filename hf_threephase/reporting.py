@@ -1,40 +1,84 @@
 """What a run reports: test metrics of the final phase, pictures, model cards, results.json, the Hub push."""
 
-import dataclasses
 import json
 import os
 from pathlib import Path
 
+import numpy as np
 from transformers import Trainer, TrainingArguments
 
-from .cards import render_card
+from .cards import RunFacts, render_card
 from .diagnostics import embed_dataset
 from .hub import push_phases
 from .label_space import LabelSpace
-from .metrics import classification_metrics, confusion, nearest_centroid_accuracy
-from .plots import plot_confusion, plot_embeddings, plot_losses
+from .metrics import classification_metrics, confusion, nearest_centroid_accuracy, per_class_metrics
+from .plots import EmbeddingProjection, plot_confusion, plot_embedding_panels, plot_embeddings, plot_losses
 
 
-def test_metrics(trainer: Trainer, test, label_space: LabelSpace) -> dict:
-    """The test split (tokenised, with `label`), used once, after model selection on validation: accuracy, macro
-    precision / recall / F1, cross-entropy `loss` and the confusion matrix (rows true, columns predicted)."""
+def test_predictions(trainer: Trainer, test, label_space: LabelSpace) -> tuple[dict, list[dict]]:
+    """The test split (tokenised, with `text` and `label`), used once, after model selection on validation.
+
+    Returns:
+        The metrics: `accuracy`; `precision`, `recall`, `f1`, macro averages over the classes (`average: "macro"`);
+        cross-entropy `loss`; `label_names`, the class names in class-id order, which is the order of the rows (true)
+        and columns (predicted) of `confusion_matrix`; `per_class` {name: precision, recall, f1, support}. And one
+        row per test example: `text`, `gold` and `predicted` class names, `probabilities` {name: softmax}.
+    """
     prediction = trainer.predict(test.select_columns(["input_ids", "label"]), metric_key_prefix="test")
-    predicted = prediction.predictions.argmax(axis=1)
-    metrics = classification_metrics(prediction.label_ids, predicted)
-    metrics["loss"] = prediction.metrics["test_loss"]
-    metrics["confusion_matrix"] = confusion(prediction.label_ids, predicted, label_space.num_labels)
-    return metrics
+    logits, gold = prediction.predictions.astype(np.float64), prediction.label_ids
+    predicted = logits.argmax(axis=1)
+    names = list(label_space.names)
+    metrics = classification_metrics(gold, predicted)
+    metrics.update(average="macro", loss=prediction.metrics["test_loss"], label_names=names,
+                   confusion_matrix=confusion(gold, predicted, label_space.num_labels),
+                   per_class=per_class_metrics(gold, predicted, names))
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    rows = [{"text": text, "gold": names[g], "predicted": names[p],
+             "probabilities": {name: round(float(q), 6) for name, q in zip(names, row)}}
+            for text, g, p, row in zip(test["text"], gold, predicted, probabilities)]
+    return metrics, rows
 
 
-def draw_embeddings(model, tokenizer, examples, label_space: LabelSpace, path: Path, title: str,
-                    batch_size: int) -> float:
-    """Map the embeddings of tokenised `examples` (with `label`) to `path`; returns their nearest-centroid
-    accuracy."""
+def write_predictions(path: Path, rows: list[dict]):
+    """`rows` as JSON lines, replaced atomically."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def validation_embeddings(model, tokenizer, examples, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sentence embeddings float32 `(n, dim)` and class ids `(n,)` of tokenised `examples` (with `label`)."""
     embeddings, labels = embed_dataset(model, tokenizer, examples, batch_size)
+    return embeddings.astype(np.float32), labels
+
+
+def draw_embeddings(embeddings: np.ndarray, labels: np.ndarray, label_space: LabelSpace, reference: np.ndarray,
+                    path: Path, title: str) -> float:
+    """Map `embeddings` `(n, dim)` to `path` in the PCA fitted on `reference` (the base model's); returns their
+    nearest-centroid accuracy."""
     score = nearest_centroid_accuracy(embeddings, labels)
-    plot_embeddings(embeddings, labels, list(label_space.names), path,
-                    f"validation embeddings after {title} (centroid acc. {score:.3f})")
+    points, caption = EmbeddingProjection(reference)(embeddings)
+    plot_embeddings(points, labels, list(label_space.names), path,
+                    f"validation embeddings after {title} (centroid acc. {score:.3f})\n{caption}")
     return score
+
+
+def draw_run_embeddings(output_dir: Path, phases: list[str], labels: np.ndarray, label_space: LabelSpace) -> Path:
+    """`output_dir/embeddings.png`: a panel for the base model and one per phase (from `base_embeddings.npy` and each
+    phase folder's `embeddings.npy`), all in the PCA fitted on the base model's vectors."""
+    reference = np.load(output_dir / "base_embeddings.npy")
+    project = EmbeddingProjection(reference)
+    panels, captions = [], set()
+    for title, path in [("base model", output_dir / "base_embeddings.npy"),
+                        *[(phase, output_dir / phase / "embeddings.npy") for phase in phases]]:
+        embeddings = np.load(path)
+        points, caption = project(embeddings)
+        captions.add(caption)
+        panels.append((f"{title} (centroid acc. {nearest_centroid_accuracy(embeddings, labels):.3f})", points))
+    path = output_dir / "embeddings.png"
+    plot_embedding_panels(panels, labels, list(label_space.names), path, "; ".join(sorted(captions)))
+    return path
 
 
 def draw_phase(folder: Path, phase: str, log_history: list[dict], metrics: dict, label_space: LabelSpace):
@@ -45,29 +89,9 @@ def draw_phase(folder: Path, phase: str, log_history: list[dict], metrics: dict,
                        "test confusion matrix")
 
 
-def write_card(phase: str, folder: Path, metrics: dict, phase_args: TrainingArguments, *, recipe_args,
-               run_args: TrainingArguments, base_model: str, data: dict, data_source: str, label_space: LabelSpace):
-    """The phase folder's README.md: what the phase did, on which data, its metrics and settings."""
-    shown = {split: {k: round(v, 4) for k, v in values.items() if isinstance(v, float) and "runtime" not in k
-                     and "per_second" not in k}
-             for split, values in metrics.items() if split in ("validation", "test")}
-    recipe = {k: v for k, v in dataclasses.asdict(recipe_args).items() if k != "phase_arguments"}
-    hyperparameters = {
-        **recipe, "phase_learning_rate": phase_args.learning_rate,
-        "phase_num_train_epochs": phase_args.num_train_epochs,
-        "phase_batch_size": phase_args.per_device_train_batch_size,
-        "seed": phase_args.seed, "weight_decay": phase_args.weight_decay, "warmup_steps": phase_args.warmup_steps,
-        "lr_scheduler_type": str(phase_args.lr_scheduler_type), "optim": str(phase_args.optim),
-        **({"metric_for_best_model": phase_args.metric_for_best_model} if phase_args.metric_for_best_model else {}),
-    }
-    model_id = run_args.hub_model_id or Path(run_args.output_dir).name
-    sizes = {split: f"{len(ds)} examples" + (f" from {data_source}" if data_source else "")
-             for split, ds in data.items()}
-    render_card(
-        phase, model_id=model_id, base_model=base_model, variant=recipe_args.variant,
-        phases=list(recipe_args.phases), data=sizes, label_names=list(label_space.names), metrics=shown,
-        hyperparameters=hyperparameters,
-    ).save(folder / "README.md")
+def write_card(phase: str, folder: Path, metrics: dict, settings: dict, facts: RunFacts, embedding_size: int):
+    """The phase folder's README.md (see `cards.render_card`)."""
+    render_card(phase, facts, metrics, settings, embedding_size=embedding_size).save(folder / "README.md")
 
 
 def write_results(output_dir: Path, results: dict):

@@ -8,7 +8,11 @@ import json
 import logging
 import os
 import shutil
+import time
+from functools import cached_property
 from pathlib import Path
+
+import numpy as np
 
 from accelerate import PartialState
 from datasets import DatasetDict
@@ -19,10 +23,23 @@ from . import phases as _builtin_phases  # noqa: F401  (registers the built-in p
 from .adapters import add_lora, merge_lora
 from .arguments import ThreePhaseArguments, phase_training_args
 from .collators import SetEpochCallback, tokenize_function
+from .cards import CardArguments, RunFacts, card_facts, model_name, phase_settings
+from .export import add_remote_code, write_sentence_transformers_modules
 from .label_space import LabelSpace
 from .modeling_threephase import ThreePhaseModel
 from .registry import PHASES, PhaseContext, PhaseSpec, final_phase
-from .reporting import draw_embeddings, draw_phase, push_run, test_metrics, write_card, write_results
+from .reporting import (
+    draw_embeddings,
+    draw_phase,
+    draw_run_embeddings,
+    push_run,
+    test_predictions,
+    validation_embeddings,
+    write_card,
+    write_predictions,
+    write_results,
+)
+from .run_info import hardware, package_versions
 from .validation import InputError
 
 logger = logging.getLogger("hf_threephase")
@@ -39,19 +56,24 @@ def load_phase_model(cls, source: str | Path, pooling_mode: str = "mean", **conf
 class PhaseRunner:
     """Runs a variant's phases over a `DatasetDict` with `train`, `validation`, `test` splits holding `text`, `label`
     (int class ids) and, for hierarchical labels, `label_path` (a list of levels). `data_source` names the data in the
-    model cards; `callbacks` go to every phase's Trainer."""
+    model cards: a name, or {"dataset": name, <split>: source}; `callbacks` go to every phase's Trainer; `card_args`
+    name the base model, language and license in the cards; `command` is recorded in results.json."""
 
     def __init__(self, model_name_or_path: str, data: DatasetDict, label_space: LabelSpace,
-                 args: ThreePhaseArguments, training_args: TrainingArguments, data_source: str = "",
-                 callbacks: list | None = None):
+                 args: ThreePhaseArguments, training_args: TrainingArguments, data_source: str | dict = "",
+                 callbacks: list | None = None, card_args: CardArguments | None = None, command: str | None = None):
         self.model_name_or_path = str(model_name_or_path)
+        self.card_args, self.command = card_args, command
         self.args = args
         self.training_args = training_args
         self.data_source = data_source
         self.callbacks = callbacks or []
         self.output_dir = Path(training_args.output_dir)
         start = AutoConfig.from_pretrained(model_name_or_path)
-        self.base_model = start.base_model if start.model_type == "threephase" else self.model_name_or_path
+        # a name, never a local path: the Hub id or the folder's name (config.json and the cards record it)
+        given = card_args.base_model_name if card_args else None
+        self.base_model = given or (start.base_model if start.model_type == "threephase"
+                                    else model_name(self.model_name_or_path))
         tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
         tokenize = tokenize_function(tokenizer, args.max_seq_length)
         self.context = PhaseContext(
@@ -59,7 +81,7 @@ class PhaseRunner:
             tokenize=tokenize, label_space=label_space, args=args)
 
     def run(self) -> dict:
-        self.draw_base_embeddings()
+        self.save_base_embeddings()
         source, done = self.model_name_or_path, []
         for phase in self.args.phases:
             final = self.output_dir / phase
@@ -72,9 +94,15 @@ class PhaseRunner:
             source = final
             done.append(phase)
         results = json.loads((self.output_dir / final_phase(self.args.phases) / "phase_metrics.json").read_text())
+        walls = {phase: json.loads((self.output_dir / phase / "phase_metrics.json").read_text()).get("wall_s")
+                 for phase in self.args.phases}
         results = {"variant": self.args.variant, "phases": list(self.args.phases),
-                   "world_size": self.training_args.world_size, **results}
+                   "world_size": self.training_args.world_size, "label_names": list(self.context.label_space.names),
+                   **results, "wall_s": walls, "predictions_file": "predictions.jsonl", "command": self.command,
+                   "versions": package_versions(), "hardware": hardware(self.training_args.device)}
         if self.training_args.should_save:
+            draw_run_embeddings(self.output_dir, list(self.args.phases), self.validation_labels,
+                                self.context.label_space)
             write_results(self.output_dir, results)
             if self.training_args.push_to_hub:
                 push_run(self.output_dir, list(self.args.phases), self.training_args)
@@ -93,20 +121,30 @@ class PhaseRunner:
         """A finished folder reused by this command (e.g. another variant's DAE phase) gets this run's card."""
         if self.training_args.should_save:
             metrics = json.loads((folder / "phase_metrics.json").read_text())
-            self.write_card(spec.name, folder, metrics, self.phase_args(spec))
+            self.write_card(spec, folder, metrics, self.phase_args(spec))
 
-    def draw_base_embeddings(self):
-        """The validation embeddings of the untouched base encoder, to compare with each phase's map."""
-        path = self.output_dir / "base_embeddings.png"
+    @property
+    def validation_labels(self) -> np.ndarray:
+        return np.asarray(self.context.data["validation"]["label"])
+
+    def save_base_embeddings(self):
+        """The validation embeddings of the untouched base encoder (`base_embeddings.npy`): the reference of every
+        embedding map's PCA."""
+        path = self.output_dir / "base_embeddings.npy"
         if self.training_args.should_save and not path.exists():
             self.output_dir.mkdir(parents=True, exist_ok=True)
             model = load_phase_model(ThreePhaseModel, self.model_name_or_path, pooling_mode=self.args.pooling_mode)
-            self.draw_embeddings(model, path, "base model")
+            np.save(path, self.embed(model))
+
+    def embed(self, model) -> np.ndarray:
+        return validation_embeddings(model, self.context.tokenizer, self.context.tokenized["validation"],
+                                     self.training_args.per_device_eval_batch_size)[0]
 
     def phase_args(self, spec: PhaseSpec) -> TrainingArguments:
         return phase_training_args(spec, self.args, self.training_args, self.output_dir)
 
     def run_phase(self, spec: PhaseSpec, source, done: list[str]):
+        start = time.perf_counter()
         args = self.phase_args(spec)
         set_seed(args.seed)
         context = self.context
@@ -115,6 +153,8 @@ class PhaseRunner:
             config_kwargs.update(spec.config_kwargs(context))
         model = load_phase_model(spec.model_class, source, self.args.pooling_mode, **config_kwargs)
         model.config.phases = [*done, spec.name]
+        model.config.base_model = self.base_model
+        model.config.encoder._name_or_path = self.base_model  # not the local path it was loaded from
         if self.args.use_peft:
             a = self.args
             logger.info("%s phase, LoRA r=%d: %s", spec.name, a.lora_r,
@@ -126,9 +166,11 @@ class PhaseRunner:
         metrics = {"train": trainer.train(resume_from_checkpoint=last).metrics}
         if args.eval_strategy != "no":
             metrics["validation"] = {k.removeprefix("eval_"): v for k, v in trainer.evaluate().items()}
+        predictions = None
         if spec.final:
-            metrics["test"] = test_metrics(trainer, context.tokenized["test"], context.label_space)
-        self.save_phase(trainer, spec.name, metrics)
+            metrics["test"], predictions = test_predictions(trainer, context.tokenized["test"], context.label_space)
+        metrics["wall_s"] = time.perf_counter() - start  # training, evaluation and test (this invocation's)
+        self.save_phase(trainer, spec, metrics, predictions)
 
     def build_trainer(self, spec: PhaseSpec, model, args: TrainingArguments) -> Trainer:
         data = spec.build_data(self.context, args)
@@ -141,9 +183,12 @@ class PhaseRunner:
             processing_class=self.context.tokenizer, callbacks=callbacks, **extras,
         )
 
-    def save_phase(self, trainer: Trainer, phase: str, metrics: dict):
+    def save_phase(self, trainer: Trainer, spec: PhaseSpec, metrics: dict, predictions: list[dict] | None = None):
         """Write the phase folder beside its final place, then rename: a folder that exists is complete. Every
-        process calls this (FSDP / DeepSpeed gather the weights); only the main one writes."""
+        process calls this (FSDP / DeepSpeed gather the weights); only the main one writes. The folder carries the
+        model code (`trust_remote_code=True` loads it without the package), sentence-transformers module files and
+        its validation embeddings; the final phase's test `predictions` go to `output_dir/predictions.jsonl`."""
+        phase = spec.name
         final, tmp = self.output_dir / phase, self.output_dir / f".{phase}.tmp"
         if trainer.args.should_save:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -152,30 +197,52 @@ class PhaseRunner:
             merge_lora(trainer.model, tmp / "adapter" if keep else None)
         trainer.save_model(str(tmp))
         if trainer.args.should_save:
+            add_remote_code(trainer.model, tmp)
+            trainer.model.config.save_pretrained(tmp)
+            write_sentence_transformers_modules(trainer.model, tmp, self.args.max_seq_length)
             trainer.state.save_to_json(str(tmp / "trainer_state.json"))
-            metrics["validation_centroid_accuracy"] = self.draw_embeddings(trainer.model, tmp / "embeddings.png", phase)
+            embeddings = self.embed(trainer.model)
+            np.save(tmp / "embeddings.npy", embeddings)
+            metrics["validation_centroid_accuracy"] = draw_embeddings(
+                embeddings, self.validation_labels, self.context.label_space,
+                np.load(self.output_dir / "base_embeddings.npy"), tmp / "embeddings.png", phase)
             (tmp / "phase_metrics.json").write_text(json.dumps(metrics, indent=2))
             draw_phase(tmp, phase, trainer.state.log_history, metrics, self.context.label_space)
-            self.write_card(phase, tmp, metrics, trainer.args)
+            self.write_card(spec, tmp, metrics, trainer.args)
+            if predictions is not None:
+                write_predictions(self.output_dir / "predictions.jsonl", predictions)
             os.replace(tmp, final)
             shutil.rmtree(trainer.args.output_dir, ignore_errors=True)
         trainer.accelerator.wait_for_everyone()
 
-    def draw_embeddings(self, model, path: Path, title: str) -> float:
-        return draw_embeddings(model, self.context.tokenizer, self.context.tokenized["validation"],
-                               self.context.label_space, path, title, self.training_args.per_device_eval_batch_size)
+    @cached_property
+    def facts(self) -> RunFacts:
+        """What every card of this run says."""
+        data, run_args = self.context.data, self.training_args
+        sources = self.data_source if isinstance(self.data_source, dict) else {"dataset": self.data_source}
+        pushed_as = run_args.hub_model_id or (self.output_dir.name if run_args.push_to_hub else None)
+        return card_facts(
+            self.card_args, model_name_or_path=self.model_name_or_path, base_model=self.base_model,
+            variant=self.args.variant, phases=list(self.args.phases), dataset=sources.get("dataset") or "local data",
+            splits=[(split, len(ds), sources.get(split) or sources.get("dataset") or "given in Python")
+                    for split, ds in data.items()],
+            label_names=list(self.context.label_space.names), examples=data["validation"]["text"][:2],
+            hub_model_id=pushed_as, output_name=self.output_dir.name, hardware=hardware(run_args.device),
+            versions=package_versions())
 
-    def write_card(self, phase: str, folder: Path, metrics: dict, phase_args: TrainingArguments):
-        write_card(phase, folder, metrics, phase_args, recipe_args=self.args, run_args=self.training_args,
-                   base_model=self.model_name_or_path, data=self.context.data, data_source=self.data_source,
-                   label_space=self.context.label_space)
+    def write_card(self, spec: PhaseSpec, folder: Path, metrics: dict, phase_args: TrainingArguments):
+        config = AutoConfig.from_pretrained(folder)
+        write_card(spec.name, folder, metrics, phase_settings(spec, self.args, phase_args), self.facts,
+                   embedding_size=config.projection_size)
 
 
 def run_phases(model_name_or_path: str, data: DatasetDict, label_space: LabelSpace | list[str],
-               args: ThreePhaseArguments, training_args: TrainingArguments, data_source: str = "",
-               callbacks: list | None = None) -> dict:
+               args: ThreePhaseArguments, training_args: TrainingArguments, data_source: str | dict = "",
+               callbacks: list | None = None, card_args: CardArguments | None = None,
+               command: str | None = None) -> dict:
     """Run `args.variant` end to end; returns (and writes to `output_dir/results.json`) the final metrics.
-    `label_space` may be a plain list of class names (single-label classification)."""
+    `label_space` may be a plain list of class names (single-label classification). See `PhaseRunner`."""
     if not isinstance(label_space, LabelSpace):
         label_space = LabelSpace(tuple(label_space))
-    return PhaseRunner(model_name_or_path, data, label_space, args, training_args, data_source, callbacks).run()
+    return PhaseRunner(model_name_or_path, data, label_space, args, training_args, data_source, callbacks,
+                       card_args, command).run()

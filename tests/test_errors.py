@@ -111,7 +111,7 @@ def test_finished_phase_from_another_base_is_kept_and_refused(tmp_path, bert_dir
               str(files["validation"]), "--test_file", str(files["test"]), "--text_column", "sentence",
               "--label_column", "topic", "--output_dir", str(out), "--report_to", "none", "--disable_tqdm", "true"])
     assert stop.value.code == 2
-    assert f"error: {out / 'dae'} holds phases [] from {roberta_dir}, but this command runs ['dae'] from {bert_dir}" \
+    assert f"error: {out / 'dae'} holds phases [] from {roberta_dir}, but this command runs ['dae'] from {bert_dir.name}" \
         in capsys.readouterr().err
     assert (out / "dae" / "model.safetensors").is_file()
 

@@ -42,7 +42,7 @@ def test_a_phase_registered_outside_the_package_runs_end_to_end(tmp_path, bert_d
     assert json.loads((out / "noop" / "config.json").read_text())["phases"] == ["noop"]
     assert json.loads((out / "ft" / "config.json").read_text())["phases"] == ["noop", "ft"]
     card = (out / "noop" / "README.md").read_text()
-    assert "**No-op** phase" in card and "trains nothing" in card and "| phase_learning_rate | 0.5 |" in card
+    assert "**No-op** phase" in card and "trains nothing" in card and "| learning_rate | 0.5 |" in card
     # it trained nothing: the encoder weights are the base model's
     base = load_file(bert_dir / "model.safetensors")
     saved = load_file(out / "noop" / "model.safetensors")

@@ -30,21 +30,22 @@ def test_every_variant_writes_its_output_tree(tmp_path, bert_dir, files, variant
     for phase in phases:
         folder = out / phase
         for name in ("model.safetensors", "config.json", "tokenizer.json", "README.md", "phase_metrics.json",
-                     "embeddings.png", "loss.png"):
+                     "embeddings.png", "embeddings.npy", "loss.png", "modeling_threephase.py", "modules.json"):
             assert (folder / name).is_file(), f"{phase}/{name}"
         assert type(AutoModel.from_pretrained(folder)) is ThreePhaseModel
         assert json.loads((folder / "config.json").read_text())["phases"] == phases[: phases.index(phase) + 1]
     clf = AutoModelForSequenceClassification.from_pretrained(out / "ft")
     assert type(clf) is ThreePhaseForSequenceClassification
     assert clf.config.id2label == {0: "food", 1: "music", 2: "weather"}
-    assert (out / "ft" / "confusion_matrix.png").is_file() and (out / "base_embeddings.png").is_file()
+    assert (out / "ft" / "confusion_matrix.png").is_file() and (out / "embeddings.png").is_file()
+    assert (out / "base_embeddings.npy").is_file() and (out / "predictions.jsonl").is_file()
     saved = json.loads((out / "results.json").read_text())
     assert saved == json.loads(json.dumps(results))
     assert saved["variant"] == variant and saved["phases"] == phases
     assert set(saved["test"]) >= {"accuracy", "precision", "recall", "f1", "confusion_matrix"}
     assert sum(map(sum, saved["test"]["confusion_matrix"])) == len(corpus()[1::3])
-    card = (out / "ft" / "README.md").read_text()
-    assert "| test | accuracy |" in card and "noise_ratio" in card
+    card = (out / "ft" / "README.md").read_text()  # FT's settings only
+    assert "| accuracy |" in card and "| classifier_dropout | 0.1 |" in card and "noise_ratio" not in card
 
 
 def test_ft_selects_on_the_users_metric_for_best_model(tmp_path, bert_dir, files):
