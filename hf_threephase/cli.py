@@ -2,6 +2,7 @@
 
 import argparse
 import dataclasses
+import difflib
 import json
 import logging
 import os
@@ -135,6 +136,15 @@ def check_model(path: str):
         AutoConfig.from_pretrained(path)
     except (OSError, ValueError) as err:
         raise InputError(f"--model_name_or_path {path}: not a model checkpoint ({str(err).splitlines()[0]})") from None
+def unknown_flag(flag: str, known: list[str]) -> str:
+    """A one-line message for a flag the parser does not know, naming the closest known one."""
+    name = flag.split("=", 1)[0]
+    if not name.startswith("-"):
+        return f"unexpected argument {flag!r} (flags come as --name value)"
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"unknown flag {name}" + (f" (did you mean {close[0]}?)" if close else " (see --help)")
+
+
     if Path(path).is_dir() and not any(Path(path).glob("*.safetensors")):
         raise InputError(f"--model_name_or_path {path}: no .safetensors weights (pickled weights are not loaded)")
 

@@ -8,6 +8,7 @@ import copy
 import inspect
 import logging
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -143,6 +144,34 @@ class ClassificationHead(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         x = self.activation(self.dense(self.dropout(features)))
         return self.out_proj(self.dropout(x))
+
+
+@contextmanager
+def transformers_errors_only():
+    """transformers logs errors only inside the block (its load reports, where we report what matters ourselves)."""
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+
+
+def load_phase_folder(cls, folder, **kwargs) -> PreTrainedModel:
+    """`cls.from_pretrained(folder, **kwargs)` on a 3-Phase phase folder. The top-level modules the folder's phase
+    lacks (the projection after the DAE, the head after CL) start fresh by design: one info line instead of
+    transformers' load report; a module the folder holds only in part is reported as a warning."""
+    with transformers_errors_only():
+        model, loading = cls.from_pretrained(folder, output_loading_info=True, **kwargs)
+    missing = set(loading["missing_keys"])
+    held = {key.split(".")[0] for key in model.state_dict() if key not in missing}
+    fresh = sorted({key.split(".")[0] for key in missing} - held)
+    partial = sorted(key for key in missing if key.split(".")[0] in held)
+    if fresh:
+        logger.info("%s from %s: new %s (initialised fresh)", cls.__name__, folder, ", ".join(fresh))
+    if partial:
+        logger.warning("%s from %s: the folder lacks %s (started fresh)", cls.__name__, folder, partial)
+    return model
 
 
 def _parameter_name(model: PreTrainedModel) -> str:
@@ -329,15 +358,11 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
             logger.info("DAE decoder for %s: a %s of its sizes, fresh but for the word embeddings it shares with the "
                         "encoder", model.config.encoder.model_type, type(model.decoder).__name__)
             return model
-        verbosity = transformers.logging.get_verbosity()
-        transformers.logging.set_verbosity_error()  # its load report lists what we check below
-        try:
+        with transformers_errors_only():  # its load report lists what we check below
             decoder, loading = AutoModelForCausalLM.from_pretrained(
                 pretrained_model_name_or_path, config=copy.deepcopy(model.decoder.config), use_safetensors=True,
                 output_loading_info=True,
             )
-        finally:
-            transformers.logging.set_verbosity(verbosity)
         model.decoder.load_state_dict(decoder.state_dict(), strict=False)
         prefix = model.decoder.base_model_prefix
         fresh = [k for k in loading["missing_keys"] if "crossattention" in k or not k.startswith(f"{prefix}.")]

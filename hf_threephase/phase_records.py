@@ -1,0 +1,102 @@
+"""What a phase was trained with, recorded in its folder (`phase_inputs.json`) and in its checkpoint folder, so that a
+rerun reuses a finished phase, or resumes its checkpoints, only when it would compute the same thing.
+
+A record holds the fingerprints of the data the phase saw (the texts and labels of train and validation, and of test
+for the final phase), the class names, the recipe settings it reads (`PhaseSpec.recipe_fields` and those every phase
+reads), its per-phase overrides, its TrainingArguments (all but those that only change logging, saving cadence,
+progress bars or where things go), the number of processes, and the hash of the previous phase's record (the first
+phase: the model it starts from), so that a phase is reused only after the same chain.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+RECORD_FILE = "phase_inputs.json"
+# ThreePhaseArguments fields every phase reads; the LoRA ones only matter under use_peft.
+COMMON_RECIPE_FIELDS = ("max_seq_length", "pooling_mode", "use_peft")
+LORA_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")
+# TrainingArguments fields that change neither the weights nor the metrics a phase writes.
+NOT_RECORDED = frozenset({
+    "output_dir", "overwrite_output_dir", "run_name", "project", "report_to", "disable_tqdm", "logging_first_step", "logging_nan_inf_filter",
+    "logging_steps", "logging_strategy", "log_level", "log_level_replica", "log_on_each_node", "push_to_hub",
+    "save_steps", "save_strategy", "save_total_limit", "save_only_model", "save_on_each_node", "resume_from_checkpoint",
+    "do_train", "do_eval", "do_predict", "local_rank", "ddp_timeout", "dataloader_num_workers",
+    "dataloader_persistent_workers", "dataloader_pin_memory", "dataloader_prefetch_factor",
+    "dataloader_multiprocessing_context", "per_device_eval_batch_size", "eval_accumulation_steps",
+    "skip_memory_metrics", "include_num_input_tokens_seen", "torch_empty_cache_steps", "enable_jit_checkpoint",
+    "restore_callback_states_from_checkpoint", "debug",
+})
+NOT_RECORDED_PREFIXES = ("hub_", "trackio_")
+
+
+def split_fingerprint(split, label_names) -> str:
+    """sha256 of a split's texts and the class name of each (a `datasets` split with `text` and int `label`)."""
+    names = [label_names[i] for i in split["label"]]
+    return hashlib.sha256(json.dumps([list(split["text"]), names]).encode()).hexdigest()
+
+
+def record_hash(record: dict) -> str:
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def phase_record(spec, recipe_args, phase_args, data, label_space, previous: dict | str) -> dict:
+    """What phase `spec` computes from: see the module's docstring. `phase_args` are the phase's TrainingArguments,
+    `previous` the previous phase's record or, for the first phase, the model it starts from."""
+    fields = [*COMMON_RECIPE_FIELDS, *(LORA_FIELDS if recipe_args.use_peft else ()), *spec.recipe_fields]
+    splits = ["train", "validation", *(["test"] if spec.final else [])]
+    training = {k: v for k, v in phase_args.to_dict().items()
+                if k not in NOT_RECORDED and not k.startswith(NOT_RECORDED_PREFIXES)}
+    chain = {"after": record_hash(previous)} if isinstance(previous, dict) else {"model": str(previous)}
+    record = {
+        **chain,
+        "data": {split: split_fingerprint(data[split], label_space.names) for split in splits},
+        "labels": list(label_space.names),
+        "recipe": {name: getattr(recipe_args, name) for name in dict.fromkeys(fields)},
+        "phase_arguments": dict(vars(recipe_args.for_phase(spec.name))),
+        "training": training,
+        "world_size": phase_args.world_size,
+    }
+    return json.loads(json.dumps(record, default=str))  # as it reads back from the file
+
+
+def differences(old: dict, new: dict) -> list[str]:
+    """What differs between two records, one short phrase each (`learning_rate 0.001 -> 0.01`, `train, test data`)."""
+    found = []
+    for key in sorted(set(old) | set(new), key=lambda k: (k != "data", k)):
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if key == "data":
+            splits = [s for s in ("train", "validation", "test") if (a or {}).get(s) != (b or {}).get(s)]
+            found.append(f"{', '.join(splits)} data")
+        elif key == "after":
+            found.append("the phases before it")
+        elif isinstance(a, dict) and isinstance(b, dict):
+            found += differences(a, b)
+        else:
+            found.append(f"{key} {a!r} -> {b!r}")
+    return found
+
+
+def read_record(folder: Path) -> dict | None:
+    path = Path(folder) / RECORD_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def write_record(folder: Path, record: dict):
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / RECORD_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
+
+
+def mismatch(folder: Path, record: dict) -> str | None:
+    """None when `folder`'s record is `record`; else what differs, in words."""
+    stored = read_record(folder)
+    if stored is None:
+        return f"it holds no {RECORD_FILE} (written by an older hf-threephase, or by hand)"
+    found = differences(stored, record)
+    if not found:
+        return None
+    shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+    return f"this command differs in {shown}"

@@ -1,0 +1,85 @@
+"""Checks that need the tokenizer, the model's config or the phase registry; the runner makes them before any phase
+trains (arguments and data are checked in `validation` and `data`, each phase's data when the runner builds them)."""
+
+import logging
+import os
+from collections import Counter
+
+from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
+
+from .registry import PHASES, VARIANTS
+from .validation import InputError
+
+logger = logging.getLogger("hf_threephase")
+# Diagnostics (`hf_threephase.diagnostics`) that examples yield only when they hold a same-class and an other-class pair.
+PAIR_METRICS = ("cosine_gap", "same_class_cosine", "other_class_cosine")
+
+
+def max_seq_length_limit(tokenizer, encoder_config) -> int | None:
+    """The most tokens a text may have on this model: the tokenizer's `model_max_length` where it sets one, and the
+    encoder's position table (`max_position_embeddings`); None where neither says."""
+    limits = [getattr(encoder_config, "max_position_embeddings", None)]
+    if tokenizer.model_max_length < VERY_LARGE_INTEGER:
+        limits.append(tokenizer.model_max_length)
+    return min((limit for limit in limits if limit), default=None)
+
+
+def capped_max_seq_length(requested: int, tokenizer, encoder_config) -> int:
+    """`requested`, or the model's limit when that is smaller (with a warning, as run_glue.py does)."""
+    limit = max_seq_length_limit(tokenizer, encoder_config)
+    if limit is not None and requested > limit:
+        logger.warning("--max_seq_length %d is more than the model takes (%d tokens: its tokenizer's model_max_length "
+                       "and position table): using %d", requested, limit, limit)
+        return limit
+    return requested
+
+
+def check_encoder(phases: tuple[str, ...], encoder_config):
+    """Every phase's model can be built on this encoder (`check_encoder_config` of its model class).
+
+    Raises:
+        InputError: one that cannot, saying why and which registered variants run on this encoder.
+    """
+
+    def problem(phase: str) -> str | None:
+        check = getattr(PHASES[phase].model_class, "check_encoder_config", None)
+        try:
+            if check is not None:
+                check(encoder_config)
+        except ValueError as err:
+            return str(err)
+        return None
+
+    for phase in phases:
+        why = problem(phase)
+        if why is not None:
+            runs = [name for name, variant in VARIANTS.items() if all(problem(p) is None for p in variant.phases)]
+            raise InputError(f"the {phase} phase cannot run on this {encoder_config.model_type} model: {why}; the "
+                             f"variants that run on it: {', '.join(runs) or 'none'}")
+
+
+def check_selection(phase: str, phase_args, labels, label_names, where: str):
+    """A phase that keeps its best checkpoint on a pair diagnostic (e.g. CL on `cosine_gap`) needs validation examples
+    (`labels`: their class ids) of two classes, two of one class.
+
+    Raises:
+        InputError: they have not, naming the split (`where`), its class sizes and the way out.
+    """
+    metric = (phase_args.metric_for_best_model or "").removeprefix("eval_")
+    sizes = Counter(labels)
+    if not phase_args.load_best_model_at_end or metric not in PAIR_METRICS or (
+            len(sizes) > 1 and max(sizes.values()) > 1):
+        return
+    shown = ", ".join(f"{label_names[c]} {n}" for c, n in sorted(sizes.items()))
+    raise InputError(f"{where}: the {phase} phase keeps its best checkpoint on {metric}, which needs validation "
+                     f"examples of two classes, two of one class (class sizes: {shown}): give a larger validation "
+                     f"split, or --{phase}_model_selection last")
+
+
+def warn_fsdp_on_cpu(training_args):
+    """accelerate shards with FSDP on accelerators only: asked for on a CPU (`--fsdp`, or an accelerate FSDP config),
+    it runs plain data parallelism. Says so in one line."""
+    asked = training_args.fsdp or os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
+    if asked and training_args.device.type == "cpu":
+        logger.warning("FSDP was asked for, but accelerate shards on accelerators only: on this CPU every process "
+                       "holds the whole model (plain data parallelism)")
