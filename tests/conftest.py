@@ -80,49 +80,38 @@ def dae_targets(clean) -> dict:
 TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
 
 
+def save_tiny(folder: Path, model_class, config_class, tokenizer, **config) -> Path:
+    """A random `model_class` of `config_class(vocab_size=len(tokenizer), **config)` and the tokenizer, saved."""
+    model_class(config_class(vocab_size=len(tokenizer), **config)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def bert_dir(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("tiny-bert")
-    tokenizer = _wordpiece_tokenizer()
-    config = BertConfig(vocab_size=len(tokenizer), max_position_embeddings=64, pad_token_id=0, **TINY)
-    BertModel(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return save_tiny(tmp_path_factory.mktemp("tiny-bert"), BertModel, BertConfig, _wordpiece_tokenizer(),
+                     max_position_embeddings=64, pad_token_id=0, **TINY)
 
 
 @pytest.fixture(scope="session")
 def roberta_dir(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("tiny-roberta")
-    tokenizer = _bpe_tokenizer()
-    config = RobertaConfig(
-        vocab_size=len(tokenizer), max_position_embeddings=70, pad_token_id=1, bos_token_id=0, eos_token_id=2, **TINY
-    )
-    RobertaModel(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return save_tiny(tmp_path_factory.mktemp("tiny-roberta"), RobertaModel, RobertaConfig, _bpe_tokenizer(),
+                     max_position_embeddings=70, pad_token_id=1, bos_token_id=0, eos_token_id=2, **TINY)
 
 
 @pytest.fixture(scope="session")
 def distilbert_dir(tmp_path_factory) -> Path:
     """DistilBERT: no causal-LM form in transformers (the DAE builds a BERT decoder for it)."""
-    path = tmp_path_factory.mktemp("tiny-distilbert")
-    tokenizer = _wordpiece_tokenizer()
-    config = DistilBertConfig(vocab_size=len(tokenizer), max_position_embeddings=64, pad_token_id=0, dim=32,
-                              n_layers=2, n_heads=2, hidden_dim=64)
-    DistilBertModel(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return save_tiny(tmp_path_factory.mktemp("tiny-distilbert"), DistilBertModel, DistilBertConfig,
+                     _wordpiece_tokenizer(), max_position_embeddings=64, pad_token_id=0, dim=32, n_layers=2,
+                     n_heads=2, hidden_dim=64)
 
 
 @pytest.fixture(scope="session")
 def deberta_dir(tmp_path_factory) -> Path:
     """DeBERTa-v2: relative positions, no causal-LM form in transformers."""
-    path = tmp_path_factory.mktemp("tiny-deberta")
-    tokenizer = _wordpiece_tokenizer()
-    config = DebertaV2Config(vocab_size=len(tokenizer), max_position_embeddings=64, pad_token_id=0, **TINY)
-    DebertaV2Model(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return save_tiny(tmp_path_factory.mktemp("tiny-deberta"), DebertaV2Model, DebertaV2Config, _wordpiece_tokenizer(),
+                     max_position_embeddings=64, pad_token_id=0, **TINY)
 
 
 @pytest.fixture(params=["bert", "roberta"])
