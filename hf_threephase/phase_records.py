@@ -1,8 +1,8 @@
 """What a phase was trained with, recorded in its folder (`phase_inputs.json`) and in its checkpoint folder, so that a
 rerun reuses a finished phase, or resumes its checkpoints, only when it would compute the same thing.
 
-A record holds the fingerprints of the data the phase saw (the texts and labels of train and validation, and of test
-for the final phase), the class names, the recipe settings it reads (`PhaseSpec.recipe_fields` and those every phase
+A record holds the fingerprints of the data the phase may read (the texts and labels of every split but test, e.g. train,
+validation and text-only data; test too for the final phase), the class names, the recipe settings it reads (`PhaseSpec.recipe_fields` and those every phase
 reads), its per-phase overrides, its TrainingArguments (all but those that only change logging, saving cadence,
 progress bars or where things go), the number of processes, and the hash of the previous phase's record (the first
 phase: the model it starts from), so that a phase is reused only after the same chain.
@@ -31,8 +31,9 @@ NOT_RECORDED_PREFIXES = ("hub_", "trackio_")
 
 
 def split_fingerprint(split, label_names) -> str:
-    """sha256 of a split's texts and the class name of each (a `datasets` split with `text` and int `label`)."""
-    names = [label_names[i] for i in split["label"]]
+    """sha256 of a split's texts and the class name of each (a `datasets` split with `text` and, unless it is
+    text-only, int `label`)."""
+    names = [label_names[i] for i in split["label"]] if "label" in split.column_names else None
     return hashlib.sha256(json.dumps([list(split["text"]), names]).encode()).hexdigest()
 
 
@@ -44,7 +45,7 @@ def phase_record(spec, recipe_args, phase_args, data, label_space, previous: dic
     """What phase `spec` computes from: see the module's docstring. `phase_args` are the phase's TrainingArguments,
     `previous` the previous phase's record or, for the first phase, the model it starts from."""
     fields = [*COMMON_RECIPE_FIELDS, *(LORA_FIELDS if recipe_args.use_peft else ()), *spec.recipe_fields]
-    splits = ["train", "validation", *(["test"] if spec.final else [])]
+    splits = [split for split in data if split != "test" or spec.final]
     training = {k: v for k, v in phase_args.to_dict().items()
                 if k not in NOT_RECORDED and not k.startswith(NOT_RECORDED_PREFIXES)}
     chain = {"after": record_hash(previous)} if isinstance(previous, dict) else {"model": str(previous)}
@@ -68,7 +69,7 @@ def differences(old: dict, new: dict) -> list[str]:
         if a == b:
             continue
         if key == "data":
-            splits = [s for s in ("train", "validation", "test") if (a or {}).get(s) != (b or {}).get(s)]
+            splits = [s for s in {**(b or {}), **(a or {})} if (a or {}).get(s) != (b or {}).get(s)]
             found.append(f"{', '.join(splits)} data")
         elif key == "after":
             found.append("the phases before it")
