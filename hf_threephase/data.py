@@ -114,7 +114,7 @@ def _first_line(err: BaseException) -> str:
     return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
-def data_sources(args: DataTrainingArguments) -> dict[str, str]:
+def split_sources(args: DataTrainingArguments) -> dict[str, str]:
     """Where each split comes from, for messages: its file, `name [split]` on the Hub, or the share of train."""
     if args.dataset_name is not None:
         sources = {s: f"{args.dataset_name} [{s}]" for s in ("train", "validation", "test")}
@@ -128,7 +128,7 @@ def data_sources(args: DataTrainingArguments) -> dict[str, str]:
 def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[DatasetDict, LabelSpace]:
     """The train/validation/test splits as `text`, `label` (int64, an index into the label space's names) and, for
     hierarchical labels, `label_path` (one name per level); and the `LabelSpace`. Each split's `info.description`
-    says where it came from (see `data_sources`). Label values are read by `label_space.read_label`.
+    says where it came from (see `split_sources`). Label values are read by `label_space.read_label`.
 
     Raises:
         InputError: a missing file, column, text or label; a label that is not a class (a list, a nested value, a
@@ -143,7 +143,7 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
             raw[split] = raw[split].select(range(min(limit, len(raw[split]))))
 
     label_columns = args.label_columns or [args.label_column]
-    sources = data_sources(args)
+    sources = split_sources(args)
     check_texts_and_labels(raw, args.text_column, label_columns, sources)
     splits = [s for s in ("train", "validation", "test") if s in raw]
     names_file = _names_file(args)
