@@ -63,8 +63,8 @@ class RecipeArguments:
     max_seq_length: int = field(default=128, metadata={"help": "Tokens per text; longer texts are truncated."})
     noise_ratio: float = field(default=0.6, metadata={"help": "DAE: share of words deleted from the input, in [0, 1)."})
     imbalance_max_ratio: float | None = field(
-        default=None, metadata={"help": "CL/Joint: imbalance correction max_ratio, the most times a rare class is used. "
-                                        "Default: 4; extra_imb: 20; no_imb: off."}
+        default=None, metadata={"help": "CL/Joint: imbalance correction max_ratio, the most times a rare class is "
+                                        "used. Default: 4; extra_imb: 20; no_imb: off."}
     )
     imbalance_min_ratio: float = field(
         default=1.5, metadata={"help": "CL/Joint: a class is up-sampled only when its multiplier reaches this."})

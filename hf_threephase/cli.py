@@ -214,7 +214,8 @@ def closing_lines(output_dir: Path, phases: tuple[str, ...], results: dict) -> s
         f"model cards: {output_dir}/*/README.md",
         f"load: import hf_threephase, then pipeline(\"text-classification\", model=\"{output_dir / final}\"); without "
         "the package add trust_remote_code=True (the folders carry the model code); "
-        f"SentenceTransformer(\"{output_dir / phases[0]}\") gives a phase's sentence embedding",
+        f"SentenceTransformer(\"{output_dir / phases[max(len(phases) - 2, 0)]}\") gives that phase's sentence "
+        "embedding (any phase folder works)",
     ])
 
 

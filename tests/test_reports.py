@@ -196,7 +196,8 @@ def test_embedding_figure_has_a_panel_per_phase_on_shared_axes(run):
     assert [ax.get_title().split(" (")[0] for ax in panels] == ["base model", "dae", "cl", "ft"]
     assert len({ax.get_xlim() for ax in panels}) == 1 and len({ax.get_ylim() for ax in panels}) == 1
     assert "PCA fitted on the base model's vectors" in figure._suptitle.get_text()
-    assert "PCA fitted on the base model" in figures[".ft.tmp/embeddings.png"].axes[0].get_title()  # written, then renamed
+    phase_map = figures[".ft.tmp/embeddings.png"]  # written beside the folder, then renamed
+    assert "PCA fitted on the base model" in phase_map.axes[0].get_title()
     for phase in ("dae", "cl", "ft"):
         assert np.load(out / phase / "embeddings.npy").shape == (24, 32)
 
