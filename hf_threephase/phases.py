@@ -4,7 +4,7 @@ TrainingArguments policy and card text."""
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, TrainingArguments
 
 from .collators import DenoisingCollator, DenoisingDataset, JointCollator, JointDataset, PairCollator, PairDataset
-from .imbalance import IMBALANCE_PRESETS, upsampled_examples
+from .imbalance import IMBALANCE_PRESETS, class_multipliers, upsampled_examples
 from .metrics import with_metric
 from .modeling_threephase import (
     DAEForSeqReconstruction,
@@ -16,6 +16,7 @@ from .noise import load_stopwords
 from .pairs import ContrastivePairs
 from .registry import PhaseCard, PhaseContext, PhaseData, PhaseSpec, register_phase, register_variant
 from .trainers import JointTrainer, SiameseCosineTrainer
+from .validation import InputError
 
 
 def no_selection(training_args: TrainingArguments, eval_strategy: str = "no") -> dict:
@@ -28,14 +29,31 @@ def no_selection(training_args: TrainingArguments, eval_strategy: str = "no") ->
 
 def pair_data(context: PhaseContext, split: str, seed: int, upsampled: bool):
     """Tokenised examples of a split and their pairs; for training, after the imbalance correction (noised copies of
-    rare classes)."""
+    rare classes).
+
+    Raises:
+        InputError: the split cannot form pairs, or the correction adds copies and no stop-word list can be read;
+            naming the split's source.
+    """
     args, examples = context.args, context.tokenized[split]
     labels = context.label_space.pair_labels(context.data[split])
-    if upsampled and args.imbalance_max_ratio is not None:
+    where = context.data[split].info.description or f"the {split} split"
+    if upsampled and args.imbalance_max_ratio is not None and max(
+            class_multipliers(labels, args.imbalance_max_ratio, args.imbalance_min_ratio).values()) > 1:
+        try:
+            stopwords = load_stopwords(file=args.stopwords_file)
+        except (LookupError, OSError) as err:
+            raise InputError(f"the imbalance correction adds stop-word-noised copies of rare classes of {where}, "
+                             f"but: {err}") from None
         examples, labels = upsampled_examples(
             examples, context.data[split]["text"], labels, context.tokenize, args.imbalance_max_ratio,
-            args.imbalance_min_ratio, load_stopwords(file=args.stopwords_file))
-    return examples, ContrastivePairs(labels, args.pairs_per_example, seed)
+            args.imbalance_min_ratio, stopwords)
+    try:
+        pairs = ContrastivePairs(labels, args.pairs_per_example, seed)
+    except ValueError as err:
+        raise InputError(f"{where}: {err}: contrastive learning needs at least two classes there, and two examples "
+                         "of one") from None
+    return examples, pairs
 
 
 # --- DAE ---

@@ -1,9 +1,11 @@
 """Running a variant: each phase starts from the previous phase's folder.
 
 `output_dir/<phase>/` appears only when a phase is complete (written to a temporary folder, then renamed), so a rerun
-skips finished phases and resumes an unfinished one from its last Trainer checkpoint in `output_dir/.work/<phase>/`.
+skips finished phases and resumes an unfinished one from its last Trainer checkpoint in `output_dir/.work/<phase>/`;
+both only when they were made from the same data and settings (`phase_records`), else the run stops before training.
 """
 
+import copy
 import json
 import logging
 import os
@@ -26,7 +28,9 @@ from .collators import SetEpochCallback, tokenize_function
 from .cards import CardArguments, RunFacts, card_facts, model_name, phase_settings
 from .export import add_remote_code, write_sentence_transformers_modules
 from .label_space import LabelSpace
-from .modeling_threephase import ThreePhaseModel
+from .modeling_threephase import ThreePhaseModel, load_phase_folder
+from .phase_records import mismatch, phase_record, write_record
+from .preflight import capped_max_seq_length, check_encoder, check_selection, warn_fsdp_on_cpu
 from .registry import PHASES, PhaseContext, PhaseSpec, final_phase
 from .reporting import (
     draw_embeddings,
@@ -43,13 +47,14 @@ from .run_info import hardware, package_versions
 from .validation import InputError
 
 logger = logging.getLogger("hf_threephase")
+AFRESH = "rerun with --overwrite_output_dir true to train it again, or choose another --output_dir"
 
 
 def load_phase_model(cls, source: str | Path, pooling_mode: str = "mean", **config_kwargs):
     """`cls.from_pretrained` on a 3-Phase folder (which keeps its own pooling); on a plain checkpoint (BERT,
     RoBERTa, ...), build it around it with `pooling_mode`."""
     if AutoConfig.from_pretrained(source).model_type == "threephase":
-        return cls.from_pretrained(source, use_safetensors=True, **config_kwargs)
+        return load_phase_folder(cls, source, use_safetensors=True, **config_kwargs)
     return cls.from_encoder_pretrained(source, pooling_mode=pooling_mode, **config_kwargs)
 
 
@@ -57,12 +62,16 @@ class PhaseRunner:
     """Runs a variant's phases over a `DatasetDict` with `train`, `validation`, `test` splits holding `text`, `label`
     (int class ids) and, for hierarchical labels, `label_path` (a list of levels). `data_source` names the data in the
     model cards: a name, or {"dataset": name, <split>: source}; `callbacks` go to every phase's Trainer; `card_args`
-    name the base model, language and license in the cards; `command` is recorded in results.json."""
+    name the base model, language and license in the cards; `command` is recorded in results.json.
+    `overwrite_output_dir` trains every phase again, removing its finished folder and checkpoints first."""
 
     def __init__(self, model_name_or_path: str, data: DatasetDict, label_space: LabelSpace,
                  args: ThreePhaseArguments, training_args: TrainingArguments, data_source: str | dict = "",
-                 callbacks: list | None = None, card_args: CardArguments | None = None, command: str | None = None):
+                 callbacks: list | None = None, card_args: CardArguments | None = None, command: str | None = None,
+                 overwrite_output_dir: bool = False):
         self.model_name_or_path = str(model_name_or_path)
+        self.overwrite_output_dir = overwrite_output_dir
+        self.records, self.prepared = {}, {}  # per phase: what it computes from; the data built before any training
         self.card_args, self.command = card_args, command
         self.args = args
         self.training_args = training_args
@@ -75,19 +84,25 @@ class PhaseRunner:
         self.base_model = given or (start.base_model if start.model_type == "threephase"
                                     else model_name(self.model_name_or_path))
         tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
+        self.encoder_config = start.encoder if start.model_type == "threephase" else start
+        max_length = capped_max_seq_length(args.max_seq_length, tokenizer, self.encoder_config)
+        if max_length != args.max_seq_length:
+            self.args = args = copy.copy(args)
+            args.max_seq_length = max_length
         tokenize = tokenize_function(tokenizer, args.max_seq_length)
         self.context = PhaseContext(
             tokenizer=tokenizer, data=data, tokenized=data.map(tokenize, batched=True, desc="Tokenizing"),
             tokenize=tokenize, label_space=label_space, args=args)
 
     def run(self) -> dict:
+        self.preflight()
         self.save_base_embeddings()
         source, done = self.model_name_or_path, []
         for phase in self.args.phases:
             final = self.output_dir / phase
             PartialState().wait_for_everyone()  # every process sees the same finished phases
-            if (final / "config.json").exists():
-                self.check_finished(final, [*done, phase])
+            if phase not in self.prepared:
+                logger.info("%s: the finished %s phase is reused (same data and settings)", final, phase)
                 self.rewrite_card(PHASES[phase], final)
             else:
                 self.run_phase(PHASES[phase], source, done)
@@ -108,14 +123,64 @@ class PhaseRunner:
                 push_run(self.output_dir, list(self.args.phases), self.training_args)
         return results
 
-    def check_finished(self, folder: Path, phases: list[str]):
-        """A finished phase folder is reused only if this command would have written it."""
+    def preflight(self):
+        """Everything that could stop the run later, checked before any training: each phase's model can be built on
+        this encoder; a finished phase folder, or an unfinished phase's checkpoints, were made from this command's
+        data and settings (else the run stops, unless `overwrite_output_dir`); the data of every phase to train can be
+        built (pairs, stop words, ...): they are built here, once.
+
+        Raises:
+            InputError: what stops the run, in one line.
+        """
+        check_encoder(self.args.phases, self.encoder_config)
+        warn_fsdp_on_cpu(self.training_args)
+        if self.overwrite_output_dir and self.training_args.should_save:
+            self.clear_output_dir()
+        PartialState().wait_for_everyone()
+        previous, done = self.model_name_or_path, []
+        for phase in self.args.phases:
+            spec, args = PHASES[phase], self.phase_args(PHASES[phase])
+            record = phase_record(spec, self.args, args, self.context.data, self.context.label_space, previous)
+            self.records[phase], previous = record, record
+            done.append(phase)
+            if (self.output_dir / phase / "config.json").exists():
+                self.check_finished(self.output_dir / phase, done, record)
+                continue
+            last = get_last_checkpoint(args.output_dir) if os.path.isdir(args.output_dir) else None
+            problem = last and mismatch(args.output_dir, record)
+            if problem:
+                raise InputError(f"{args.output_dir} holds checkpoints of an unfinished {phase} phase, but {problem}: "
+                                 f"{AFRESH}")
+            self.prepared[phase] = self.build_data(spec, args)
+            validation = self.context.data["validation"]
+            check_selection(phase, args, validation["label"], self.context.label_space.names,
+                            validation.info.description or "the validation split")
+
+    def clear_output_dir(self):
+        """`overwrite_output_dir`: remove this variant's phase folders, their checkpoints and the run's results."""
+        removed = [p for p in self.args.phases
+                   if (self.output_dir / p).exists() or (self.output_dir / ".work" / p).exists()]
+        for phase in self.args.phases:
+            for path in (self.output_dir / phase, self.output_dir / ".work" / phase, self.output_dir / f".{phase}.tmp"):
+                shutil.rmtree(path, ignore_errors=True)
+        for name in ("results.json", "base_embeddings.npy", "predictions.jsonl"):
+            (self.output_dir / name).unlink(missing_ok=True)
+        if removed:
+            logger.info("overwrite_output_dir: removed the finished folders and checkpoints of %s in %s",
+                        ", ".join(removed), self.output_dir)
+
+    def check_finished(self, folder: Path, phases: list[str], record: dict):
+        """A finished phase folder is reused only if this command would have written it: same chain of phases from
+        the same base model, and the same data and settings (`record`)."""
         config = AutoConfig.from_pretrained(folder)
         if config.phases != phases or config.base_model != self.base_model:
             raise InputError(
                 f"{folder} holds phases {config.phases} from {config.base_model}, but this command runs {phases} from "
-                f"{self.base_model}: use another --output_dir"
+                f"{self.base_model}: {AFRESH}"
             )
+        problem = mismatch(folder, record)
+        if problem:
+            raise InputError(f"{folder} holds a finished {phases[-1]} phase, but {problem}: {AFRESH}")
 
     def rewrite_card(self, spec: PhaseSpec, folder: Path):
         """A finished folder reused by this command (e.g. another variant's DAE phase) gets this run's card."""
@@ -131,7 +196,8 @@ class PhaseRunner:
         """The validation embeddings of the untouched base encoder (`base_embeddings.npy`): the reference of every
         embedding map's PCA."""
         path = self.output_dir / "base_embeddings.npy"
-        if self.training_args.should_save and not path.exists():
+        first_is_new = self.args.phases[0] in self.prepared  # else reused: same base model and validation data
+        if self.training_args.should_save and (first_is_new or not path.exists()):
             self.output_dir.mkdir(parents=True, exist_ok=True)
             model = load_phase_model(ThreePhaseModel, self.model_name_or_path, pooling_mode=self.args.pooling_mode)
             np.save(path, self.embed(model))
@@ -161,6 +227,8 @@ class PhaseRunner:
                         add_lora(model, a.lora_r, a.lora_alpha, a.lora_dropout, a.lora_target_modules))
         if spec.prepare_model is not None:
             spec.prepare_model(context, model)
+        if self.training_args.should_save:
+            write_record(args.output_dir, self.records[spec.name])  # beside the checkpoints it may resume from
         trainer = self.build_trainer(spec, model, args)
         last = get_last_checkpoint(args.output_dir) if os.path.isdir(args.output_dir) else None
         metrics = {"train": trainer.train(resume_from_checkpoint=last).metrics}
@@ -172,9 +240,13 @@ class PhaseRunner:
         metrics["wall_s"] = time.perf_counter() - start  # training, evaluation and test (this invocation's)
         self.save_phase(trainer, spec, metrics, predictions)
 
-    def build_trainer(self, spec: PhaseSpec, model, args: TrainingArguments) -> Trainer:
+    def build_data(self, spec: PhaseSpec, args: TrainingArguments) -> tuple:
+        """The phase's `PhaseData` and extra Trainer arguments."""
         data = spec.build_data(self.context, args)
-        extras = dict(spec.trainer_kwargs(self.context, data))
+        return data, dict(spec.trainer_kwargs(self.context, data))
+
+    def build_trainer(self, spec: PhaseSpec, model, args: TrainingArguments) -> Trainer:
+        data, extras = self.prepared.pop(spec.name) if spec.name in self.prepared else self.build_data(spec, args)
         # a dataset that draws per epoch (noise, pairs) is told the epoch
         callbacks = [SetEpochCallback(data.train)] if hasattr(data.train, "set_epoch") else []
         callbacks += [*extras.pop("callbacks", []), *self.callbacks]
@@ -211,6 +283,7 @@ class PhaseRunner:
             self.write_card(spec, tmp, metrics, trainer.args)
             if predictions is not None:
                 write_predictions(self.output_dir / "predictions.jsonl", predictions)
+            write_record(tmp, self.records[phase])
             os.replace(tmp, final)
             shutil.rmtree(trainer.args.output_dir, ignore_errors=True)
         trainer.accelerator.wait_for_everyone()
@@ -239,10 +312,10 @@ class PhaseRunner:
 def run_phases(model_name_or_path: str, data: DatasetDict, label_space: LabelSpace | list[str],
                args: ThreePhaseArguments, training_args: TrainingArguments, data_source: str | dict = "",
                callbacks: list | None = None, card_args: CardArguments | None = None,
-               command: str | None = None) -> dict:
+               command: str | None = None, overwrite_output_dir: bool = False) -> dict:
     """Run `args.variant` end to end; returns (and writes to `output_dir/results.json`) the final metrics.
     `label_space` may be a plain list of class names (single-label classification). See `PhaseRunner`."""
     if not isinstance(label_space, LabelSpace):
         label_space = LabelSpace(tuple(label_space))
     return PhaseRunner(model_name_or_path, data, label_space, args, training_args, data_source, callbacks,
-                       card_args, command).run()
+                       card_args, command, overwrite_output_dir).run()

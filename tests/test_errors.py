@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 from conftest import corpus
 
 from hf_threephase import DAEForSeqReconstruction
@@ -79,9 +80,19 @@ CASES = {
                                     "{tmp}/names.json"),
     "names file not a list": ({"names.json": '{"0": "a"}'}, ["--label_names_file", "{tmp}/names.json"],
                               "--label_names_file {tmp}/names.json: expected a JSON list of names"),
+    "unknown flag": ({}, ["--warmup_ratio", "0.1"], "unknown flag --warmup_ratio (did you mean --warmup_steps?)"),
+    "misspelled flag": ({}, ["--nosie_ratio", "0.1"], "unknown flag --nosie_ratio (did you mean --noise_ratio?)"),
+    "stray argument": ({}, ["extra"], "unexpected argument 'extra' (flags come as --name value)"),
+    "missing stop-word file": ({}, ["--stopwords_file", "{tmp}/none.txt", "--imbalance_max_ratio", "20"],
+                               "the imbalance correction adds stop-word-noised copies of rare classes of "
+                               "{tmp}/train.jsonl, but: [Errno 2] No such file or directory: '{tmp}/none.txt'"),
     "peft and frozen encoder": ({}, ["--use_peft", "true", "--freeze_encoder", "true"],
                                 "--use_peft and --freeze_encoder both decide what of the encoder trains: choose one"),
 }
+
+
+if not torch.cuda.is_available():
+    CASES["bf16 without a GPU"] = ({}, ["--bf16", "true"], "--bf16 true needs a GPU; on this machine add --use_cpu true")
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -4,21 +4,31 @@ import json
 import logging
 import shutil
 
+import datasets
+import nltk
 import pytest
 import torch
 import transformers
-from conftest import dae_targets
+from conftest import TINY, _wordpiece_tokenizer, corpus, dae_targets, save_tiny
 from datasets import ClassLabel, Dataset, Features, Value
 from safetensors.torch import load_file, save_file
-from transformers import BertLMHeadModel, BertModel
+from test_run_threephase import FAST, Interrupt, data_flags
+from transformers import AlbertConfig, AlbertModel, BertLMHeadModel, BertModel, TrainingArguments
 
 from hf_threephase import (
     DAEForSeqReconstruction,
+    ThreePhaseArguments,
     ThreePhaseForJointTraining,
     ThreePhaseForSequenceClassification,
     ThreePhaseModel,
+    run_phases,
 )
+from hf_threephase.cli import main
 from hf_threephase.data import DataTrainingArguments, load_labelled_data
+from hf_threephase.modeling_threephase import load_phase_folder
+from hf_threephase.preflight import warn_fsdp_on_cpu
+from hf_threephase.runner import PhaseRunner
+from hf_threephase.validation import InputError
 
 
 def write_splits(folder, rows_by_split: dict, suffix: str) -> dict:
@@ -187,3 +197,184 @@ def test_a_checkpoint_lacking_encoder_weights_is_still_reported(bert_dir, tmp_pa
     warnings = "\n".join(r.getMessage() for r in transformers_logs.records if r.levelno >= logging.WARNING)
     assert f"DAE decoder from {tmp_path}: the checkpoint lacks ['bert.encoder.layer.1.attention.self.query.weight']" \
         in warnings
+
+
+# --- output folders: reused only for the same data and settings ---
+
+def jsonl_files(folder, rows_by_split: dict) -> dict:
+    """{split: path} of jsonl files with `sentence` / `topic` columns (as the `files` fixture)."""
+    folder.mkdir(exist_ok=True)
+    paths = {}
+    for split, rows in rows_by_split.items():
+        paths[split] = folder / f"{split}.jsonl"
+        paths[split].write_text("".join(json.dumps({"sentence": t, "topic": l}) + "\n" for t, l in rows))
+    return paths
+
+
+SENTIMENT = [(f"{word} film number {i}", label) for i in range(8)
+             for word, label in (("a lovely", "positive"), ("a dull", "negative"))]
+
+
+def test_a_finished_phase_is_reused_only_for_the_same_data_and_settings(tmp_path, bert_dir, files, caplog, capsys):
+    # stale-output-dir-reuse: another data set, or another learning rate, into the same --output_dir
+    out = tmp_path / "run"
+
+    def run(data, *flags):
+        return main(["--model_name_or_path", str(bert_dir), *data_flags(data), "--output_dir", str(out),
+                     "--variant", "ft", *FAST, *flags])
+
+    first = run(files)
+    written = (out / "ft" / "model.safetensors").stat().st_mtime_ns
+    with caplog.at_level(logging.INFO, logger="hf_threephase"):
+        again = run(files)
+    assert f"{out / 'ft'}: the finished ft phase is reused (same data and settings)" in caplog.text
+    assert again["test"]["confusion_matrix"] == first["test"]["confusion_matrix"]
+
+    sentiment = jsonl_files(tmp_path / "sentiment", {"train": SENTIMENT, "validation": SENTIMENT[::2],
+                                                     "test": SENTIMENT[1::2]})
+    for data, flags, differs in [
+        (sentiment, [], "train, validation, test data, labels ['food', 'music', 'weather'] -> ['negative', 'positive']"),
+        (files, ["--learning_rate", "0.01"], "learning_rate 0.001 -> 0.01"),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            run(data, *flags)
+        assert stop.value.code == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1] == (
+            f"error: {out / 'ft'} holds a finished ft phase, but this command differs in {differs}: rerun with "
+            "--overwrite_output_dir true to train it again, or choose another --output_dir")
+    assert (out / "ft" / "model.safetensors").stat().st_mtime_ns == written  # refused, and kept
+
+    fresh = run(sentiment, "--overwrite_output_dir", "true")
+    assert len(fresh["test"]["confusion_matrix"]) == 2
+    assert json.loads((out / "ft" / "config.json").read_text())["id2label"] == {"0": "negative", "1": "positive"}
+
+
+def test_checkpoints_of_another_command_are_not_resumed(tmp_path, bert_dir, files):
+    data, space = load_labelled_data(DataTrainingArguments(
+        train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
+        text_column="sentence", label_column="topic"))
+    out = tmp_path / "run"
+
+    def run(learning_rate, callbacks=None):
+        training_args = TrainingArguments(output_dir=str(out), num_train_epochs=2, per_device_train_batch_size=16,
+                                          learning_rate=learning_rate, report_to="none", disable_tqdm=True)
+        return run_phases(str(bert_dir), data, space, ThreePhaseArguments(variant="ft", max_seq_length=32),
+                          training_args, callbacks=callbacks)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(1e-3, [Interrupt("ft", 1.3)])  # after FT's first-epoch checkpoint
+    assert list((out / ".work" / "ft").glob("checkpoint-*"))
+    with pytest.raises(InputError, match=rf"^{out / '.work' / 'ft'} holds checkpoints of an unfinished ft phase, but "
+                                         r"this command differs in learning_rate 0.001 -> 0.01: rerun with"):
+        run(1e-2)
+
+
+# --- checks before any training ---
+
+def test_missing_stop_words_stop_the_command_before_any_training(tmp_path, bert_dir, files, monkeypatch, capsys):
+    def no_corpus(language):
+        raise LookupError("Resource stopwords not found.")
+
+    monkeypatch.setattr(nltk.corpus.stopwords, "words", no_corpus)
+    rare = [(t, l) for t, l in corpus() if l != "food"] + [(t, l) for t, l in corpus() if l == "food"][:3]
+    data = jsonl_files(tmp_path / "data", {"train": rare, "validation": corpus()[::3], "test": corpus()[1::3]})
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as stop:  # food: 3 examples against 40, so the correction adds copies
+        main(["--model_name_or_path", str(bert_dir), *data_flags(data), "--output_dir", str(out), *FAST])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: the imbalance correction adds stop-word-noised copies of rare classes of {data['train']}, but: no "
+        "stop-word list for 'english': install nltk's 'stopwords' corpus and point NLTK_DATA at it, or pass a list "
+        "(--stopwords_file)")
+    assert not (out / "dae").exists() and not (out / ".work").exists()  # the DAE did not train first
+
+    # 40 / 20 / 12 examples get no copies (multipliers 1): then no stop words are needed
+    balanced, space = load_labelled_data(DataTrainingArguments(
+        train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
+        text_column="sentence", label_column="topic"))
+    runner = PhaseRunner(str(bert_dir), balanced, space, ThreePhaseArguments(max_seq_length=32),
+                         TrainingArguments(output_dir=str(out), report_to="none"))
+    runner.preflight()
+    assert set(runner.prepared) == {"dae", "cl", "ft"}
+
+
+def test_max_seq_length_is_capped_at_what_the_model_takes(tmp_path, bert_dir, files, caplog):
+    # max-seq-length-over-positions: 64 positions, --max_seq_length 1000 and one long text
+    long = [("will it rain " * 60, "weather")]
+    data = jsonl_files(tmp_path / "data", {"train": corpus() + long, "validation": corpus()[::3],
+                                           "test": corpus()[1::3] + long})
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        results = main(["--model_name_or_path", str(bert_dir), *data_flags(data), "--output_dir", str(tmp_path / "o"),
+                        "--variant", "ft", *FAST, "--max_seq_length", "1000"])
+    assert "--max_seq_length 1000 is more than the model takes (64 tokens" in caplog.text and "using 64" in caplog.text
+    assert sum(map(sum, results["test"]["confusion_matrix"])) == len(corpus()[1::3]) + 1
+
+
+@pytest.mark.parametrize("kind", ["distilbert", "deberta"])
+def test_3phase_runs_on_encoders_without_a_causal_lm_form(kind, request, tmp_path, files):
+    # dae-unsupported-arch
+    out = tmp_path / "run"
+    results = main(["--model_name_or_path", str(request.getfixturevalue(f"{kind}_dir")), *data_flags(files),
+                    "--output_dir", str(out), *FAST, "--max_train_samples", "32"])
+    assert results["phases"] == ["dae", "cl", "ft"] and len(results["test"]["confusion_matrix"]) == 3
+    dae = DAEForSeqReconstruction.from_pretrained(out / "dae")
+    assert type(dae.decoder) is BertLMHeadModel and dae.config.encoder.model_type == {"distilbert": "distilbert",
+                                                                                      "deberta": "deberta-v2"}[kind]
+
+
+def test_an_encoder_no_decoder_can_share_stops_with_the_variants_that_run(tmp_path, files, capsys):
+    # ALBERT: 16-dimensional word embeddings, 32-dimensional hidden states
+    model = save_tiny(tmp_path / "albert", AlbertModel, AlbertConfig, _wordpiece_tokenizer(), embedding_size=16,
+                      max_position_embeddings=64, pad_token_id=0, **TINY)
+    with pytest.raises(SystemExit) as stop:
+        main(["--model_name_or_path", str(model), *data_flags(files), "--output_dir", str(tmp_path / "o"), *FAST])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: the dae phase cannot run on this albert model: its word embeddings have 16 dimensions and its hidden "
+        "states 32: a decoder cannot share them; the variants that run on it: ft, cl_ft")
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_unreachable_hub_dataset_is_one_line(tmp_path, bert_dir, monkeypatch, capsys):
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    with pytest.raises(SystemExit) as stop:
+        main(["--model_name_or_path", str(bert_dir), "--dataset_name", "nobody/no_such_dataset", "--output_dir",
+              str(tmp_path / "o")])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: --dataset_name nobody/no_such_dataset: cannot load it (") and len(err) == 1
+
+
+def test_an_unknown_key_in_an_arguments_file_names_the_closest(tmp_path, bert_dir, capsys):
+    (tmp_path / "args.json").write_text(json.dumps({"model_name_or_path": str(bert_dir), "train_file": "x.csv",
+                                                    "output_dir": str(tmp_path / "o"), "warmup_ratio": 0.1}))
+    with pytest.raises(SystemExit) as stop:
+        main([str(tmp_path / "args.json")])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip() == (f"error: {tmp_path / 'args.json'}: unknown flag --warmup_ratio (did you "
+                                               "mean --warmup_steps?)")
+
+
+def test_a_phase_folder_loads_with_one_line_for_its_new_modules(bert_dir, tmp_path, transformers_logs):
+    DAEForSeqReconstruction.from_encoder_pretrained(bert_dir).save_pretrained(tmp_path)
+    transformers_logs.clear()
+    load_phase_folder(ThreePhaseForSequenceClassification, tmp_path, num_labels=3)
+    assert not [r.getMessage() for r in transformers_logs.records if r.levelno >= logging.WARNING]
+    assert f"ThreePhaseForSequenceClassification from {tmp_path}: new classifier, projection (initialised fresh)" \
+        in transformers_logs.text
+
+    weights = load_file(tmp_path / "model.safetensors")
+    del weights["bottleneck.bias"]  # a module the folder holds only in part: a real problem
+    save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    load_phase_folder(ThreePhaseModel, tmp_path)
+    assert f"ThreePhaseModel from {tmp_path}: the folder lacks ['bottleneck.bias'] (started fresh)" in "\n".join(
+        r.getMessage() for r in transformers_logs.records if r.levelno >= logging.WARNING)
+
+
+def test_fsdp_asked_for_on_a_cpu_is_said_to_run_as_data_parallelism(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        warn_fsdp_on_cpu(TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none"))
+        assert not caplog.records
+        warn_fsdp_on_cpu(TrainingArguments(output_dir=str(tmp_path), use_cpu=True, fsdp="full_shard",
+                                           report_to="none"))
+    assert "FSDP was asked for, but accelerate shards on accelerators only" in caplog.text

@@ -150,10 +150,12 @@ def test_intermediate_cards_show_diagnostics_before_and_after_when_recorded():
                        phases=["dae", "cl", "ft"], dataset="d", splits=[("train", 3, "d/train.jsonl")],
                        label_names=["a", "b"], examples=["x"], hub_model_id="me/m", output_name="o", hardware="cpu",
                        versions={})
-    metrics = {"train": {"train_loss": 2.5}, "diagnostics": {"before": {"information_gap": 0.01, "cosine_gap": 0.1},
-                                                             "after": {"information_gap": 0.31, "cosine_gap": 0.2}}}
+    metrics = {"train": {"train_loss": 2.5}, "validation": {"loss": 6.6, "information_gap": 0.31, "epoch": 1.0},
+               "diagnostics": {"before": {"information_gap": 0.01, "cosine_gap": 0.1},
+                               "after": {"information_gap": 0.31, "cosine_gap": 0.2}}}
     card = render_card("dae", facts, metrics, {"noise_ratio": 0.6}, embedding_size=8).content
     assert "| information_gap | 0.01 | 0.31 |" in card and "| cosine_gap | 0.1 | 0.2 |" in card
+    assert "| loss | 6.6 |" in card and card.count("information_gap") == 1 and "epoch" not in card
     assert 'AutoModel.from_pretrained("me/m-dae")' in card and "Training loss: 2.5" in card
     del metrics["diagnostics"]
     assert "| diagnostic |" not in render_card("dae", facts, metrics, {}, embedding_size=8).content
