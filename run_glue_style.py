@@ -22,6 +22,7 @@ from transformers import TrainingArguments
 from hf_threephase import VARIANTS, PhaseArguments, ThreePhaseArguments, run_phases
 from hf_threephase.data import DataTrainingArguments, load_labelled_data
 from hf_threephase.imbalance import class_multipliers
+from hf_threephase.phase_records import RECORD_FILE
 
 # task: (Hub dataset, config, text column, label column)
 TASKS = {
@@ -84,8 +85,8 @@ SHAREABLE_FIRST_PHASES = {
 def reuse_first_phase(task: str, variant: str, seed: int, cli, results_dir: Path, output_dir: Path) -> str | None:
     """Copy a finished run's first phase into `output_dir` when this run's would be the same computation: a donor
     variant that starts with the same shareable phase, whose recorded command matches this one outside that phase's
-    independent settings. Returns the donor's run name (also when an earlier, stopped invocation of this run copied
-    it), or None."""
+    independent settings, and whose folder records its data and settings (`run_phases` checks them). Returns the
+    donor's run name (also when an earlier, stopped invocation of this run copied it), or None."""
     first = VARIANTS[variant].phases[0]
     if first not in SHAREABLE_FIRST_PHASES:
         return None
@@ -101,7 +102,8 @@ def reuse_first_phase(task: str, variant: str, seed: int, cli, results_dir: Path
             continue
         record = json.loads(record_path.read_text())
         command = {k: v for k, v in record["command"].items() if k not in independent}
-        if "same_run_as" not in record and command == settings and (folder / "config.json").exists():
+        # a folder without its record (written before records existed) would be refused by run_phases: not a donor
+        if "same_run_as" not in record and command == settings and (folder / RECORD_FILE).exists():
             output_dir.mkdir(parents=True, exist_ok=True)
             marker.write_text(folder.parent.name)
             shutil.copytree(folder, output_dir / f".{first}.tmp", dirs_exist_ok=True)
