@@ -39,7 +39,8 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path, bert_dir, 
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.count("results: ") == 1  # only the main process reports
     phases = list(VARIANTS[variant].phases)
-    assert sorted(p.name for p in two.iterdir()) == sorted([".work", "base_embeddings.png", *phases, "results.json"])
+    assert sorted(p.name for p in two.iterdir()) == sorted([".work", "base_embeddings.npy", "embeddings.png", *phases,
+                                                            "predictions.jsonl", "results.json"])
     assert not any((two / ".work").iterdir())
     distributed = json.loads((two / "results.json").read_text())
     assert distributed["world_size"] == 2
@@ -51,7 +52,7 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path, bert_dir, 
     # (the Trainer counts target tokens across processes), the CL and FT losses means over equal shares. So every phase
     # ends on the same weights, up to float rounding (~4e-6 seen; a mean per process gives ~3e-3 on the DAE).
     # train_loss is not compared: the Trainer adds the loss of the steps since its last log from process 0 alone
-    # (`_finalize_training`, not gathered), and these runs have fewer steps than `logging_steps`.
+    # (`_finalize_training`, not gathered).
     for phase in phases:
         weights = {run: load_file(tmp_path / run / phase / "model.safetensors") for run in ("one", "two")}
         for name, value in weights["one"].items():
