@@ -26,13 +26,16 @@ from hf_threephase.diagnostics import phase_diagnostics
 from hf_threephase.trainers import PhaseTrainer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-# name: (encoder learning rate, warmup ratio, learning rate of the decoder's new parameters or None)
+# name: (encoder learning rate, warmup ratio, learning rate of the decoder's new parameters or None, share of the
+# steps that trains the new parameters alone)
 SETTINGS = {
-    "old": (5e-5, 0.0, None),
-    "warmup": (5e-5, 0.5, None),
-    "new_lr": (5e-5, 0.5, 1e-3),
-    "new_lr_low_encoder": (1e-5, 0.5, 1e-3),
-    "new_lr_3e-3": (5e-5, 0.5, 3e-3),
+    "old": (5e-5, 0.0, None, 0),
+    "warmup": (5e-5, 0.5, None, 0),
+    "new_lr": (5e-5, 0.5, 1e-3, 0),
+    "new_lr_low_encoder": (1e-5, 0.5, 1e-3, 0),
+    "new_lr_3e-3": (5e-5, 0.5, 3e-3, 0),
+    "new_only_quarter": (5e-5, 0.5, 1e-3, 0.25),
+    "new_only_half": (5e-5, 0.5, 1e-3, 0.5),
 }
 
 
@@ -59,7 +62,7 @@ def main():
     for name in cli.settings:
         if name in done:
             continue
-        encoder_lr, warmup, new_lr = SETTINGS[name]
+        encoder_lr, warmup, new_lr, new_only = SETTINGS[name]
         random.seed(cli.seed)
         model = DAEForSeqReconstruction.from_encoder_pretrained(model_path)
         diagnose = lambda: phase_diagnostics(model, tokenizer, validation, pair_labels, 0.6, cli.seed, 64)
@@ -72,11 +75,12 @@ def main():
             optim="adamw_torch_fused")
         trainer = PhaseTrainer(model=model, args=args, train_dataset=dataset, data_collator=DenoisingCollator(tokenizer),
                                processing_class=tokenizer, callbacks=[SetEpochCallback(dataset)],
-                               new_parameters_learning_rate=new_lr)
+                               new_parameters_learning_rate=new_lr, new_parameters_only_steps=new_only)
         start = time.time()
         trainer.train()
         wall = time.time() - start
         done[name] = {"encoder_learning_rate": encoder_lr, "warmup_ratio": warmup, "new_parameters_learning_rate": new_lr,
+                      "new_parameters_only_share": new_only,
                       "steps": trainer.state.global_step, "train_wall_s": wall, "before": before, "after": diagnose()}
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps({"command": vars(cli), "runs": done}, indent=2))

@@ -21,6 +21,21 @@ class PhaseArguments:
     num_train_epochs: float | None = field(default=None, metadata={"help": "Epochs of this phase."})
     learning_rate: float | None = field(default=None, metadata={"help": "Peak learning rate of this phase."})
     batch_size: int | None = field(default=None, metadata={"help": "Training batch size per device in this phase."})
+    warmup_steps: float | None = field(
+        default=None, metadata={"help": "Warmup of this phase: steps, or a share of its steps when below 1."})
+    weight_decay: float | None = field(default=None, metadata={"help": "AdamW weight decay of this phase."})
+    lr_scheduler_type: str | None = field(default=None, metadata={"help": "Learning-rate schedule of this phase."})
+    new_parameters_learning_rate: float | None = field(
+        default=None, metadata={"help": "Peak learning rate of the parameters the checkpoint lacks (the DAE decoder's "
+                                        "cross-attention and LM-head transform); the others take the phase's.",
+                                "training": False})
+    new_parameters_only_steps: float | None = field(
+        default=None, metadata={"help": "A first stretch (steps, or a share of the steps when below 1) that trains only "
+                                        "the parameters the checkpoint lacks, the pretrained ones frozen.",
+                                "training": False})
+    model_selection: str | None = field(
+        default=None, metadata={"help": "'best': keep the checkpoint best on the phase's validation metric, with early "
+                                        "stopping; 'last': keep the last weights.", "training": False})
 
     # PhaseArguments field -> the TrainingArguments field it overrides
     TRAINING_FIELDS = {"batch_size": "per_device_train_batch_size"}
@@ -28,18 +43,35 @@ class PhaseArguments:
     def overrides(self) -> dict:
         """The TrainingArguments fields this phase sets, by their TrainingArguments names."""
         return {self.TRAINING_FIELDS.get(f.name, f.name): getattr(self, f.name)
-                for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
+                for f in dataclasses.fields(self)
+                if getattr(self, f.name) is not None and f.metadata.get("training", True)}
+
+    def with_defaults(self, defaults: dict, training_args: TrainingArguments) -> "PhaseArguments":
+        """These overrides, plus a phase's `defaults` for the fields where the user set neither the per-phase flag nor
+        the TrainingArguments one (left at the Trainer's default)."""
+        filled = {}
+        for name, value in defaults.items():
+            target = self.TRAINING_FIELDS.get(name, name)
+            user_set = (target in TrainingArguments.__dataclass_fields__
+                        and getattr(training_args, target) != TrainingArguments.__dataclass_fields__[target].default)
+            if getattr(self, name) is None and not user_set:
+                filled[name] = value
+        return dataclasses.replace(self, **filled)
 
 
 def phase_arguments_class(spec: PhaseSpec) -> type:
     """A dataclass of `PhaseArguments`' fields prefixed `<phase>_`, in its own `--help` group (HfArgumentParser's
     `_argument_group_name`); its `phase_arguments()` returns the unprefixed `PhaseArguments`."""
-    fields = [
-        (f"{spec.name}_{f.name}", f.type,
-         field(default=None, metadata={
-             "help": f"{f.metadata['help']} Default: --{PhaseArguments.TRAINING_FIELDS.get(f.name, f.name)}."}))
-        for f in dataclasses.fields(PhaseArguments)
-    ]
+    def default(f) -> str:
+        if f.name in spec.defaults:
+            return f"{spec.defaults[f.name]:.4g}" if isinstance(spec.defaults[f.name], float) else spec.defaults[f.name]
+        if not f.metadata.get("training", True):
+            return "best" if f.name == "model_selection" and spec.selection_metric else "off"
+        return f"--{PhaseArguments.TRAINING_FIELDS.get(f.name, f.name)}"
+
+    fields = [(f"{spec.name}_{f.name}", f.type,
+               field(default=None, metadata={"help": f"{f.metadata['help']} Default: {default(f)}."}))
+              for f in dataclasses.fields(PhaseArguments)]
 
     def phase_arguments(self) -> PhaseArguments:
         return PhaseArguments(**{f.name: getattr(self, f"{spec.name}_{f.name}") for f in dataclasses.fields(PhaseArguments)})
@@ -72,12 +104,16 @@ class RecipeArguments:
         default=None, metadata={"help": "CL/Joint: one stop word a line, deleted from the up-sampled copies. Default: "
                                         "nltk's English list."}
     )
-    pairs_per_example: int = field(default=4, metadata={"help": "CL/Joint: contrastive pairs per example and epoch "
-                                                                "(half positive)."})
+    pairs_per_example: str = field(
+        default="auto", metadata={"help": "CL/Joint: contrastive pairs per example and epoch (half positive), or 'auto': "
+                                       "the authors' budget, 5 x floor(log2 classes) (10 on 5 classes)."})
     joint_cl_weight: float = field(default=1.0, metadata={"help": "Joint: lambda in L_DAE + lambda * L_CL."})
     freeze_encoder: bool = field(default=False, metadata={"help": "FT: train the head only (a linear probe)."})
-    early_stopping_patience: int = field(default=3, metadata={"help": "FT: evaluations without improvement before it "
-                                                                      "stops."})
+    early_stopping_patience: int = field(default=3, metadata={"help": "Every phase that selects a checkpoint: "
+                                                                      "evaluations without improvement before it stops."})
+    diagnostic_samples: int = field(
+        default=500, metadata={"help": "Validation texts (a seeded subset) the phase diagnostics and the DAE/CL "
+                                       "evaluations read."})
     pooling_mode: Literal["mean", "cls"] = field(
         default="mean", metadata={"help": "Sentence vector of a plain checkpoint: masked mean of the token states, or "
                                           "the first token's (a phase folder keeps its own)."})
@@ -142,11 +178,37 @@ def logs_by_default(training_args: TrainingArguments) -> bool:
     return training_args.logging_strategy == "steps" and training_args.logging_steps == default
 
 
+def phase_options(spec: PhaseSpec, args: ThreePhaseArguments, training_args: TrainingArguments) -> PhaseArguments:
+    """The phase's settings: the user's per-phase flags, else the phase's defaults (where the TrainingArguments
+    value is the Trainer's default)."""
+    return args.for_phase(spec.name).with_defaults(spec.defaults, training_args)
+
+
+def selection_policy(spec: PhaseSpec, options: PhaseArguments, training_args: TrainingArguments) -> dict:
+    """Evaluation, saving and checkpoint selection of a phase. A phase with a selection metric evaluates every epoch
+    and keeps its best checkpoint (the final phase on the user's --metric_for_best_model when given); otherwise, or
+    with `model_selection last`, it saves where --save_strategy/--save_steps say (to resume from) and keeps its last
+    weights."""
+    save = "epoch" if training_args.save_strategy == "best" else training_args.save_strategy
+    keep_last = dict(load_best_model_at_end=False, metric_for_best_model=None, greater_is_better=None,
+                     save_strategy=save)
+    if spec.selection_metric is None:
+        return dict(eval_strategy="no", **keep_last)
+    if options.model_selection == "last":
+        return dict(eval_strategy="epoch", **keep_last)
+    metric, greater = spec.selection_metric, spec.greater_is_better
+    if spec.final and training_args.metric_for_best_model:
+        metric, greater = training_args.metric_for_best_model, training_args.greater_is_better
+    return dict(eval_strategy="epoch", save_strategy="epoch", load_best_model_at_end=True, save_total_limit=2,
+                metric_for_best_model=metric, greater_is_better=greater)
+
+
 def phase_training_args(spec: PhaseSpec, args: ThreePhaseArguments, training_args: TrainingArguments,
                         output_dir: Path) -> TrainingArguments:
-    """The phase's TrainingArguments: the user's, then the phase's policy, then the user's per-phase overrides;
-    checkpoints in `output_dir/.work/<phase>`."""
-    policy = spec.training_policy(training_args)
+    """The phase's TrainingArguments: the user's, then the phase's evaluation and selection policy, then its
+    settings (`phase_options`); checkpoints in `output_dir/.work/<phase>`."""
+    options = phase_options(spec, args, training_args)
+    policy = selection_policy(spec, options, training_args)
     if training_args.ddp_find_unused_parameters is None:
         policy["ddp_find_unused_parameters"] = False  # every phase uses all its parameters
     if logs_by_default(training_args):
@@ -155,7 +217,7 @@ def phase_training_args(spec: PhaseSpec, args: ThreePhaseArguments, training_arg
         policy["dataloader_pin_memory"] = False  # nothing to pin on a CPU (torch would warn at every DataLoader)
     return dataclasses.replace(
         training_args, output_dir=str(output_dir / ".work" / spec.name), remove_unused_columns=False,
-        push_to_hub=False, **{**policy, **args.for_phase(spec.name).overrides()},
+        push_to_hub=False, **{**policy, **options.overrides()},
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from datasets import ClassLabel, Dataset, DatasetDict, DatasetInfo, Features, List, Value, load_dataset
 
 from .label_space import LabelSpace, read_label
+from .unlabeled import sample_per_class, text_only_split
 from .validation import InputError, check_classes, check_file, check_label_paths, check_texts_and_labels
 
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json"}
@@ -68,6 +69,14 @@ class DataTrainingArguments:
     def __post_init__(self):
         if self.dataset_name is None and self.train_file is None:
             raise InputError("give --dataset_name or --train_file")
+        if self.unlabeled_file is not None and self.unlabeled_dataset_name is not None:
+            raise InputError("give --unlabeled_file or --unlabeled_dataset_name, not both")
+        if self.unlabeled_from_train and self.train_samples_per_class is None:
+            raise InputError("--unlabeled_from_train passes on the train texts --train_samples_per_class leaves out: "
+                             "give --train_samples_per_class too")
+        for name in ("train_samples_per_class", "max_unlabeled_samples"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise InputError(f"--{name} must be >= 1, got {getattr(self, name)}")
 
 
 def _files(args: DataTrainingArguments) -> dict[str, str]:
@@ -186,6 +195,13 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
             columns["label_path"] = paths[split]
         data[split] = Dataset.from_dict(columns, info=DatasetInfo(description=sources[split],
                                                                   features=Features(features)))
+    if args.train_samples_per_class is not None:
+        data["train"], rest = sample_per_class(data["train"], args.train_samples_per_class, seed)
+        if args.unlabeled_from_train:
+            data["unlabeled_from_train"] = rest.select_columns(["text"])
+    text_only = text_only_split(data, args, seed)
+    if text_only is not None:
+        data["text_only"] = text_only
     levels = len(paths["train"][0]) if hierarchical else 1
     return data, LabelSpace(tuple(label_names), hierarchy_levels=levels)
 

@@ -23,11 +23,14 @@ class PhaseContext:
     Args:
         tokenizer: the run's tokenizer.
         data: the `DatasetDict` of `train` / `validation` / `test` with `text`, `label` (int class ids) and, for
-            hierarchical labels, `label_path`.
+            hierarchical labels, `label_path`; and `text_only` (`text` alone) when the run has text-only data.
         tokenized: the same splits with `input_ids` and `word_ids` (each token's word index, -1 for special tokens).
         tokenize: the function that made `tokenized` (for `datasets.map(batched=True)`), for texts a phase adds.
         label_space: the run's `LabelSpace`.
         args: the run's `ThreePhaseArguments`.
+        diagnostic_examples: the tokenised validation examples the diagnostics and the adaptation phases' evaluation
+            read (a seeded subset of at most `args.diagnostic_samples`).
+        diagnostic_pair_labels: their pair labels (`LabelSpace.pair_labels`).
     """
 
     tokenizer: Any
@@ -36,6 +39,8 @@ class PhaseContext:
     tokenize: Callable
     label_space: LabelSpace
     args: Any
+    diagnostic_examples: Any = None
+    diagnostic_pair_labels: list | None = None
 
 
 @dataclass
@@ -71,14 +76,18 @@ class PhaseSpec:
         model_class: a `ThreePhasePreTrainedModel` subclass, loaded with `from_pretrained` from the previous phase's
             folder (or `from_encoder_pretrained` on a plain checkpoint); its `forward` returns the loss.
         build_data: `(context, training_args) -> PhaseData`.
-        training_policy: `(user's TrainingArguments) -> dict` of TrainingArguments fields this phase sets (evaluation,
-            saving, selection); the user's per-phase overrides come after.
         card: the model card text.
         trainer_class: the Trainer (sub)class.
         trainer_kwargs: `(context, data) -> dict` of extra Trainer arguments (`compute_metrics`, callbacks, ...).
         config_kwargs: `(context) -> dict` of config values for a fresh model (e.g. the label space's `num_labels`).
         prepare_model: `(context, model) -> None`, after loading (e.g. freezing the encoder).
-        selects_checkpoint: whether the phase keeps its best checkpoint on validation (`load_best_model_at_end`).
+        selection_metric: the validation metric the phase evaluates every epoch and, unless `--<phase>_model_selection
+            last`, keeps its best checkpoint on (with early stopping); None: the phase does not evaluate.
+        greater_is_better: the direction of `selection_metric`.
+        defaults: this phase's defaults of `PhaseArguments` fields (e.g. its warmup), used where the user set neither
+            the per-phase flag nor the TrainingArguments one.
+        expected_rise: {diagnostic: least rise} the phase exists to bring about; a smaller rise on validation is
+            reported as a warning (the phase ended inert).
         final: whether the phase ends the chain: a classifier, evaluated once on the test split, whose metrics are the
             run's results and whose folder is pushed as `hub_model_id` itself.
         recipe_fields: the `ThreePhaseArguments` fields the phase reads besides those every phase reads
@@ -89,13 +98,15 @@ class PhaseSpec:
     name: str
     model_class: type[PreTrainedModel]
     build_data: Callable[[PhaseContext, TrainingArguments], PhaseData]
-    training_policy: Callable[[TrainingArguments], dict]
     card: PhaseCard
     trainer_class: type[Trainer] = Trainer
     trainer_kwargs: Callable[[PhaseContext, PhaseData], dict] = _no_extras
     config_kwargs: Callable[[PhaseContext], dict] | None = None
     prepare_model: Callable[[PhaseContext, PreTrainedModel], None] | None = None
-    selects_checkpoint: bool = False
+    selection_metric: str | None = None
+    greater_is_better: bool = True
+    defaults: dict = field(default_factory=dict)
+    expected_rise: dict = field(default_factory=dict)
     final: bool = False
     recipe_fields: tuple[str, ...] = ()
 

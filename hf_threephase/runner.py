@@ -18,13 +18,14 @@ import numpy as np
 
 from accelerate import PartialState
 from datasets import DatasetDict
-from transformers import AutoConfig, AutoTokenizer, Trainer, TrainingArguments, set_seed
+from transformers import AutoConfig, AutoTokenizer, EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from . import phases as _builtin_phases  # noqa: F401  (registers the built-in phases and variants)
 from .adapters import add_lora, merge_lora
-from .arguments import ThreePhaseArguments, phase_training_args
+from .arguments import ThreePhaseArguments, phase_options, phase_training_args
 from .collators import SetEpochCallback, tokenize_function
+from .diagnostics import diagnostic_warnings, phase_diagnostics
 from .cards import CardArguments, RunFacts, card_facts, model_name, phase_settings
 from .export import add_remote_code, write_sentence_transformers_modules
 from .label_space import LabelSpace
@@ -44,6 +45,7 @@ from .reporting import (
     write_results,
 )
 from .run_info import hardware, package_versions
+from .trainers import PhaseTrainer
 from .validation import InputError
 
 logger = logging.getLogger("hf_threephase")
@@ -90,9 +92,13 @@ class PhaseRunner:
             self.args = args = copy.copy(args)
             args.max_seq_length = max_length
         tokenize = tokenize_function(tokenizer, args.max_seq_length)
+        tokenized = data.map(tokenize, batched=True, desc="Tokenizing")
+        validation = tokenized["validation"]
+        if len(validation) > args.diagnostic_samples:
+            validation = validation.shuffle(seed=training_args.seed).select(range(args.diagnostic_samples))
         self.context = PhaseContext(
-            tokenizer=tokenizer, data=data, tokenized=data.map(tokenize, batched=True, desc="Tokenizing"),
-            tokenize=tokenize, label_space=label_space, args=args)
+            tokenizer=tokenizer, data=data, tokenized=tokenized, tokenize=tokenize, label_space=label_space, args=args,
+            diagnostic_examples=validation, diagnostic_pair_labels=label_space.pair_labels(validation))
 
     def run(self) -> dict:
         self.preflight()
@@ -109,12 +115,14 @@ class PhaseRunner:
             source = final
             done.append(phase)
         results = json.loads((self.output_dir / final_phase(self.args.phases) / "phase_metrics.json").read_text())
+        diagnostics = {phase: json.loads((self.output_dir / phase / "phase_metrics.json").read_text())["diagnostics"]
+                       for phase in self.args.phases}
         walls = {phase: json.loads((self.output_dir / phase / "phase_metrics.json").read_text()).get("wall_s")
                  for phase in self.args.phases}
         results = {"variant": self.args.variant, "phases": list(self.args.phases),
                    "world_size": self.training_args.world_size, "label_names": list(self.context.label_space.names),
                    **results, "wall_s": walls, "predictions_file": "predictions.jsonl", "command": self.command,
-                   "versions": package_versions(), "hardware": hardware(self.training_args.device)}
+                   "versions": package_versions(), "hardware": hardware(self.training_args.device), "diagnostics": diagnostics}
         if self.training_args.should_save:
             draw_run_embeddings(self.output_dir, list(self.args.phases), self.validation_labels,
                                 self.context.label_space)
@@ -227,11 +235,17 @@ class PhaseRunner:
                         add_lora(model, a.lora_r, a.lora_alpha, a.lora_dropout, a.lora_target_modules))
         if spec.prepare_model is not None:
             spec.prepare_model(context, model)
+        before = self.diagnose(model)
         if self.training_args.should_save:
             write_record(args.output_dir, self.records[spec.name])  # beside the checkpoints it may resume from
         trainer = self.build_trainer(spec, model, args)
         last = get_last_checkpoint(args.output_dir) if os.path.isdir(args.output_dir) else None
-        metrics = {"train": trainer.train(resume_from_checkpoint=last).metrics}
+        metrics = {"train": trainer.train(resume_from_checkpoint=last).metrics,
+                   "train_examples": len(trainer.train_dataset)}
+        after = self.diagnose(trainer.model)
+        metrics["diagnostics"] = {"before": before, "after": after}
+        for line in diagnostic_warnings(spec.name, before, after, spec.expected_rise):
+            logger.warning(line)
         if args.eval_strategy != "no":
             metrics["validation"] = {k.removeprefix("eval_"): v for k, v in trainer.evaluate().items()}
         predictions = None
@@ -240,15 +254,34 @@ class PhaseRunner:
         metrics["wall_s"] = time.perf_counter() - start  # training, evaluation and test (this invocation's)
         self.save_phase(trainer, spec, metrics, predictions)
 
+    def diagnose(self, model) -> dict[str, float]:
+        """The phase diagnostics of `model` on the validation examples (see `hf_threephase.diagnostics`)."""
+        context = self.context
+        return phase_diagnostics(model, context.tokenizer, context.diagnostic_examples, context.diagnostic_pair_labels,
+                                 self.args.noise_ratio, self.training_args.seed,
+                                 self.training_args.per_device_eval_batch_size)
+
+    def new_parameter_options(self, spec: PhaseSpec) -> dict:
+        options = phase_options(spec, self.args, self.training_args)
+        return {"new_parameters_learning_rate": options.new_parameters_learning_rate,
+                "new_parameters_only_steps": options.new_parameters_only_steps or 0}
+
     def build_data(self, spec: PhaseSpec, args: TrainingArguments) -> tuple:
         """The phase's `PhaseData` and extra Trainer arguments."""
         data = spec.build_data(self.context, args)
         return data, dict(spec.trainer_kwargs(self.context, data))
 
     def build_trainer(self, spec: PhaseSpec, model, args: TrainingArguments) -> Trainer:
+        context = self.context
         data, extras = self.prepared.pop(spec.name) if spec.name in self.prepared else self.build_data(spec, args)
+        if issubclass(spec.trainer_class, PhaseTrainer):
+            extras.update(diagnostic_dataset=context.diagnostic_examples,
+                          diagnostic_pair_labels=context.diagnostic_pair_labels, noise_ratio=self.args.noise_ratio,
+                          **self.new_parameter_options(spec))
         # a dataset that draws per epoch (noise, pairs) is told the epoch
         callbacks = [SetEpochCallback(data.train)] if hasattr(data.train, "set_epoch") else []
+        if args.load_best_model_at_end:
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=self.args.early_stopping_patience))
         callbacks += [*extras.pop("callbacks", []), *self.callbacks]
         return spec.trainer_class(
             model=model, args=args, train_dataset=data.train, eval_dataset=data.eval, data_collator=data.collator,

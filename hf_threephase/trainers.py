@@ -1,6 +1,8 @@
 """Trainer subclasses of the adaptation phases: diagnostics at evaluation, a learning rate of their own for the
 parameters new to the checkpoint, and the Joint loss weighting (FT uses `Trainer` itself)."""
 
+import math
+
 from transformers import Trainer
 
 from .diagnostics import phase_diagnostics
@@ -15,15 +17,28 @@ class PhaseTrainer(Trainer):
     `new_parameters_learning_rate`: the peak learning rate of the parameters the model names in
     `new_parameter_names()` (e.g. the DAE decoder's cross-attention and LM-head transform, absent from the
     checkpoint); the others keep `args.learning_rate`. Both follow the same schedule.
+    `new_parameters_only_steps`: the first stretch (steps, or a share of the steps when below 1) trains only those new
+    parameters: the others' learning rate is 0 until then, and their schedule goes on from there.
     """
 
     def __init__(self, *args, diagnostic_dataset=None, diagnostic_pair_labels=None, noise_ratio: float = 0.6,
-                 new_parameters_learning_rate: float | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
+                 new_parameters_learning_rate: float | None = None, new_parameters_only_steps: float = 0, **kwargs):
         self.diagnostic_dataset = diagnostic_dataset
         self.diagnostic_pair_labels = diagnostic_pair_labels
         self.noise_ratio = noise_ratio
         self.new_parameters_learning_rate = new_parameters_learning_rate
+        self.new_parameters_only_steps = new_parameters_only_steps
+        super().__init__(*args, **kwargs)
+
+    def _validate_args(self):
+        # Evaluation without an eval_dataset is the diagnostics (see `evaluate`): the Trainer's check must accept it.
+        if self.eval_dataset is not None or self.diagnostic_dataset is None:
+            return super()._validate_args()
+        self.eval_dataset = self.diagnostic_dataset
+        try:
+            super()._validate_args()
+        finally:
+            self.eval_dataset = None
 
     def diagnose(self) -> dict[str, float]:
         """The phase diagnostics of the current model (empty without a `diagnostic_dataset`)."""
@@ -48,18 +63,38 @@ class PhaseTrainer(Trainer):
         return output
 
     def create_optimizer(self, model=None):
+        """The Trainer's optimizer, its parameter groups split into pretrained and new ones (`new_parameters` True)
+        when either setting above asks for it."""
         optimizer = super().create_optimizer(model)
         model = self.accelerator.unwrap_model(self.model if model is None else model)
-        if self.new_parameters_learning_rate is None or not hasattr(model, "new_parameter_names"):
+        wanted = self.new_parameters_learning_rate is not None or self.new_parameters_only_steps
+        if not wanted or not hasattr(model, "new_parameter_names"):
             return optimizer
         new = {id(model.get_parameter(name)) for name in model.new_parameter_names()}
+        rate = self.new_parameters_learning_rate or self.args.learning_rate
         for group in list(optimizer.param_groups):
             moved = [p for p in group["params"] if id(p) in new]
+            group["new_parameters"] = False
             if moved:
                 group["params"] = [p for p in group["params"] if id(p) not in new]
                 settings = {k: v for k, v in group.items() if k != "params"}
-                optimizer.add_param_group({**settings, "params": moved, "lr": self.new_parameters_learning_rate})
+                optimizer.add_param_group({**settings, "params": moved, "lr": rate, "new_parameters": True})
         return optimizer
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        scheduler = super().create_scheduler(num_training_steps, optimizer)
+        if not self.new_parameters_only_steps:
+            return scheduler
+        if not hasattr(scheduler, "lr_lambdas"):
+            raise ValueError(f"new_parameters_only_steps needs a step-wise schedule, not {self.args.lr_scheduler_type}")
+        share = self.new_parameters_only_steps
+        frozen = math.ceil(share * num_training_steps) if share < 1 else int(share)
+        for i, group in enumerate(scheduler.optimizer.param_groups):
+            if not group.get("new_parameters", True):
+                schedule = scheduler.lr_lambdas[i]
+                scheduler.lr_lambdas[i] = lambda step, schedule=schedule: schedule(step) if step >= frozen else 0.0
+                group["lr"] = group["initial_lr"] * scheduler.lr_lambdas[i](scheduler.last_epoch)
+        return scheduler
 
 
 class SiameseCosineTrainer(PhaseTrainer):

@@ -40,13 +40,14 @@ def check_arguments(args, training_args):
         value = getattr(args, name)
         if value is not None and not value > 0:
             raise InputError(f"--{name} must be > 0, got {value}")
-    for name in ("pairs_per_example", "max_seq_length", "early_stopping_patience", "lora_r"):
+    for name in ("max_seq_length", "early_stopping_patience", "lora_r", "diagnostic_samples"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name} must be >= 1, got {getattr(args, name)}")
-    for phase, overrides in args.phase_arguments.items():
-        for name, value in vars(overrides).items():
-            if value is not None and not value > 0:
-                raise InputError(f"--{phase}_{name} must be > 0, got {value}")
+    pairs = str(args.pairs_per_example)
+    if pairs != "auto" and not (pairs.isdigit() and int(pairs) >= 1):
+        raise InputError(f"--pairs_per_example must be an integer >= 1 or 'auto', got {pairs!r}")
+    for phase, options in args.phase_arguments.items():
+        check_phase_arguments(phase, options)
     if not 0.0 <= args.classifier_dropout < 1.0:
         raise InputError(f"--classifier_dropout must be in [0, 1), got {args.classifier_dropout}")
     for name in ("per_device_train_batch_size", "per_device_eval_batch_size"):
@@ -59,6 +60,37 @@ def check_arguments(args, training_args):
     if chosen and args.metric_name is None and chosen.removeprefix("eval_") not in EVAL_METRICS:
         raise InputError(f"--metric_for_best_model {chosen!r} is not a metric FT reports "
                          f"(one of: {', '.join(EVAL_METRICS)}, or one of --metric_name's)")
+
+
+def check_phase_arguments(phase: str, options):
+    """One phase's `PhaseArguments`: ranges, and options its model or selection cannot honour."""
+    from transformers.trainer_utils import SchedulerType
+
+    from .registry import PHASES
+    from .trainers import PhaseTrainer
+
+    spec = PHASES[phase]
+    for name in ("num_train_epochs", "learning_rate", "batch_size", "new_parameters_learning_rate"):
+        value = getattr(options, name)
+        if value is not None and not value > 0:
+            raise InputError(f"--{phase}_{name} must be > 0, got {value}")
+    for name in ("warmup_steps", "weight_decay", "new_parameters_only_steps"):
+        value = getattr(options, name)
+        if value is not None and not value >= 0:
+            raise InputError(f"--{phase}_{name} must be >= 0, got {value}")
+    schedulers = [s.value for s in SchedulerType]
+    if options.lr_scheduler_type is not None and options.lr_scheduler_type not in schedulers:
+        raise InputError(f"--{phase}_lr_scheduler_type must be one of {', '.join(schedulers)}, "
+                         f"got {options.lr_scheduler_type!r}")
+    if options.model_selection not in (None, "best", "last"):
+        raise InputError(f"--{phase}_model_selection must be 'best' or 'last', got {options.model_selection!r}")
+    if options.model_selection == "best" and spec.selection_metric is None:
+        raise InputError(f"--{phase}_model_selection best: the {phase} phase has no validation metric to select on")
+    for name in ("new_parameters_learning_rate", "new_parameters_only_steps"):
+        if getattr(options, name) and not (
+                issubclass(spec.trainer_class, PhaseTrainer) and hasattr(spec.model_class, "new_parameter_names")):
+            raise InputError(f"--{phase}_{name}: the {phase} phase adds no new parameters to a checkpoint's (only a "
+                             "decoder's cross-attention and LM-head transform take it)")
 
 
 def check_texts_and_labels(raw: DatasetDict, text_column: str, label_columns: list[str], sources: dict[str, str]):

@@ -5,7 +5,7 @@ import pytest
 from conftest import corpus
 from transformers import AutoModel, AutoModelForSequenceClassification, TrainerCallback, TrainingArguments
 
-from hf_threephase import VARIANTS, ThreePhaseArguments, ThreePhaseForSequenceClassification, ThreePhaseModel, run_phases
+from hf_threephase import VARIANTS, PhaseArguments, ThreePhaseArguments, ThreePhaseForSequenceClassification, ThreePhaseModel, run_phases
 from hf_threephase.cli import main
 from hf_threephase.data import DataTrainingArguments, load_labelled_data
 
@@ -70,17 +70,21 @@ class Interrupt(TrainerCallback):
             raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("phase, epoch, save", [
-    ("cl", 1.3, {"save_strategy": "epoch"}),  # after the CL phase's first-epoch checkpoint
-    ("dae", 0.5, {"save_steps": 2}),  # mid-epoch: the DAE phase has 5 steps an epoch, a checkpoint at step 2
+@pytest.mark.parametrize("phase, epoch, save, options", [
+    # the CL and DAE phases select their best epoch on validation: a kill after the first epoch's checkpoint
+    ("cl", 1.3, {}, {}),
+    ("dae", 1.3, {}, {}),
+    # mid-epoch: keeping its last weights, the DAE phase saves where --save_steps says (5 steps an epoch, one at 2)
+    ("dae", 0.5, {"save_steps": 2}, {"dae": PhaseArguments(model_selection="last")}),
 ])
-def test_interrupted_phase_resumes_to_the_same_metrics(tmp_path, bert_dir, files, phase, epoch, save):
+def test_interrupted_phase_resumes_to_the_same_metrics(tmp_path, bert_dir, files, phase, epoch, save, options):
     data, names = load_labelled_data(DataTrainingArguments(
         train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
         text_column="sentence", label_column="topic"))
 
     def run(out, callbacks=None):
         args = ThreePhaseArguments(pairs_per_example=2, max_seq_length=32)
+        args.phase_arguments = options
         training_args = TrainingArguments(output_dir=str(out), num_train_epochs=2, per_device_train_batch_size=16,
                                           learning_rate=1e-3, report_to="none", disable_tqdm=True, seed=3, **save)
         return run_phases(str(bert_dir), data, names, args, training_args, callbacks=callbacks)
@@ -96,6 +100,23 @@ def test_interrupted_phase_resumes_to_the_same_metrics(tmp_path, bert_dir, files
     resumed = run(out)
     assert {d: (out / d / "model.safetensors").stat().st_mtime_ns for d in done} == written  # finished: skipped
     assert resumed["test"] == expected["test"]
+    state = {run: json.loads((tmp_path / run / phase / "trainer_state.json").read_text())
+             for run in ("whole", "interrupted")}
+    assert state["interrupted"]["best_metric"] == state["whole"]["best_metric"]  # the same checkpoint chosen
+    if not options:
+        assert state["whole"]["best_model_checkpoint"] is not None
+
+
+def test_dae_and_cl_select_their_best_epoch_on_validation(tmp_path, bert_dir, files):
+    out = tmp_path / "run"
+    main(["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(out), "--variant", "3phase",
+          *FAST, "--num_train_epochs", "3"])
+    for phase, metric, best in (("dae", "eval_loss", min), ("cl", "eval_cosine_gap", max)):
+        state = json.loads((out / phase / "trainer_state.json").read_text())
+        evaluations = [log[metric] for log in state["log_history"] if metric in log]
+        assert len(evaluations) >= 3 and state["best_metric"] == best(evaluations[:3])
+        saved = json.loads((out / phase / "phase_metrics.json").read_text())
+        assert saved["validation"][metric.removeprefix("eval_")] == pytest.approx(state["best_metric"])
 
 
 def test_push_to_hub_uploads_each_phase(tmp_path, bert_dir, files, monkeypatch):

@@ -161,10 +161,27 @@ def test_pairing_a_million_examples_stays_under_one_gib():
     tracemalloc.start()
     pairs = ContrastivePairs(labels, pairs_per_example=4, seed=0)
     sample = [pairs[i] for i in range(0, len(pairs), len(pairs) // 1000)]
+    next_epoch = pairs.for_epoch(1)  # the next epoch's draw replaces this one: memory stays O(n)
+    sample_next = [next_epoch[i] for i in range(0, len(pairs), len(pairs) // 1000)]
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert len(pairs) >= 3_999_000 and len(sample) >= 1000
+    assert len(next_epoch) == len(pairs) and sample_next != sample
     assert peak < 1024**3
+
+
+def test_pairs_are_drawn_afresh_each_epoch_and_alike_on_every_process():
+    labels = [0] * 30 + [1] * 20 + [2] * 10
+    pairs = ContrastivePairs(labels, pairs_per_example=4, seed=3)
+    epochs = [pairs.for_epoch(e) for e in range(3)]
+    items = [[p[i] for i in range(len(p))] for p in epochs]
+    assert len({len(p) for p in epochs}) == 1  # the Trainer plans its steps once
+    assert items[0] != items[1] != items[2] and items[0] != items[2]
+    assert items[1] == [ContrastivePairs(labels, 4, seed=3).for_epoch(1)[i] for i in range(len(pairs))]
+    for drawn in items:  # every epoch: 1:1 positives and negatives, right targets
+        targets = [t for _, _, t in drawn]
+        assert targets.count(1.0) == targets.count(0.0)
+        assert all(t == float(labels[a] == labels[b]) for a, b, t in drawn)
 
 
 def test_nearest_centroid_accuracy():

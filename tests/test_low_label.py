@@ -1,0 +1,31 @@
+"""The low-label regime in one command: k labelled texts per class, the rest (and a text-only file) for the DAE."""
+
+import json
+
+from conftest import corpus
+
+from hf_threephase.cli import main
+from test_run_threephase import FAST
+
+
+def test_text_only_data_reach_the_dae_alone(tmp_path, bert_dir):
+    rows = corpus()
+    splits = {"train": rows, "validation": [(f"{t} now", l) for t, l in rows[::3]],
+              "test": [(f"{t} later", l) for t, l in rows[1::3]]}
+    for split, chosen in splits.items():
+        (tmp_path / f"{split}.jsonl").write_text("".join(json.dumps({"text": t, "label": l}) + "\n" for t, l in chosen))
+    validation = [t for t, _ in splits["validation"]]
+    (tmp_path / "texts.txt").write_text("\n".join([f"an unlabelled note number {i}" for i in range(30)]
+                                                  + validation[:5] + ["", "   "]) + "\n")
+    out = tmp_path / "run"
+    results = main(["--model_name_or_path", str(bert_dir), "--output_dir", str(out), "--variant", "3phase",
+                    *[x for s in splits for x in (f"--{s}_file", str(tmp_path / f"{s}.jsonl"))],
+                    "--train_samples_per_class", "6", "--unlabeled_from_train", "true",
+                    "--unlabeled_file", str(tmp_path / "texts.txt"), *FAST])
+    counts = {phase: json.loads((out / phase / "phase_metrics.json").read_text())["train_examples"]
+              for phase in ("dae", "cl", "ft")}
+    # FT: 3 classes x 6 labelled texts; CL: their pairs (pairs_per_example 2); the DAE: those 18, the 54 train texts
+    # the draw left out and the 30 new lines - never a validation or test text, nor an empty line
+    assert counts == {"ft": 18, "cl": 18 * 2, "dae": 18 + (len(rows) - 18) + 30}
+    assert set(results["diagnostics"]) == {"dae", "cl", "ft"}
+    assert all({"before", "after"} <= set(d) for d in results["diagnostics"].values())
