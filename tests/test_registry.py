@@ -26,7 +26,6 @@ def noop_phase():
         name="noop", model_class=ThreePhaseModel, trainer_class=NoTraining,
         build_data=lambda context, args: PhaseData(train=context.tokenized["train"].select_columns(["input_ids"]),
                                                    collator=DataCollatorWithPadding(context.tokenizer)),
-        training_policy=lambda args: {"eval_strategy": "no", "save_strategy": "no"},
         card=PhaseCard("No-op", "A phase that trains nothing: the base encoder with a fresh projection."),
     ))
     register_variant("noop_ft", ["noop", "ft"])
