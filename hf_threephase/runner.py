@@ -60,6 +60,17 @@ def load_phase_model(cls, source: str | Path, pooling_mode: str = "mean", **conf
     return cls.from_encoder_pretrained(source, pooling_mode=pooling_mode, **config_kwargs)
 
 
+def validation_metrics(trainer: Trainer) -> dict:
+    """The validation metrics of the weights a phase ends with: its logged evaluation of the kept checkpoint (the
+    best one, or the last), without evaluating again; a fresh evaluation when none was logged."""
+    state = trainer.state
+    logs = [log for log in state.log_history if any(key.startswith("eval_") for key in log)]
+    step = state.best_global_step if trainer.args.load_best_model_at_end else state.global_step
+    kept = [log for log in logs if log["step"] == step]
+    chosen = kept[-1] if kept else trainer.evaluate()
+    return {key.removeprefix("eval_"): value for key, value in chosen.items() if key != "step"}
+
+
 class PhaseRunner:
     """Runs a variant's phases over a `DatasetDict` with `train`, `validation`, `test` splits holding `text`, `label`
     (int class ids) and, for hierarchical labels, `label_path` (a list of levels). `data_source` names the data in the
@@ -247,7 +258,7 @@ class PhaseRunner:
         for line in diagnostic_warnings(spec.name, before, after, spec.expected_rise):
             logger.warning(line)
         if args.eval_strategy != "no":
-            metrics["validation"] = {k.removeprefix("eval_"): v for k, v in trainer.evaluate().items()}
+            metrics["validation"] = validation_metrics(trainer)
         predictions = None
         if spec.final:
             metrics["test"], predictions = test_predictions(trainer, context.tokenized["test"], context.label_space)
