@@ -80,13 +80,17 @@ CASES = {
                                     "{tmp}/names.json"),
     "names file not a list": ({"names.json": '{"0": "a"}'}, ["--label_names_file", "{tmp}/names.json"],
                               "--label_names_file {tmp}/names.json: expected a JSON list of names"),
-    # cl-small-validation: CL's evaluation on validation needs a same-class and an other-class pair; refused by name
-    # before the DAE trains (the message says what CL does with them)
+    # cl-small-validation: refused before the DAE trains
     "validation of one example per class": (
         {"validation.jsonl": jsonl([{"text": "will it snow", "label": "weather"}, {"text": "play blues", "label": "music"},
-                                    {"text": "book a table", "label": "food"}])}, [], "{tmp}/validation.jsonl: "),
-    "validation of one class": ({"validation.jsonl": jsonl([r for r in GOOD if r["label"] == "weather"][:3])},
-                                ["--variant", "cl_ft"], "{tmp}/validation.jsonl: "),
+                                    {"text": "book a table", "label": "food"}])}, [],
+        "{tmp}/validation.jsonl: the cl phase keeps its best checkpoint on cosine_gap, which needs validation examples "
+        "of two classes, two of one class (class sizes: food 1, music 1, weather 1): give a larger validation split, "
+        "or --cl_model_selection last"),
+    "validation of one class": (
+        {"validation.jsonl": jsonl([r for r in GOOD if r["label"] == "weather"][:3])}, ["--variant", "cl_ft"],
+        "{tmp}/validation.jsonl: the cl phase keeps its best checkpoint on cosine_gap, which needs validation examples "
+        "of two classes, two of one class (class sizes: weather 3)"),
     "unknown flag": ({}, ["--warmup_ratio", "0.1"], "unknown flag --warmup_ratio (did you mean --warmup_steps?)"),
     "misspelled flag": ({}, ["--nosie_ratio", "0.1"], "unknown flag --nosie_ratio (did you mean --noise_ratio?)"),
     "stray argument": ({}, ["extra"], "unexpected argument 'extra' (flags come as --name value)"),
