@@ -172,7 +172,8 @@ class PhaseRunner:
                                  f"{AFRESH}")
             self.prepared[phase] = self.build_data(spec, args)
             validation = self.context.data["validation"]
-            check_selection(phase, args, validation["label"], self.context.label_space.names,
+            # the examples its evaluation reads (`diagnostic_examples`, a subset of validation)
+            check_selection(phase, args, self.context.diagnostic_examples["label"], self.context.label_space.names,
                             validation.info.description or "the validation split")
 
     def clear_output_dir(self):
