@@ -25,7 +25,7 @@ from .arguments import PhaseArguments, ThreePhaseArguments
 from .label_space import LabelSpace
 from .registry import PHASES, VARIANTS, PhaseCard, PhaseContext, PhaseData, PhaseSpec, register_phase, register_variant
 from .runner import run_phases
-from .trainers import JointTrainer, SiameseCosineTrainer
+from .trainers import JointTrainer, PhaseTrainer, SiameseCosineTrainer
 
 __version__ = "0.1.0"
 
@@ -37,7 +37,7 @@ AutoModelForSequenceClassification.register(ThreePhaseConfig, ThreePhaseForSeque
 __all__ = [
     "PHASES", "VARIANTS", "ContrastivePairs", "DAEForSeqReconstruction", "DAEOutput", "DenoisingCollator",
     "DenoisingDataset", "JointCollator", "JointDataset", "JointOutput", "JointTrainer", "LabelSpace", "PairCollator",
-    "PairDataset", "PhaseArguments", "PhaseCard", "PhaseContext", "PhaseData", "PhaseSpec", "SiameseCosineTrainer",
+    "PairDataset", "PhaseArguments", "PhaseCard", "PhaseContext", "PhaseData", "PhaseSpec", "PhaseTrainer", "SiameseCosineTrainer",
     "ThreePhaseArguments", "ThreePhaseConfig", "ThreePhaseForJointTraining", "ThreePhaseForSequenceClassification",
     "ThreePhaseModel", "ThreePhaseModelOutput", "ThreePhasePreTrainedModel", "imbalance_multipliers", "pair_target",
     "register_for_auto_class", "register_phase", "register_variant", "run_phases", "upsample",

@@ -26,12 +26,13 @@ class PhaseArguments:
     weight_decay: float | None = field(default=None, metadata={"help": "AdamW weight decay of this phase."})
     lr_scheduler_type: str | None = field(default=None, metadata={"help": "Learning-rate schedule of this phase."})
     new_parameters_learning_rate: float | None = field(
-        default=None, metadata={"help": "Peak learning rate of the parameters the checkpoint lacks (the DAE decoder's "
-                                        "cross-attention and LM-head transform); the others take the phase's.",
+        default=None, metadata={"help": "Peak learning rate of the decoder's parameters the encoder does not share "
+                                        "(cross-attention and LM-head transform, fresh on a checkpoint without an LM "
+                                        "head); the others take the phase's.",
                                 "training": False})
     new_parameters_only_steps: float | None = field(
         default=None, metadata={"help": "A first stretch (steps, or a share of the steps when below 1) that trains only "
-                                        "the parameters the checkpoint lacks, the pretrained ones frozen.",
+                                        "those decoder parameters, the shared ones frozen.",
                                 "training": False})
     model_selection: str | None = field(
         default=None, metadata={"help": "'best': keep the checkpoint best on the phase's validation metric, with early "
@@ -199,8 +200,9 @@ def selection_policy(spec: PhaseSpec, options: PhaseArguments, training_args: Tr
     metric, greater = spec.selection_metric, spec.greater_is_better
     if spec.final and training_args.metric_for_best_model:
         metric, greater = training_args.metric_for_best_model, training_args.greater_is_better
+    # restore_callback_states: a resumed run's early stopping goes on counting where the stopped one was
     return dict(eval_strategy="epoch", save_strategy="epoch", load_best_model_at_end=True, save_total_limit=2,
-                metric_for_best_model=metric, greater_is_better=greater)
+                metric_for_best_model=metric, greater_is_better=greater, restore_callback_states_from_checkpoint=True)
 
 
 def phase_training_args(spec: PhaseSpec, args: ThreePhaseArguments, training_args: TrainingArguments,
@@ -215,6 +217,8 @@ def phase_training_args(spec: PhaseSpec, args: ThreePhaseArguments, training_arg
         policy["logging_steps"] = LOGGING_SHARE
     if training_args.device.type == "cpu":
         policy["dataloader_pin_memory"] = False  # nothing to pin on a CPU (torch would warn at every DataLoader)
+    # the per-epoch draws (noise, pairs) live in the dataset the main process tells the epoch: no worker copies
+    policy["dataloader_persistent_workers"] = False
     return dataclasses.replace(
         training_args, output_dir=str(output_dir / ".work" / spec.name), remove_unused_columns=False,
         push_to_hub=False, **{**policy, **options.overrides()},

@@ -22,10 +22,6 @@ from .pairs import ContrastivePairs
 
 logger = logging.getLogger("hf_threephase")
 
-# The diagnostics `results.json` holds for every phase (`diagnostics.<phase>.before` / `.after`), and the DAE's.
-EVERY_PHASE = ("mean_pairwise_cosine", "centroid_accuracy", "cosine_gap")
-
-
 @torch.no_grad()
 def embed_dataset(model, tokenizer, dataset, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Sentence embeddings (`model.embed`) and labels of tokenised examples with `input_ids` and `label`."""

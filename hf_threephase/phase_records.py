@@ -14,7 +14,7 @@ from pathlib import Path
 
 RECORD_FILE = "phase_inputs.json"
 # ThreePhaseArguments fields every phase reads; the LoRA ones only matter under use_peft.
-COMMON_RECIPE_FIELDS = ("max_seq_length", "pooling_mode", "use_peft")
+COMMON_RECIPE_FIELDS = ("max_seq_length", "pooling_mode", "use_peft", "diagnostic_samples", "early_stopping_patience")
 LORA_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")
 # TrainingArguments fields that change neither the weights nor the metrics a phase writes.
 NOT_RECORDED = frozenset({

@@ -40,7 +40,7 @@ def pair_data(context: PhaseContext, split: str, seed: int, upsampled: bool):
                              f"but: {err}") from None
         examples, labels = upsampled_examples(
             examples, context.data[split]["text"], labels, context.tokenize, args.imbalance_max_ratio,
-            args.imbalance_min_ratio, stopwords)
+            args.imbalance_min_ratio, stopwords, seed=seed)
     try:
         pairs = ContrastivePairs(labels, pairs_per_example(args.pairs_per_example, context.label_space), seed)
     except ValueError as err:

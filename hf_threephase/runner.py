@@ -46,7 +46,7 @@ from .reporting import (
 )
 from .run_info import hardware, package_versions
 from .trainers import PhaseTrainer
-from .validation import InputError
+from .validation import InputError, check_arguments
 
 logger = logging.getLogger("hf_threephase")
 AFRESH = "rerun with --overwrite_output_dir true to train it again, or choose another --output_dir"
@@ -82,6 +82,7 @@ class PhaseRunner:
                  args: ThreePhaseArguments, training_args: TrainingArguments, data_source: str | dict = "",
                  callbacks: list | None = None, card_args: CardArguments | None = None, command: str | None = None,
                  overwrite_output_dir: bool = False):
+        check_arguments(args, training_args)  # also for Python callers, who skip the command line's checks
         self.model_name_or_path = str(model_name_or_path)
         self.overwrite_output_dir = overwrite_output_dir
         self.records, self.prepared = {}, {}  # per phase: what it computes from; the data built before any training
@@ -220,6 +221,7 @@ class PhaseRunner:
         if self.training_args.should_save and (first_is_new or not path.exists()):
             self.output_dir.mkdir(parents=True, exist_ok=True)
             model = load_phase_model(ThreePhaseModel, self.model_name_or_path, pooling_mode=self.args.pooling_mode)
+            model.to(self.training_args.device)
             np.save(path, self.embed(model))
 
     def embed(self, model) -> np.ndarray:
@@ -247,7 +249,7 @@ class PhaseRunner:
                         add_lora(model, a.lora_r, a.lora_alpha, a.lora_dropout, a.lora_target_modules))
         if spec.prepare_model is not None:
             spec.prepare_model(context, model)
-        before = self.diagnose(model)
+        before = self.diagnose(model.to(args.device))
         if self.training_args.should_save:
             write_record(args.output_dir, self.records[spec.name])  # beside the checkpoints it may resume from
         trainer = self.build_trainer(spec, model, args)

@@ -68,7 +68,8 @@ class PhaseTrainer(Trainer):
         optimizer = super().create_optimizer(model)
         model = self.accelerator.unwrap_model(self.model if model is None else model)
         wanted = self.new_parameters_learning_rate is not None or self.new_parameters_only_steps
-        if not wanted or not hasattr(model, "new_parameter_names"):
+        split = any("new_parameters" in group for group in optimizer.param_groups)  # already (a second call)
+        if not wanted or split or not hasattr(model, "new_parameter_names"):
             return optimizer
         new = {id(model.get_parameter(name)) for name in model.new_parameter_names()}
         rate = self.new_parameters_learning_rate or self.args.learning_rate

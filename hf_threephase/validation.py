@@ -69,6 +69,8 @@ def check_phase_arguments(phase: str, options):
     from .registry import PHASES
     from .trainers import PhaseTrainer
 
+    if phase not in PHASES:
+        raise InputError(f"phase_arguments: unknown phase {phase!r} (registered: {', '.join(PHASES)})")
     spec = PHASES[phase]
     for name in ("num_train_epochs", "learning_rate", "batch_size", "new_parameters_learning_rate"):
         value = getattr(options, name)
