@@ -194,7 +194,7 @@ def run(model_args, data_args, threephase_args, training_args, card_args=None, c
     check_model(model_args.model_name_or_path)
     logger.info(precision_line(training_args))
     if logs_by_default(training_args):
-        logger.info("--logging_steps not given: each phase logs its loss every 2 %% of its steps")
+        logger.info("--logging_steps not given: each phase logs its loss every 2 % of its steps")
     data, label_space = load_labelled_data(data_args, seed=training_args.seed)
     logger.info("variant %s: phases %s on %s", threephase_args.variant, " -> ".join(threephase_args.phases),
                 {split: len(ds) for split, ds in data.items()})
