@@ -59,6 +59,7 @@ CASES = {
                                  "metric FT reports (one of: accuracy, precision, recall, f1, selection_score, loss"),
     "float label not whole": ({"train.jsonl": jsonl([{"text": "a", "label": 1}, {"text": "b", "label": 2.5}])}, [],
                               "{tmp}/train.jsonl row 2: label 2.5 is not a class: a number label must be whole"),
+    # multilabel-lists-silent: a label column of lists stops with one line instead of a class per distinct list
     "lists of labels": ({"train.jsonl": jsonl([{"text": "my card was charged twice", "label": ["billing"]},
                                                {"text": "refund it", "label": ["billing", "refund"]}])}, [],
                         "{tmp}/train.jsonl row 1: label ['billing'] is a list: multi-label classification is not "
