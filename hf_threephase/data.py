@@ -9,7 +9,8 @@ from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict, DatasetInfo, Features, List, Value, load_dataset
 
-from .label_space import LabelSpace, read_label
+from .files import file_format, first_line, load_data_file
+from .label_space import LabelSpace, read_label, typed_strings
 from .unlabeled import sample_per_class, text_only_split
 from .validation import InputError, check_classes, check_file, check_label_paths, check_texts_and_labels
 
@@ -89,38 +90,23 @@ def _raw_splits(args: DataTrainingArguments, seed: int) -> DatasetDict:
         try:
             raw = load_dataset(args.dataset_name, args.dataset_config_name)
         except Exception as err:  # offline, unknown name, no access: one line instead of the Hub client's traceback
-            raise InputError(f"--dataset_name {args.dataset_name}: cannot load it ({_first_line(err)})") from None
+            raise InputError(f"--dataset_name {args.dataset_name}: cannot load it ({first_line(err)})") from None
     else:
         files = _files(args)
-        for split, path in files.items():
-            check_file(path, f"{split}_file")
-            if FORMATS.get(Path(path).suffix.lower()) is None:
-                raise InputError(f"--{split}_file: {path}: unknown format (use {', '.join(FORMATS)})")
-        formats = {FORMATS[Path(f).suffix.lower()] for f in files.values()}
-        if len(formats) != 1:
+        formats = {split: file_format(path, f"{split}_file", FORMATS) for split, path in files.items()}
+        if len(set(formats.values())) != 1:
             raise InputError(f"data files must share one format: {', '.join(files.values())}")
         # one file at a time, so that each split's columns get their own types (labels 0 / 1 in train, 0.0 / 1.0 in
         # a test file with a gap): the label reader decides what the values mean
-        file_format = formats.pop()
-        raw = DatasetDict()
-        for split, path in files.items():
-            try:
-                raw[split] = load_dataset(file_format, data_files={split: path}, split=split)
-            except Exception as err:  # a parser error deep inside datasets: name the file instead
-                raise InputError(f"--{split}_file: cannot read {path} as {file_format}: {_first_line(err)}") from None
+        columns = [args.text_column, *(args.label_columns or [args.label_column])]
+        raw = DatasetDict({split: load_data_file(path, formats[split], f"{split}_file", columns)
+                           for split, path in files.items()})
     if "validation" not in raw:
         split = raw["train"].train_test_split(test_size=args.validation_split_percentage / 100, seed=seed)
         raw["train"], raw["validation"] = split["train"], split["test"]
     if "test" not in raw:
         raise InputError("no test split: give --test_file (or a dataset with a test split)")
     return raw
-
-
-def _first_line(err: BaseException) -> str:
-    """The first line of the innermost cause's message (datasets wraps parser errors)."""
-    while err.__cause__ is not None:
-        err = err.__cause__
-    return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
 def split_sources(args: DataTrainingArguments) -> dict[str, str]:
@@ -174,8 +160,7 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
             logger.info("classes without a train example are left out of the label space: %s",
                         [name for name in given if name not in present])
     else:
-        numeric = reader.kinds.get((sources["train"], label_columns[0])) == "number" and not hierarchical
-        label_names = sorted(present, key=int if numeric else None)
+        label_names = sorted(present, key=_name_order)
     check_classes(label_names, sources["train"])
     index = {name: i for i, name in enumerate(label_names)}
 
@@ -231,13 +216,34 @@ def _names_file(args: DataTrainingArguments) -> list[str] | None:
     return names
 
 
+def _name_order(name: str):
+    """Class order without a names file: by value when every name is a number (2 before 10), else by text."""
+    try:
+        return (0, float(name), name)
+    except ValueError:
+        return (1, 0.0, name)
+
+
+def _all_named(values: list, names) -> bool:
+    try:
+        return all(read_label(v)[1] in names for v in values)
+    except ValueError:
+        return False
+
+
+def _index_reading(value, names):
+    try:
+        return read_label(value, names)[1]
+    except ValueError:
+        return None
+
+
 class _LabelReader:
     """Reads label columns into class names (see `read_label`), checking that a column holds one kind of value and
     counting the string labels read without their surrounding spaces."""
 
     def __init__(self, names: list[str] | None, names_file: str | None):
         self.names, self.names_file = names, names_file
-        self.kinds: dict[tuple[str, str], str] = {}
         self.stripped: dict[tuple[str, str], int] = {}
 
     def paths(self, ds, columns: list[str], separator: str | None, where: str) -> list[list[str]]:
@@ -252,8 +258,15 @@ class _LabelReader:
         names, source = self.names, f"--label_names_file {self.names_file}"
         if names is None and isinstance(feature, ClassLabel):
             names, source = feature.names, f"the ClassLabel names of column {column!r}"
+        values = typed_strings(ds[column])
+        if names is not None and _all_named(values, names):
+            # number-like names ("1" ... "5" stars): the values are the names, not indices into them
+            if any(_index_reading(v, names) not in (None, read_label(v)[1]) for v in values):
+                logger.warning("%s column %r: labels read as the names in %s, not as indices into it (both fit)",
+                               where, column, source)
+            names = None
         first, out, stripped = None, [], 0
-        for row, value in enumerate(ds[column], start=1):
+        for row, value in enumerate(values, start=1):
             if isinstance(feature, ClassLabel) and value == -1:  # ClassLabel's "no label" (e.g. GLUE test splits)
                 raise InputError(f"{where} row {row}: missing label in column {column!r} (-1: no label)")
             try:
@@ -267,7 +280,6 @@ class _LabelReader:
                                  f"{first[1]}: a label column holds one kind of value")
             stripped += isinstance(value, str) and name != value
             out.append(name)
-        self.kinds[where, column] = first[1]
         if stripped:
             self.stripped[where, column] = stripped  # once per file, however many splits it serves
         return out

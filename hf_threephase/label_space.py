@@ -56,6 +56,24 @@ class LabelSpace:
         return list(split["label"])
 
 
+NUMBER = re.compile(r"[+-]?(0|[1-9]\d*)(\.\d+)?")
+
+
+def typed_strings(values: list) -> list:
+    """A column of strings (as a CSV is read) typed as a whole: numbers when every value is written as one (`1`,
+    `-2`, `1.0`: pandas' export of an int column with a gap), booleans when every value is `true` / `false` (any
+    case); otherwise, or when any value is not a string, the values as they are. So `01` and `1` in one column stay
+    two classes, and a code column `01` ... `12` keeps its names."""
+    if not values or not all(isinstance(v, str) for v in values):
+        return values
+    stripped = [v.strip() for v in values]
+    if all(NUMBER.fullmatch(v) for v in stripped):
+        return [int(v) if "." not in v else float(v) for v in stripped]
+    if all(v.lower() in ("true", "false") for v in stripped):
+        return [v.lower() == "true" for v in stripped]
+    return values
+
+
 def read_label(value, names: Sequence[str] | None = None, names_source: str = "the label names") -> tuple[str, str]:
     """The kind of a raw label value (`"number"`, `"boolean"` or `"string"`) and the class name it stands for.
 

@@ -2,12 +2,12 @@
 in-domain text without labels where there is some). Texts stay in Arrow files (memory-mapped), never Python lists."""
 
 import logging
-from pathlib import Path
 
 import numpy as np
 from datasets import Dataset, concatenate_datasets, load_dataset
 
-from .validation import InputError, check_file
+from .files import file_format, first_line, load_data_file
+from .validation import InputError
 
 logger = logging.getLogger("hf_threephase")
 UNLABELED_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".txt": "text"}
@@ -42,23 +42,16 @@ def load_unlabeled(args, text_column: str) -> Dataset | None:
     """
     if args.unlabeled_file is not None:
         path = args.unlabeled_file
-        check_file(path, "unlabeled_file")
-        kind = UNLABELED_FORMATS.get(Path(path).suffix.lower())
-        if kind is None:
-            raise InputError(f"--unlabeled_file: {path}: unknown format (use {', '.join(UNLABELED_FORMATS)})")
+        kind = file_format(path, "unlabeled_file", UNLABELED_FORMATS)
         column = "text" if kind == "text" else text_column
-        try:
-            data = load_dataset(kind, data_files={"unlabeled": path}, split="unlabeled")
-        except Exception as err:  # a parser error deep inside datasets: name the file instead
-            raise InputError(f"--unlabeled_file: cannot read {path} as {kind}: {str(err).splitlines()[0]}") from None
+        data = load_data_file(path, kind, "unlabeled_file", [column])
         where = path
     elif args.unlabeled_dataset_name is not None:
         column, where = text_column, f"{args.unlabeled_dataset_name} [{args.unlabeled_split}]"
         try:
             data = load_dataset(args.unlabeled_dataset_name, split=args.unlabeled_split)
         except Exception as err:
-            raise InputError(f"--unlabeled_dataset_name {where}: cannot load it "
-                             f"({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
+            raise InputError(f"--unlabeled_dataset_name {where}: cannot load it ({first_line(err)})") from None
     else:
         return None
     if column not in data.column_names:

@@ -105,6 +105,42 @@ def test_number_labels_keep_their_order_and_names_keep_the_files(tmp_path, caplo
     assert "left out of the label space: ['neutral']" in caplog.text
 
 
+def test_csv_cells_are_read_as_written(tmp_path):
+    # codes keep their spelling (01 and 1 are two classes), NA is a class, a number-only text is a text
+    rows = [("a", "01"), ("NA", "1"), ("42", "02"), ("d", "NA"), ("e", "10")]
+    data, space = load(write_splits(tmp_path, {"train": rows}, ".csv"))
+    assert space.names == ("01", "1", "02", "10", "NA")  # numbers by value, then text
+    assert labels_of(data) == [0, 1, 2, 4, 3]
+    assert data["train"]["text"][:3] == ["a", "NA", "42"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_number_like_names_in_the_names_file_are_names_not_indices(tmp_path, suffix, caplog):
+    (tmp_path / "names.json").write_text('["1", "2", "3", "4", "5"]')  # star ratings
+    values = [5, 1, 3, 5] if suffix == ".jsonl" else ["5", "1", "3", "5"]
+    rows = [(f"text {i}", v) for i, v in enumerate(values)]
+    data, space = load(write_splits(tmp_path, {"train": rows}, suffix), label_names_file=str(tmp_path / "names.json"))
+    assert space.names == ("1", "3", "5") and labels_of(data) == [2, 0, 1, 2]
+
+    rows = [(f"text {i}", v) for i, v in enumerate([1, 2, 4, 1])]  # both readings fit: by name, said
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        data, space = load(write_splits(tmp_path, {"train": rows}, suffix),
+                           label_names_file=str(tmp_path / "names.json"))
+    assert space.names == ("1", "2", "4")
+    assert "labels read as the names in --label_names_file" in caplog.text
+
+
+@pytest.mark.parametrize("role", ["train_file", "unlabeled_file"])
+def test_an_unquoted_comma_in_a_csv_text_is_named_by_line(tmp_path, role):
+    good = tmp_path / "good.csv"
+    good.write_text("text,label\nhello,a\nworld,b\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text('text,label\n"quoted, fine",a\nhello, there,b\n')
+    files = {"train_file": str(good), "validation_file": str(good), "test_file": str(good), role: str(bad)}
+    with pytest.raises(InputError, match=rf"^--{role}: {bad} line 3: 3 fields, the header has 2 \(quote a text"):
+        load_labelled_data(DataTrainingArguments(**files))
+
+
 def test_spaces_around_string_labels_are_dropped_and_said(tmp_path, caplog):
     rows = [("a", " weather "), ("b", "music"), ("c", "weather"), ("d", "music ")]
     with caplog.at_level(logging.WARNING, logger="hf_threephase"):

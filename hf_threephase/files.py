@@ -1,0 +1,59 @@
+"""Reading one data file through `datasets`, with cells read as the user wrote them and every problem named by file
+and line before any training."""
+
+import csv
+from pathlib import Path
+
+from datasets import Dataset, load_dataset
+
+from .validation import InputError, check_file
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of the innermost cause's message (datasets wraps parser errors)."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def check_csv_rows(path: str, role: str):
+    """Every non-blank row has the header's number of fields: pandas would silently make the extra leading fields of
+    a row with an unquoted comma its index, and shift the text into the label column."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        for row in reader:
+            if row and len(row) != len(header):
+                raise InputError(f"--{role}: {path} line {reader.line_num}: {len(row)} fields, the header has "
+                                 f"{len(header)} (quote a text that holds a comma)")
+
+
+def load_data_file(path: str, file_format: str, role: str, columns: list[str]) -> Dataset:
+    """One file (already through `check_file`) as a `Dataset`. A CSV's `columns` are read as text, as written: a label `01` stays `01`, `NA` and
+    `null` are values (only an empty cell is missing), a text `42` is a text.
+
+    Args:
+        path: the file. file_format: `datasets`' builder name (`csv`, `json`, `text`). role: its flag without
+            dashes, for messages. columns: the CSV columns to read as strings.
+
+    Raises:
+        InputError: a CSV row with more or fewer fields than the header, or a
+            parser error, naming the flag and the file.
+    """
+    kwargs = {}
+    if file_format == "csv":
+        check_csv_rows(path, role)
+        kwargs = {"converters": {column: str for column in columns}, "keep_default_na": False, "na_values": [""]}
+    try:
+        return load_dataset(file_format, data_files={"data": path}, split="data", **kwargs)
+    except Exception as err:  # a parser error deep inside datasets: name the file instead
+        raise InputError(f"--{role}: cannot read {path} as {file_format}: {first_line(err)}") from None
+
+
+def file_format(path: str, role: str, formats: dict[str, str]) -> str:
+    """The `datasets` builder of a file, from its suffix, after `check_file`."""
+    check_file(path, role)
+    kind = formats.get(Path(path).suffix.lower())
+    if kind is None:
+        raise InputError(f"--{role}: {path}: unknown format (use {', '.join(formats)})")
+    return kind
