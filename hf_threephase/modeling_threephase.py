@@ -180,11 +180,17 @@ def _parameter_name(model: PreTrainedModel) -> str:
     return next(name for name, p in model.named_parameters() if p is weight)
 
 
+def _mapped_class(mapping, config_class):
+    """The class an auto mapping gives for a config class (the first, where it gives several, as for Funnel)."""
+    model_class = mapping[config_class]
+    return model_class[0] if isinstance(model_class, (list, tuple)) else model_class
+
+
 def build_encoder(encoder_config) -> PreTrainedModel:
     """The base model for `encoder_config`, without its own pooler where the architecture has one."""
-    model_class = AutoModel._model_mapping[type(encoder_config)]
+    model_class = _mapped_class(AutoModel._model_mapping, type(encoder_config))
     kwargs = {"add_pooling_layer": False} if "add_pooling_layer" in inspect.signature(model_class).parameters else {}
-    return AutoModel.from_config(encoder_config, **kwargs)
+    return model_class._from_config(encoder_config, **kwargs)
 
 
 def decoder_config(encoder_config: PreTrainedConfig) -> PreTrainedConfig:
@@ -197,7 +203,7 @@ def decoder_config(encoder_config: PreTrainedConfig) -> PreTrainedConfig:
         ValueError: the encoder's word embeddings are not hidden-sized (as in ALBERT), so that no decoder can share
             them, or its sizes cannot be read from its config.
     """
-    if _has_cross_attention_decoder(type(encoder_config)):
+    if _has_cross_attention_decoder(encoder_config):
         config = copy.deepcopy(encoder_config)
     else:
         def size(*names):
@@ -207,14 +213,15 @@ def decoder_config(encoder_config: PreTrainedConfig) -> PreTrainedConfig:
             return value
 
         hidden = size("hidden_size")
-        embedding = getattr(encoder_config, "embedding_size", None) or hidden
+        with torch.device("meta"), transformers_errors_only():  # shapes only, no memory
+            embedding = build_encoder(encoder_config).get_input_embeddings().weight.shape[1]
         if embedding != hidden:
             raise ValueError(f"its word embeddings have {embedding} dimensions and its hidden states {hidden}: a "
                              "decoder cannot share them")
         config = BertConfig(
             vocab_size=size("vocab_size"), hidden_size=hidden, num_hidden_layers=size("num_hidden_layers"),
             num_attention_heads=size("num_attention_heads"),
-            intermediate_size=size("intermediate_size", "hidden_dim", "ffn_dim"),
+            intermediate_size=size("intermediate_size", "hidden_dim", "ffn_dim", "d_inner"),
             hidden_act=getattr(encoder_config, "hidden_act", None) or getattr(encoder_config, "activation", "gelu"),
             max_position_embeddings=getattr(encoder_config, "max_position_embeddings", None) or 512,
             pad_token_id=encoder_config.pad_token_id, type_vocab_size=1,
@@ -225,11 +232,26 @@ def decoder_config(encoder_config: PreTrainedConfig) -> PreTrainedConfig:
     return config
 
 
-def _has_cross_attention_decoder(config_class) -> bool:
-    """Whether transformers has a causal-LM form of this architecture that cross-attends (`encoder_hidden_states`)."""
+def _has_cross_attention_decoder(encoder_config: PreTrainedConfig) -> bool:
+    """Whether transformers has a causal-LM form of this architecture that cross-attends to one vector: its forward
+    takes `encoder_hidden_states`, and a one-layer copy with a small vocabulary runs with decoder and encoder lengths
+    that differ (MegatronBERT's cross-attention, for one, cannot)."""
+    config_class = type(encoder_config)
     if config_class not in AutoModelForCausalLM._model_mapping or config_class not in AutoModel._model_mapping:
         return False
-    return "encoder_hidden_states" in inspect.signature(AutoModel._model_mapping[config_class].forward).parameters
+    if "encoder_hidden_states" not in inspect.signature(_mapped_class(AutoModel._model_mapping, config_class).forward).parameters:
+        return False
+    config = copy.deepcopy(encoder_config)
+    config.is_decoder, config.add_cross_attention, config.num_hidden_layers = True, True, 1
+    special = [getattr(config, f"{name}_token_id", None) for name in ("pad", "bos", "eos", "sep", "cls")]
+    config.vocab_size = 1 + max([3, *(i for i in special if isinstance(i, int))])
+    try:
+        with transformers_errors_only(), torch.no_grad():
+            decoder = AutoModelForCausalLM.from_config(config)
+            decoder.base_model(input_ids=torch.full((1, 3), 2), encoder_hidden_states=torch.zeros(1, 1, config.hidden_size))
+    except Exception:  # any failure means: use the BERT decoder, which is known to work
+        return False
+    return True
 
 
 class ThreePhasePreTrainedModel(PreTrainedModel):
@@ -327,7 +349,12 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
 
     @classmethod
     def check_encoder_config(cls, encoder_config: PreTrainedConfig):
-        decoder_config(encoder_config)
+        """Raises `ValueError` when no decoder can share this encoder's word embeddings: none hidden-sized (ALBERT),
+        or none at all (the character model CANINE, whose own causal-LM form does not exist)."""
+        try:
+            decoder_config(encoder_config)
+        except NotImplementedError:  # transformers' get_input_embeddings of a model without word embeddings
+            raise ValueError("it has no word-embedding matrix for a decoder to share") from None
 
     def _decoder_ties(self) -> dict[str, str]:
         """{decoder parameter: encoder parameter} for every decoder weight that the encoder also has; with a decoder
@@ -344,9 +371,9 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
         }
 
     def _decoder_head(self) -> nn.Module:
-        """The decoder's LM head (transform + vocabulary projection): every child but its base model."""
-        (head,) = [m for n, m in self.decoder.named_children() if n != self.decoder.base_model_prefix]
-        return head
+        """The decoder's LM head (transform + vocabulary projection): its children but the base model, in the order
+        they were made (one module for BERT and RoBERTa; ELECTRA's transform and projection are two)."""
+        return nn.Sequential(*[m for n, m in self.decoder.named_children() if n != self.decoder.base_model_prefix])
 
     @classmethod
     def from_encoder_pretrained(cls, pretrained_model_name_or_path, **config_kwargs):

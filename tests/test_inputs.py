@@ -13,7 +13,20 @@ from conftest import TINY, _wordpiece_tokenizer, corpus, dae_targets, save_tiny
 from datasets import ClassLabel, Dataset, Features, Value
 from safetensors.torch import load_file, save_file
 from test_run_threephase import FAST, Interrupt, data_flags
-from transformers import AlbertConfig, AlbertModel, BertLMHeadModel, BertModel, TrainingArguments
+from transformers import (
+    AlbertConfig,
+    AlbertModel,
+    BertLMHeadModel,
+    BertModel,
+    CanineConfig,
+    ElectraConfig,
+    ElectraModel,
+    FunnelConfig,
+    FunnelModel,
+    MegatronBertConfig,
+    MegatronBertModel,
+    TrainingArguments,
+)
 
 from hf_threephase import (
     DAEForSeqReconstruction,
@@ -191,6 +204,36 @@ def test_dae_builds_a_bert_decoder_tied_to_an_encoder_without_a_causal_lm_form(k
     batch = dict(input_ids=ids, attention_mask=(ids != 0).long(), **dae_targets({"input_ids": ids,
                                                                                 "attention_mask": (ids != 0).long()}))
     assert torch.isfinite(dae(**batch).loss) and torch.equal(dae(**batch).loss, again(**batch).loss)
+
+
+ARCHITECTURES = {  # (model class, config class, config): bases whose DAE once crashed
+    "electra": (ElectraModel, ElectraConfig, dict(embedding_size=32, **TINY)),  # a two-module LM head
+    "funnel": (FunnelModel, FunnelConfig, dict(d_model=32, n_head=2, d_head=16, d_inner=64, block_sizes=[1, 1])),
+    "megatron-bert": (MegatronBertModel, MegatronBertConfig, TINY),  # its cross-attention cannot attend to 1 vector
+}
+
+
+def test_a_dae_on_an_encoder_without_word_embeddings_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match="^it has no word-embedding matrix for a decoder to share$"):
+        DAEForSeqReconstruction.check_encoder_config(CanineConfig(**TINY))
+
+
+@pytest.mark.parametrize("kind", ARCHITECTURES)
+def test_the_dae_decodes_on_more_architectures_with_the_lm_head_of_its_decoder(kind, tmp_path):
+    model_class, config_class, config = ARCHITECTURES[kind]
+    path = save_tiny(tmp_path / kind, model_class, config_class, _wordpiece_tokenizer(), pad_token_id=0,
+                     max_position_embeddings=64, **config)
+    dae = DAEForSeqReconstruction.from_encoder_pretrained(path)
+    ids = torch.tensor([[2, 10, 11, 12, 3], [2, 13, 14, 3, 0]])
+    mask = (ids != 0).long()
+    embedding = dae.bottleneck_embedding(ids, mask)
+    logits, loss = dae.decode(embedding, ids, mask)
+    # the decoder's own causal-LM forward, at the same (non-padding) positions
+    own = dae.decoder(input_ids=ids, attention_mask=mask, encoder_hidden_states=embedding[:, None]).logits
+    torch.testing.assert_close(logits, own[mask.bool()])
+    assert logits.shape == (int(mask.sum()), dae.config.encoder.vocab_size) and loss is None
+    dae.train()
+    dae(input_ids=ids, attention_mask=mask, **dae_targets({"input_ids": ids, "attention_mask": mask})).loss.backward()
 
 
 @pytest.mark.parametrize("cls", [DAEForSeqReconstruction, ThreePhaseModel, ThreePhaseForSequenceClassification,
