@@ -60,6 +60,17 @@ class PhaseArguments:
         return dataclasses.replace(self, **filled)
 
 
+NEW_PARAMETER_OPTIONS = ("new_parameters_learning_rate", "new_parameters_only_steps")
+
+
+def takes_new_parameter_options(spec: PhaseSpec) -> bool:
+    """Whether a phase adds parameters to a checkpoint's that `NEW_PARAMETER_OPTIONS` can treat apart: its model
+    names them (`new_parameter_names`, the DAE decoder's) and its Trainer is a `PhaseTrainer`."""
+    from .trainers import PhaseTrainer
+
+    return issubclass(spec.trainer_class, PhaseTrainer) and hasattr(spec.model_class, "new_parameter_names")
+
+
 def phase_arguments_class(spec: PhaseSpec) -> type:
     """A dataclass of `PhaseArguments`' fields prefixed `<phase>_`, in its own `--help` group (HfArgumentParser's
     `_argument_group_name`); its `phase_arguments()` returns the unprefixed `PhaseArguments`."""
@@ -67,15 +78,19 @@ def phase_arguments_class(spec: PhaseSpec) -> type:
         if f.name in spec.defaults:
             return f"{spec.defaults[f.name]:.4g}" if isinstance(spec.defaults[f.name], float) else spec.defaults[f.name]
         if not f.metadata.get("training", True):
-            return "best" if f.name == "model_selection" and spec.selection_metric else "off"
+            if f.name == "model_selection":
+                return "best" if spec.selection_metric else "last"
+            return "off"
         return f"--{PhaseArguments.TRAINING_FIELDS.get(f.name, f.name)}"
 
     fields = [(f"{spec.name}_{f.name}", f.type,
                field(default=None, metadata={"help": f"{f.metadata['help']} Default: {default(f)}."}))
-              for f in dataclasses.fields(PhaseArguments)]
+              for f in dataclasses.fields(PhaseArguments)
+              if f.name not in NEW_PARAMETER_OPTIONS or takes_new_parameter_options(spec)]
 
     def phase_arguments(self) -> PhaseArguments:
-        return PhaseArguments(**{f.name: getattr(self, f"{spec.name}_{f.name}") for f in dataclasses.fields(PhaseArguments)})
+        return PhaseArguments(**{f.name: getattr(self, f"{spec.name}_{f.name}", None)
+                                 for f in dataclasses.fields(PhaseArguments)})
 
     return dataclasses.make_dataclass(
         f"{spec.name.title()}PhaseArguments", fields,
@@ -166,6 +181,11 @@ class ThreePhaseArguments(LoraArguments, RecipeArguments):
 
     def for_phase(self, phase: str) -> PhaseArguments:
         return self.phase_arguments.get(phase) or PhaseArguments()
+
+    def options_outside_variant(self) -> list[str]:
+        """The per-phase options set for phases the variant does not run, as flags (`--dae_learning_rate`)."""
+        return [f"--{phase}_{f.name}" for phase, options in self.phase_arguments.items() if phase not in self.phases
+                for f in dataclasses.fields(options) if getattr(options, f.name) is not None]
 
 
 # Without --logging_steps, each phase logs every 2 % of its steps (the Trainer reads a value below 1 as a share of the

@@ -89,11 +89,35 @@ def build_parser() -> HfArgumentParser:
 
 
 def given_flags(argv: list[str]) -> set[str]:
-    """The flag names on a command line, or the keys of a .json / .yaml arguments file."""
-    if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
-        text = Path(argv[0]).read_text()
-        return set((json.loads(text) if argv[0].endswith(".json") else yaml.safe_load(text)) or {})
+    """The flag names on a command line."""
     return {arg[2:].split("=")[0].replace("-", "_") for arg in argv if arg.startswith("--")}
+
+
+def file_flags(path: str) -> list[str]:
+    """A .json / .yaml arguments file as command-line flags, so that its values are read and checked as typed ones
+    are (`"max_seq_length": "32"` is 32; `null` keeps the default).
+
+    Raises:
+        InputError: a file that cannot be read, or that does not hold one mapping of flag names to values.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        values = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        raise InputError(f"{path}: cannot read it ({str(err).splitlines()[0]})") from None
+    if not isinstance(values, dict):
+        raise InputError(f'{path}: expected a mapping of flag names to values, e.g. {{"output_dir": "out"}}')
+
+    def text_of(value) -> str:
+        if isinstance(value, bool):
+            return str(value).lower()
+        return json.dumps(value) if isinstance(value, dict) else str(value)
+
+    argv = []
+    for key, value in values.items():
+        if value is not None:
+            argv += [f"--{key}", *map(text_of, value if isinstance(value, list) else [value])]
+    return argv
 
 
 def parse_args(argv: list[str] | None = None):
@@ -108,16 +132,12 @@ def parse_args(argv: list[str] | None = None):
     parser = build_parser()
     known = [option for action in parser._actions for option in action.option_strings]
     try:
+        source = ""
         if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
-            unknown = sorted(f"--{key}" for key in given_flags(argv) if f"--{key}" not in known)
-            if unknown:
-                raise InputError(f"{argv[0]}: {unknown_flag(unknown[0], known)}")
-            parse = parser.parse_json_file if argv[0].endswith(".json") else parser.parse_yaml_file
-            parsed = parse(argv[0])
-        else:
-            *parsed, rest = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
-            if rest:
-                raise InputError(unknown_flag(rest[0], known))
+            source, argv = f"{argv[0]}: ", file_flags(argv[0])
+        *parsed, rest = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+        if rest:
+            raise InputError(source + unknown_flag(rest[0], known))
     except InputError:
         raise
     except ValueError as err:  # a check in TrainingArguments (or another dataclass): one line, not a traceback

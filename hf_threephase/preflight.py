@@ -5,6 +5,7 @@ import logging
 import os
 from collections import Counter
 
+import torch
 from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
 
 from .registry import PHASES, VARIANTS
@@ -17,15 +18,32 @@ PAIR_METRICS = ("cosine_gap", "same_class_cosine", "other_class_cosine")
 
 def max_seq_length_limit(tokenizer, encoder_config) -> int | None:
     """The most tokens a text may have on this model: the tokenizer's `model_max_length` where it sets one, and the
-    encoder's position table (`max_position_embeddings`); None where neither says."""
+    encoder's position table (`max_position_embeddings`, less the positions up to the padding index where the table
+    starts after it, as RoBERTa's does: 514 rows, 512 tokens); None where neither says."""
+    from .modeling_threephase import build_encoder
+
     limits = [getattr(encoder_config, "max_position_embeddings", None)]
+    if limits[0]:
+        with torch.device("meta"):  # shapes only, no memory
+            encoder = build_encoder(encoder_config)
+        table = next((m for n, m in encoder.named_modules() if n.endswith("position_embeddings")), None)
+        if isinstance(table, torch.nn.Embedding) and table.padding_idx is not None:
+            limits[0] = table.num_embeddings - table.padding_idx - 1
     if tokenizer.model_max_length < VERY_LARGE_INTEGER:
         limits.append(tokenizer.model_max_length)
     return min((limit for limit in limits if limit), default=None)
 
 
 def capped_max_seq_length(requested: int, tokenizer, encoder_config) -> int:
-    """`requested`, or the model's limit when that is smaller (with a warning, as run_glue.py does)."""
+    """`requested`, or the model's limit when that is smaller (with a warning, as run_glue.py does).
+
+    Raises:
+        InputError: `requested` leaves no token of text beside the tokenizer's special tokens.
+    """
+    special = tokenizer.num_special_tokens_to_add()
+    if requested <= special:
+        raise InputError(f"--max_seq_length {requested} leaves no room for text: the tokenizer adds {special} special "
+                         "tokens to every text")
     limit = max_seq_length_limit(tokenizer, encoder_config)
     if limit is not None and requested > limit:
         logger.warning("--max_seq_length %d is more than the model takes (%d tokens: its tokenizer's model_max_length "

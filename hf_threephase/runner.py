@@ -83,6 +83,10 @@ class PhaseRunner:
                  callbacks: list | None = None, card_args: CardArguments | None = None, command: str | None = None,
                  overwrite_output_dir: bool = False):
         check_arguments(args, training_args)  # also for Python callers, who skip the command line's checks
+        unused = args.options_outside_variant()
+        if unused:
+            logger.warning("%s: the %s variant runs no such phase (%s); ignored", ", ".join(unused), args.variant,
+                           " -> ".join(args.phases))
         self.model_name_or_path = str(model_name_or_path)
         self.overwrite_output_dir = overwrite_output_dir
         self.records, self.prepared = {}, {}  # per phase: what it computes from; the data built before any training

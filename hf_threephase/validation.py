@@ -66,8 +66,8 @@ def check_phase_arguments(phase: str, options):
     """One phase's `PhaseArguments`: ranges, and options its model or selection cannot honour."""
     from transformers.trainer_utils import SchedulerType
 
+    from .arguments import NEW_PARAMETER_OPTIONS, takes_new_parameter_options
     from .registry import PHASES
-    from .trainers import PhaseTrainer
 
     if phase not in PHASES:
         raise InputError(f"phase_arguments: unknown phase {phase!r} (registered: {', '.join(PHASES)})")
@@ -88,9 +88,8 @@ def check_phase_arguments(phase: str, options):
         raise InputError(f"--{phase}_model_selection must be 'best' or 'last', got {options.model_selection!r}")
     if options.model_selection == "best" and spec.selection_metric is None:
         raise InputError(f"--{phase}_model_selection best: the {phase} phase has no validation metric to select on")
-    for name in ("new_parameters_learning_rate", "new_parameters_only_steps"):
-        if getattr(options, name) and not (
-                issubclass(spec.trainer_class, PhaseTrainer) and hasattr(spec.model_class, "new_parameter_names")):
+    for name in NEW_PARAMETER_OPTIONS:
+        if getattr(options, name) and not takes_new_parameter_options(spec):
             raise InputError(f"--{phase}_{name}: the {phase} phase adds no new parameters to a checkpoint's (only a "
                              "decoder's cross-attention and LM-head transform take it)")
 

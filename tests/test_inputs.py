@@ -12,10 +12,13 @@ import transformers
 from conftest import TINY, _wordpiece_tokenizer, corpus, dae_targets, save_tiny
 from datasets import ClassLabel, Dataset, Features, Value
 from safetensors.torch import load_file, save_file
+from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
 from test_run_threephase import FAST, Interrupt, data_flags
 from transformers import (
     AlbertConfig,
     AlbertModel,
+    AutoConfig,
+    AutoTokenizer,
     BertLMHeadModel,
     BertModel,
     CanineConfig,
@@ -36,10 +39,10 @@ from hf_threephase import (
     ThreePhaseModel,
     run_phases,
 )
-from hf_threephase.cli import main
+from hf_threephase.cli import main, parse_args
 from hf_threephase.data import DataTrainingArguments, load_labelled_data
 from hf_threephase.modeling_threephase import load_phase_folder
-from hf_threephase.preflight import warn_fsdp_on_cpu
+from hf_threephase.preflight import capped_max_seq_length, warn_fsdp_on_cpu
 from hf_threephase.runner import PhaseRunner
 from hf_threephase.validation import InputError
 
@@ -384,9 +387,20 @@ def test_max_seq_length_is_capped_at_what_the_model_takes(tmp_path, bert_dir, fi
                                            "test": corpus()[1::3] + long})
     with caplog.at_level(logging.WARNING, logger="hf_threephase"):
         results = main(["--model_name_or_path", str(bert_dir), *data_flags(data), "--output_dir", str(tmp_path / "o"),
-                        "--variant", "ft", *FAST, "--max_seq_length", "1000"])
+                        "--variant", "ft", *FAST, "--max_seq_length", "1000", "--dae_learning_rate", "1e-3"])
     assert "--max_seq_length 1000 is more than the model takes (64 tokens" in caplog.text and "using 64" in caplog.text
+    assert "--dae_learning_rate: the ft variant runs no such phase (ft); ignored" in caplog.text
     assert sum(map(sum, results["test"]["confusion_matrix"])) == len(corpus()[1::3]) + 1
+
+
+def test_the_cap_counts_roberta_positions_from_its_padding_index_and_leaves_room_for_text(roberta_dir):
+    tokenizer = AutoTokenizer.from_pretrained(roberta_dir)
+    config = AutoConfig.from_pretrained(roberta_dir)  # 70 positions, padding index 1: 68 tokens
+    tokenizer.model_max_length = VERY_LARGE_INTEGER  # a tokenizer that does not say
+    assert capped_max_seq_length(1000, tokenizer, config) == 68
+    assert capped_max_seq_length(3, tokenizer, config) == 3
+    with pytest.raises(InputError, match=r"^--max_seq_length 2 leaves no room for text: the tokenizer adds 2 special"):
+        capped_max_seq_length(2, tokenizer, config)
 
 
 @pytest.mark.parametrize("kind", ["distilbert", "deberta"])
@@ -432,6 +446,31 @@ def test_an_unknown_key_in_an_arguments_file_names_the_closest(tmp_path, bert_di
     assert stop.value.code == 2
     assert capsys.readouterr().err.strip() == (f"error: {tmp_path / 'args.json'}: unknown flag --warmup_ratio (did you "
                                                "mean --warmup_steps?)")
+
+
+def test_an_arguments_file_is_read_as_the_flags_it_stands_for(tmp_path, bert_dir, capsys):
+    args = {"model_name_or_path": str(bert_dir), "train_file": "x.csv", "output_dir": "o", "max_seq_length": "32",
+            "use_cpu": True, "lora_target_modules": ["query", "value"], "metric_name": None}
+    (tmp_path / "args.json").write_text(json.dumps(args))
+    _, _, recipe, training_args, _ = parse_args([str(tmp_path / "args.json")])
+    assert recipe.max_seq_length == 32 and training_args.use_cpu is True
+    assert recipe.lora_target_modules == ["query", "value"] and recipe.metric_name is None
+
+    (tmp_path / "args.yaml").write_text("- a list\n- not a mapping\n")
+    with pytest.raises(InputError, match=r"args.yaml: expected a mapping of flag names to values"):
+        parse_args([str(tmp_path / "args.yaml")])
+
+
+def test_per_phase_options_exist_only_where_the_phase_takes_them(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    help_text = capsys.readouterr().out
+    assert "--dae_new_parameters_learning_rate" in help_text and "--cl_new_parameters_learning_rate" not in help_text
+    with pytest.raises(SystemExit):
+        main(["--model_name_or_path", "m", "--train_file", "x.csv", "--output_dir", "o",
+              "--cl_new_parameters_learning_rate", "1e-3"])
+    assert "unknown flag --cl_new_parameters_learning_rate (did you mean --dae_new_parameters_learning_rate?)" in (
+        capsys.readouterr().err)
 
 
 def test_a_phase_folder_loads_with_one_line_for_its_new_modules(bert_dir, tmp_path, transformers_logs):
