@@ -1,6 +1,8 @@
 """The built-in phases and variants, registered in one place (see `registry`): each phase's model, data, Trainer,
 validation metric, defaults and card text."""
 
+from collections import Counter
+
 from datasets import concatenate_datasets
 from transformers import DataCollatorWithPadding, TrainingArguments
 
@@ -43,9 +45,12 @@ def pair_data(context: PhaseContext, split: str, seed: int, upsampled: bool):
             args.imbalance_min_ratio, stopwords, seed=seed)
     try:
         pairs = ContrastivePairs(labels, pairs_per_example(args.pairs_per_example, context.label_space), seed)
-    except ValueError as err:
-        raise InputError(f"{where}: {err}: contrastive learning needs at least two classes there, and two examples "
-                         "of one") from None
+    except ValueError:
+        names = context.label_space.names
+        sizes = ", ".join(f"{'/'.join(c) if isinstance(c, tuple) else names[c]} {n}"
+                          for c, n in sorted(Counter(labels).items()))
+        raise InputError(f"{where}: contrastive learning needs two classes there, and two examples of one (class "
+                         f"sizes: {sizes})") from None
     return examples, pairs
 
 

@@ -176,10 +176,11 @@ class PhaseRunner:
                 raise InputError(f"{args.output_dir} holds checkpoints of an unfinished {phase} phase, but {problem}: "
                                  f"{AFRESH}")
             self.prepared[phase] = self.build_data(spec, args)
-            validation = self.context.data["validation"]
-            # the examples its evaluation reads (`diagnostic_examples`, a subset of validation)
-            check_selection(phase, args, self.context.diagnostic_examples["label"], self.context.label_space.names,
-                            validation.info.description or "the validation split")
+            validation, examples = self.context.data["validation"], self.context.diagnostic_examples
+            where = validation.info.description or "the validation split"
+            if len(examples) < len(validation):  # its evaluation reads a subset
+                where = f"--diagnostic_samples {len(examples)} (a subset of {where})"
+            check_selection(phase, args, examples["label"], self.context.label_space.names, where)
 
     def clear_output_dir(self):
         """`overwrite_output_dir`: remove this variant's phase folders, their checkpoints and the run's results."""

@@ -92,6 +92,13 @@ CASES = {
         {"validation.jsonl": jsonl([r for r in GOOD if r["label"] == "weather"][:3])}, ["--variant", "cl_ft"],
         "{tmp}/validation.jsonl: the cl phase keeps its best checkpoint on cosine_gap, which needs validation examples "
         "of two classes, two of one class (class sizes: weather 3)"),
+    "diagnostic subset too small": ({}, ["--diagnostic_samples", "2"],
+                                    "--diagnostic_samples 2 (a subset of {tmp}/validation.jsonl): the cl phase keeps its "
+                                    "best checkpoint on cosine_gap"),
+    "one labelled example per class": ({}, ["--train_samples_per_class", "1"],
+                                       "--train_samples_per_class 1 of {tmp}/train.jsonl: contrastive learning needs "
+                                       "two classes there, and two examples of one (class sizes: food 1, music 1, "
+                                       "weather 1)"),
     "unknown flag": ({}, ["--warmup_ratio", "0.1"], "unknown flag --warmup_ratio (did you mean --warmup_steps?)"),
     "misspelled flag": ({}, ["--nosie_ratio", "0.1"], "unknown flag --nosie_ratio (did you mean --noise_ratio?)"),
     "stray argument": ({}, ["extra"], "unexpected argument 'extra' (flags come as --name value)"),
