@@ -5,7 +5,8 @@ A record holds the fingerprints of the data the phase may read (the texts and la
 validation and text-only data; test too for the final phase), the class names, the recipe settings it reads (`PhaseSpec.recipe_fields` and those every phase
 reads), its per-phase overrides, its TrainingArguments (all but those that only change logging, saving cadence,
 progress bars or where things go), the number of processes, and the hash of the previous phase's record (the first
-phase: the model it starts from), so that a phase is reused only after the same chain.
+phase: the model it starts from, with the hashes of its files when it is a local folder), so that a phase is reused
+only after the same chain.
 """
 
 import hashlib
@@ -37,6 +38,19 @@ def split_fingerprint(split, label_names) -> str:
     return hashlib.sha256(json.dumps([list(split["text"]), names]).encode()).hexdigest()
 
 
+def model_fingerprint(model: str) -> dict:
+    """The model a first phase starts from: its name and, for a local folder, the sha256 of each file in it (weights,
+    config, tokenizer), so that a folder replaced at the same path is not taken for the old one."""
+    folder = Path(model)
+    if not folder.is_dir():
+        return {"model": model}
+    files = {}
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        with path.open("rb") as handle:
+            files[path.name] = hashlib.file_digest(handle, "sha256").hexdigest()
+    return {"model": model, "model_files": files}
+
+
 def record_hash(record: dict) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -48,7 +62,7 @@ def phase_record(spec, recipe_args, phase_args, data, label_space, previous: dic
     splits = [split for split in data if split != "test" or spec.final]
     training = {k: v for k, v in phase_args.to_dict().items()
                 if k not in NOT_RECORDED and not k.startswith(NOT_RECORDED_PREFIXES)}
-    chain = {"after": record_hash(previous)} if isinstance(previous, dict) else {"model": str(previous)}
+    chain = {"after": record_hash(previous)} if isinstance(previous, dict) else model_fingerprint(str(previous))
     record = {
         **chain,
         "data": {split: split_fingerprint(data[split], label_space.names) for split in splits},
@@ -73,6 +87,9 @@ def differences(old: dict, new: dict) -> list[str]:
             found.append(f"{', '.join(splits)} data")
         elif key == "after":
             found.append("the phases before it")
+        elif key == "model_files":
+            changed = sorted(name for name in {**(a or {}), **(b or {})} if (a or {}).get(name) != (b or {}).get(name))
+            found.append(f"the files of the model it starts from ({', '.join(changed)})")
         elif isinstance(a, dict) and isinstance(b, dict):
             found += differences(a, b)
         else:

@@ -331,6 +331,20 @@ def test_a_finished_phase_is_reused_only_for_the_same_data_and_settings(tmp_path
     assert json.loads((out / "ft" / "config.json").read_text())["id2label"] == {"0": "negative", "1": "positive"}
 
 
+def test_a_base_model_folder_replaced_at_the_same_path_is_not_reused(tmp_path, bert_dir, files, capsys):
+    base = tmp_path / "base"
+    shutil.copytree(bert_dir, base)
+    argv = ["--model_name_or_path", str(base), *data_flags(files), "--output_dir", str(tmp_path / "run"),
+            "--variant", "ft", *FAST]
+    main(argv)
+    torch.manual_seed(1)
+    BertModel(transformers.BertConfig.from_pretrained(base)).save_pretrained(base)  # other weights, same path
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert ("this command differs in the files of the model it starts from (model.safetensors)"
+            in capsys.readouterr().err)
+
+
 def test_checkpoints_of_another_command_are_not_resumed(tmp_path, bert_dir, files):
     data, space = load_labelled_data(DataTrainingArguments(
         train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
