@@ -87,6 +87,8 @@ class RunFacts:
 
     Args:
         base_model: the base model's name (see `model_name`).
+        base_model_id / dataset_id: the Hub ids for the YAML's `base_model` and `datasets` (None, and left out,
+            for a local folder or files: a folder's name is no Hub id).
         variant / phases: the variant and its phase names.
         dataset: the data's Hub id, or the name of the local data (the train file's folder).
         splits: `(split, examples, source)` per split, the source being a file name or `name [split]`.
@@ -94,7 +96,8 @@ class RunFacts:
         examples: a few validation texts, for the widget and the usage snippet.
         language / license: for the YAML (None: left out / 'other').
         hub_model_id: the final phase's Hub id when the run pushes (the others get `-<phase>`).
-        output_name: the output folder's name, for the usage snippet without a Hub id.
+        output_name: the output folder as given when relative, else its name: the usage snippet's local path
+            (`./<output_name>/<phase>`) without a Hub id.
         hardware / versions: where the run trained (`run_info.hardware`) and the package versions.
         sentence_transformers: whether the phase folders carry sentence-transformers module files.
     """
@@ -113,6 +116,8 @@ class RunFacts:
     hardware: str
     versions: dict[str, str]
     sentence_transformers: bool = True
+    base_model_id: str | None = None
+    dataset_id: str | None = None
 
 
 def _value(value):
@@ -189,15 +194,17 @@ def model_index(title: str, facts: RunFacts, test: dict) -> list[EvalResult]:
 
 
 def render_card(phase: str, facts: RunFacts, metrics: dict, settings: dict, *, embedding_size: int,
-                template: Path = TEMPLATE) -> ModelCard:
-    """The card of one phase folder, from its `phase_metrics.json` content (`metrics`) and `phase_settings`."""
+                module_paths: list[str] = (), template: Path = TEMPLATE) -> ModelCard:
+    """The card of one phase folder, from its `phase_metrics.json` content (`metrics`) and `phase_settings`;
+    `module_paths` are its sentence-transformers module folders (`1_Pooling`, `2_Dense`, ...)."""
     spec = PHASES[phase]
     card = spec.card
     repo_id = phase_repo_id(facts.hub_model_id, phase) if facts.hub_model_id else None
     title = repo_id or f"{facts.base_model.split('/')[-1]} 3-Phase {phase.upper()} ({facts.variant}, {facts.dataset})"
     test = metrics.get("test")
     card_data = ModelCardData(
-        base_model=facts.base_model, datasets=[facts.dataset], language=facts.language, license=facts.license,
+        base_model=facts.base_model_id, datasets=[facts.dataset_id] if facts.dataset_id else None,
+        language=facts.language, license=facts.license,
         library_name="transformers", pipeline_tag=card.pipeline_tag,
         tags=["hf-threephase", f"threephase-{phase}",
               "text-classification" if card.pipeline_tag == "text-classification" else "sentence-embeddings"],
@@ -219,10 +226,11 @@ def render_card(phase: str, facts: RunFacts, metrics: dict, settings: dict, *, e
         card_data, template_path=str(template), title=title, phase_title=card.title,
         phase_description=card.description, variant=facts.variant,
         phase_list=" → ".join(p.upper() for p in facts.phases), base_model=facts.base_model,
-        pipeline_tag=card.pipeline_tag, model_ref=repo_id or f"{facts.output_name}/{phase}",
-        model_ref_note="the Hub id" if repo_id else "this folder (its Hub id once pushed)",
+        pipeline_tag=card.pipeline_tag, model_ref=repo_id or f"./{facts.output_name}/{phase}",
+        model_ref_note="the Hub id" if repo_id else "this folder, from where the run wrote it (its Hub id once pushed)",
         example=facts.examples[0] if facts.examples else "An example text.", embedding_size=embedding_size,
-        sentence_transformers=facts.sentence_transformers, splits=facts.splits, label_names=names,
+        sentence_transformers=facts.sentence_transformers and bool(module_paths),
+        module_files=", ".join(f"`{path}/`" for path in module_paths), splits=facts.splits, label_names=names,
         test=_test_rows(test) if test else None, per_class=per_class,
         selects_checkpoint="metric_for_best_model" in settings,
         validation=validation, diagnostics=diagnostics,
@@ -237,10 +245,17 @@ def card_facts(card_args: CardArguments | None, **facts) -> RunFacts:
     """`RunFacts` with the YAML's language and license: the flags, else the base model card's, else left out /
     'other' (logged)."""
     card_args = card_args or CardArguments()
-    base = base_card_data(facts.pop("model_name_or_path"))
+    model_name_or_path = facts.pop("model_name_or_path")
+    base = base_card_data(model_name_or_path)
+    folder = Path(model_name_or_path)
+    named = card_args.base_model_name or not folder.is_dir() or facts["base_model"] != folder.resolve().name
+    if not named:
+        logger.info("model cards: no base_model in the YAML (%s is a local folder; set --base_model_name to its Hub "
+                    "id)", folder.name)
     language = card_args.language or base.get("language")
     license = card_args.license or base.get("license")
     if license is None:
         license = "other"
         logger.info("model cards: license 'other' (the base model's card names none; set --license)")
-    return RunFacts(language=language, license=license, **facts)
+    return RunFacts(language=language, license=license, base_model_id=facts["base_model"] if named else None,
+                    **facts)

@@ -190,12 +190,13 @@ def data_sources(data_args: DataTrainingArguments) -> dict[str, str]:
     name with its folder, `name [split]`, or the share of train); never an absolute path."""
     if data_args.dataset_name:
         sources = {split: f"{data_args.dataset_name} [{split}]" for split in ("train", "validation", "test")}
-        return {"dataset": data_args.dataset_name, **sources}
+        hub = not Path(data_args.dataset_name).exists()  # a local dataset folder is no Hub id
+        return {"dataset": data_args.dataset_name, "dataset_id": data_args.dataset_name if hub else None, **sources}
     files = {split: Path(f) for split, f in (("train", data_args.train_file), ("validation", data_args.validation_file),
                                              ("test", data_args.test_file)) if f}
     sources = {split: f"{path.resolve().parent.name}/{path.name}" for split, path in files.items()}
     sources.setdefault("validation", f"{data_args.validation_split_percentage} % of {sources['train']} (seeded)")
-    return {"dataset": files["train"].resolve().parent.name, **sources}
+    return {"dataset": files["train"].resolve().parent.name, "dataset_id": None, **sources}
 
 
 def run(model_args, data_args, threephase_args, training_args, card_args=None, command: str | None = None) -> dict:

@@ -91,7 +91,10 @@ def draw_phase(folder: Path, phase: str, log_history: list[dict], metrics: dict,
 
 def write_card(phase: str, folder: Path, metrics: dict, settings: dict, facts: RunFacts, embedding_size: int):
     """The phase folder's README.md (see `cards.render_card`)."""
-    render_card(phase, facts, metrics, settings, embedding_size=embedding_size).save(folder / "README.md")
+    modules = folder / "modules.json"
+    paths = [m["path"] for m in json.loads(modules.read_text()) if m["path"]] if modules.is_file() else []
+    render_card(phase, facts, metrics, settings, embedding_size=embedding_size, module_paths=paths).save(
+        folder / "README.md")
 
 
 def write_results(output_dir: Path, results: dict):

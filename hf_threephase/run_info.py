@@ -54,12 +54,13 @@ def native_cpu_bf16() -> bool:
 
 
 def hardware(device: torch.device) -> str:
-    """The device a run trained on, in words, e.g. "CPU: Intel(R) Xeon(R) Processor, 2 threads, native bf16"."""
+    """The device a run trained on, in words, e.g. "CPU: Intel(R) Xeon(R) Processor, 2 threads, with AVX-512 BF16/AMX" (what
+    the CPU has, whatever precision the run used)."""
     if device.type == "cuda":
         return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(device)}"
     if device.type != "cpu":
         return device.type
-    bf16 = "native bf16 (AVX-512 BF16/AMX)" if native_cpu_bf16() else "no native bf16"
+    bf16 = "with AVX-512 BF16/AMX" if native_cpu_bf16() else "without AVX-512 BF16/AMX"
     return f"CPU: {cpu_name()}, {torch.get_num_threads()} threads, {bf16}"
 
 

@@ -74,7 +74,7 @@ def validation_metrics(trainer: Trainer) -> dict:
 class PhaseRunner:
     """Runs a variant's phases over a `DatasetDict` with `train`, `validation`, `test` splits holding `text`, `label`
     (int class ids) and, for hierarchical labels, `label_path` (a list of levels). `data_source` names the data in the
-    model cards: a name, or {"dataset": name, <split>: source}; `callbacks` go to every phase's Trainer; `card_args`
+    model cards: a name, or {"dataset": name, "dataset_id": its Hub id or None, <split>: source}; `callbacks` go to every phase's Trainer; `card_args`
     name the base model, language and license in the cards; `command` is recorded in results.json.
     `overwrite_output_dir` trains every phase again, removing its finished folder and checkpoints first."""
 
@@ -349,10 +349,12 @@ class PhaseRunner:
         return card_facts(
             self.card_args, model_name_or_path=self.model_name_or_path, base_model=self.base_model,
             variant=self.args.variant, phases=list(self.args.phases), dataset=sources.get("dataset") or "local data",
+            dataset_id=sources.get("dataset_id"),
             splits=[(split, len(ds), sources.get(split) or sources.get("dataset") or "given in Python")
                     for split, ds in data.items()],
             label_names=list(self.context.label_space.names), examples=data["validation"]["text"][:2],
-            hub_model_id=pushed_as, output_name=self.output_dir.name, hardware=hardware(run_args.device),
+            hub_model_id=pushed_as,
+            output_name=self.output_dir.name if self.output_dir.is_absolute() else str(self.output_dir), hardware=hardware(run_args.device),
             versions=package_versions())
 
     def write_card(self, spec: PhaseSpec, folder: Path, metrics: dict, phase_args: TrainingArguments):

@@ -118,7 +118,8 @@ def test_cards_hold_the_hub_metadata_and_no_local_path(run, bert_dir, files):
     for phase in VARIANTS["3phase"].phases:
         text = (out / phase / "README.md").read_text()
         data = ModelCard(text).data.to_dict()
-        assert data["base_model"] == bert_dir.name and data["datasets"] == [files["train"].parent.name]
+        # a local folder and local files: no Hub ids to name in the YAML (the text still names them)
+        assert "base_model" not in data and "datasets" not in data and f"`{bert_dir.name}`" in text
         assert data["language"] == "en" and data["license"] == "apache-2.0" and data["library_name"] == "transformers"
         assert data["pipeline_tag"] == PHASES[phase].card.pipeline_tag and data["widget"][0]["text"]
         for local in (str(bert_dir), str(out), str(files["train"].parent), "/tmp"):
@@ -142,6 +143,7 @@ def test_cards_hold_the_hub_metadata_and_no_local_path(run, bert_dir, files):
     for name, row in results["test"]["per_class"].items():
         assert f"| {name} | {round(row['precision'], 4)} | {round(row['recall'], 4)} |" in ft
     assert "![test confusion matrix](confusion_matrix.png)" in ft
+    assert "`1_Pooling/`, `2_Dense/`;" in dae and "`1_Pooling/`, `2_Dense/`, `3_Dense/`;" in ft  # the DAE has no projection
     assert "model-index" not in ModelCard(dae).data.to_dict()
 
 
@@ -157,6 +159,13 @@ def test_intermediate_cards_show_diagnostics_before_and_after_when_recorded():
     assert "| information_gap | 0.01 | 0.31 |" in card and "| cosine_gap | 0.1 | 0.2 |" in card
     assert "| loss | 6.6 |" in card and card.count("information_gap") == 1 and "epoch" not in card
     assert 'AutoModel.from_pretrained("me/m-dae")' in card and "Training loss: 2.5" in card
+    assert "base_model: b" in card and "datasets" not in card.split("---")[1]  # a Hub name; local data
+    named = card_facts(CardArguments(), model_name_or_path="none", base_model="org/base", variant="ft", phases=["ft"],
+                       dataset="glue", dataset_id="nyu-mll/glue", splits=[], label_names=["a", "b"], examples=["x"],
+                       hub_model_id=None, output_name="runs/o", hardware="cpu", versions={})
+    card = render_card("dae", named, metrics, {}, embedding_size=8).content
+    assert "base_model: org/base" in card and "- nyu-mll/glue" in card
+    assert 'AutoModel.from_pretrained("./runs/o/dae")' in card
     del metrics["diagnostics"]
     assert "| diagnostic |" not in render_card("dae", facts, metrics, {}, embedding_size=8).content
 
