@@ -119,12 +119,13 @@ class PhaseRunner:
     def run(self) -> dict:
         self.preflight()
         self.save_base_embeddings()
-        source, done = self.model_name_or_path, []
+        source, done, reused = self.model_name_or_path, [], []
         for phase in self.args.phases:
             final = self.output_dir / phase
             PartialState().wait_for_everyone()  # every process sees the same finished phases
             if phase not in self.prepared:
                 logger.info("%s: the finished %s phase is reused (same data and settings)", final, phase)
+                reused.append(phase)
                 self.rewrite_card(PHASES[phase], final)
             else:
                 self.run_phase(PHASES[phase], source, done)
@@ -133,11 +134,12 @@ class PhaseRunner:
         results = json.loads((self.output_dir / final_phase(self.args.phases) / "phase_metrics.json").read_text())
         diagnostics = {phase: json.loads((self.output_dir / phase / "phase_metrics.json").read_text())["diagnostics"]
                        for phase in self.args.phases}
-        walls = {phase: json.loads((self.output_dir / phase / "phase_metrics.json").read_text()).get("wall_s")
-                 for phase in self.args.phases}
+        # this invocation's seconds: 0 for a reused phase (its own folder keeps what it took)
+        walls = {phase: 0.0 if phase in reused else json.loads(
+            (self.output_dir / phase / "phase_metrics.json").read_text()).get("wall_s") for phase in self.args.phases}
         results = {"variant": self.args.variant, "phases": list(self.args.phases),
                    "world_size": self.training_args.world_size, "label_names": list(self.context.label_space.names),
-                   **results, "wall_s": walls, "predictions_file": "predictions.jsonl", "command": self.command,
+                   **results, "wall_s": walls, "reused_phases": reused, "predictions_file": "predictions.jsonl", "command": self.command,
                    "versions": package_versions(), "hardware": hardware(self.training_args.device), "diagnostics": diagnostics}
         if self.training_args.should_save:
             draw_run_embeddings(self.output_dir, list(self.args.phases), self.validation_labels,

@@ -311,6 +311,7 @@ def test_a_finished_phase_is_reused_only_for_the_same_data_and_settings(tmp_path
         again = run(files)
     assert f"{out / 'ft'}: the finished ft phase is reused (same data and settings)" in caplog.text
     assert again["test"]["confusion_matrix"] == first["test"]["confusion_matrix"]
+    assert again["reused_phases"] == ["ft"] and again["wall_s"] == {"ft": 0.0} and first["wall_s"]["ft"] > 0
 
     sentiment = jsonl_files(tmp_path / "sentiment", {"train": SENTIMENT, "validation": SENTIMENT[::2],
                                                      "test": SENTIMENT[1::2]})
