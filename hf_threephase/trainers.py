@@ -98,6 +98,16 @@ class PhaseTrainer(Trainer):
         return scheduler
 
 
+    def _issue_warnings_after_load(self, load_result):
+        """When the best checkpoint is loaded: a key a checkpoint leaves out because its tensor is tied to one it holds
+        (the DAE decoder's, tied to the encoder's) is not missing."""
+        present = {name for name, _ in self.model.named_parameters()} - set(load_result.missing_keys)
+        shared = {id(p) for name, p in self.model.named_parameters(remove_duplicate=False) if name in present}
+        tied = {name for name, p in self.model.named_parameters(remove_duplicate=False) if id(p) in shared}
+        super()._issue_warnings_after_load(
+            load_result._replace(missing_keys=[k for k in load_result.missing_keys if k not in tied]))
+
+
 class SiameseCosineTrainer(PhaseTrainer):
     """The CL phase's Trainer: a `PhaseTrainer` over `PairCollator` batches (the model returns the pair loss
     MSE(cos(u, v), target)); selection on a validation diagnostic such as `eval_cosine_gap`."""

@@ -44,6 +44,7 @@ from hf_threephase.data import DataTrainingArguments, load_labelled_data
 from hf_threephase.modeling_threephase import load_phase_folder
 from hf_threephase.preflight import capped_max_seq_length, warn_fsdp_on_cpu
 from hf_threephase.runner import PhaseRunner
+from hf_threephase.trainers import PhaseTrainer
 from hf_threephase.validation import InputError
 
 
@@ -267,6 +268,20 @@ def test_the_dae_decoder_of_a_plain_checkpoint_starts_fresh_quietly(bert_dir, tr
     warnings = [r.getMessage() for r in transformers_logs.records if r.levelno >= logging.WARNING]
     assert not any("seem corrupted" in w or "LOAD REPORT" in w for w in warnings), warnings
     assert f"DAE decoder from {bert_dir}: " in transformers_logs.text and "tensors start fresh" in transformers_logs.text
+
+
+def test_the_best_dae_checkpoint_loads_without_calling_tied_keys_missing(bert_dir, tmp_path, transformers_logs):
+    dae = DAEForSeqReconstruction.from_encoder_pretrained(bert_dir)
+    dae.save_pretrained(tmp_path)  # tied decoder tensors are left out of the file
+    state = load_file(tmp_path / "model.safetensors")
+    result = dae.load_state_dict(state, strict=False)
+    assert any(k.startswith("decoder.bert.") for k in result.missing_keys)
+    trainer = PhaseTrainer(model=dae, args=TrainingArguments(tmp_path / "t", report_to="none", use_cpu=True))
+    trainer._issue_warnings_after_load(result)
+    assert "missing keys" not in transformers_logs.text
+    del state["bottleneck.weight"]  # a key that is really missing is still reported
+    trainer._issue_warnings_after_load(dae.load_state_dict(state, strict=False))
+    assert "There were missing keys in the checkpoint model loaded: ['bottleneck.weight']" in transformers_logs.text
 
 
 def test_a_checkpoint_lacking_encoder_weights_is_still_reported(bert_dir, tmp_path, transformers_logs):
