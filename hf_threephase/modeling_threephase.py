@@ -10,9 +10,11 @@ import logging
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import transformers
+from safetensors import safe_open
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, BertConfig, PreTrainedConfig, PreTrainedModel
 from transformers.activations import ACT2FN
@@ -163,10 +165,12 @@ def load_phase_folder(cls, folder, **kwargs) -> PreTrainedModel:
     transformers' load report; a module the folder holds only in part is reported as a warning."""
     with transformers_errors_only():
         model, loading = cls.from_pretrained(folder, output_loading_info=True, **kwargs)
-    missing = set(loading["missing_keys"])
-    held = {key.split(".")[0] for key in model.state_dict() if key not in missing}
-    fresh = sorted({key.split(".")[0] for key in missing} - held)
-    partial = sorted(key for key in missing if key.split(".")[0] in held)
+    held = set()
+    for weights in Path(folder).glob("*.safetensors"):
+        with safe_open(weights, framework="pt") as handle:
+            held |= {key.split(".")[0] for key in handle.keys()}
+    fresh = sorted({key.split(".")[0] for key in model.state_dict()} - held)
+    partial = sorted(key for key in loading["missing_keys"] if key.split(".")[0] in held)
     if fresh:
         logger.info("%s from %s: new %s (initialised fresh)", cls.__name__, folder, ", ".join(fresh))
     if partial:
@@ -466,6 +470,10 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
 
 class ThreePhaseModel(ThreePhasePreTrainedModel):
     """Phase 2 body: encoder -> pooling -> bottleneck -> projection; returns the sentence embedding."""
+
+    # On a DAE folder (as `AutoModel` loads one) the projection starts as the identity by design: the embedding is the
+    # DAE's bottleneck vector, nothing to report.
+    _keys_to_ignore_on_load_missing = [r"^projection\."]
 
     def __init__(self, config: ThreePhaseConfig):
         super().__init__(config)

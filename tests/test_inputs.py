@@ -18,6 +18,7 @@ from transformers import (
     AlbertConfig,
     AlbertModel,
     AutoConfig,
+    AutoModel,
     AutoTokenizer,
     BertLMHeadModel,
     BertModel,
@@ -510,6 +511,10 @@ def test_a_phase_folder_loads_with_one_line_for_its_new_modules(bert_dir, tmp_pa
     assert not [r.getMessage() for r in transformers_logs.records if r.levelno >= logging.WARNING]
     assert f"ThreePhaseForSequenceClassification from {tmp_path}: new classifier, projection (initialised fresh)" \
         in transformers_logs.text
+    transformers_logs.clear()
+    embedder = AutoModel.from_pretrained(tmp_path)  # the DAE card's snippet: the projection is the identity, quietly
+    assert type(embedder) is ThreePhaseModel and not [r for r in transformers_logs.records if r.levelno >= logging.WARNING]
+    torch.testing.assert_close(embedder.projection.weight, torch.eye(embedder.config.projection_size))
 
     weights = load_file(tmp_path / "model.safetensors")
     del weights["bottleneck.bias"]  # a module the folder holds only in part: a real problem
