@@ -134,6 +134,10 @@ class RecipeArguments:
         default="mean", metadata={"help": "Sentence vector of a plain checkpoint: masked mean of the token states, or "
                                           "the first token's (a phase folder keeps its own)."})
     classifier_dropout: float = field(default=0.1, metadata={"help": "FT: dropout before each layer of the MLP head."})
+    class_weighted_loss: bool = field(
+        default=False, metadata={"help": "FT: weight each class's examples in the cross-entropy by n / (K * n_class) "
+                                         "over train (scikit-learn's 'balanced'), for imbalanced data; the reported "
+                                         "losses are then weighted too."})
     metric_name: str | None = field(
         default=None, metadata={"help": "FT: an `evaluate` metric (Hub name or local path) reported beside ours."}
     )

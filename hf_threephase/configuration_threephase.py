@@ -24,6 +24,8 @@ class ThreePhaseConfig(PreTrainedConfig):
         length_bucketing (`bool`, defaults to `True`): run each batch as groups of rows of similar length, each padded
             only to its own longest (see `hf_threephase.bucketing`); same outputs, less compute on padding. Turn off
             for tracing or export, which need one static forward.
+        class_weights (`list[float]`, *optional*): per class id, the weight of its examples in the classifier's
+            cross-entropy (`torch.nn.functional.cross_entropy`'s `weight`); None: unweighted.
         phases (`list[str]`, *optional*): the phases these weights have been trained through, in order.
         base_model (`str`, *optional*): the plain checkpoint the first phase started from.
 
@@ -49,6 +51,7 @@ class ThreePhaseConfig(PreTrainedConfig):
     classifier_dropout: float | int = 0.1
     classifier_activation: str = "gelu"
     length_bucketing: bool = True
+    class_weights: list[float] | None = None
     phases: list[str] | None = None
     base_model: str | None = None
     tie_word_embeddings: bool = True

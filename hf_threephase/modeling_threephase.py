@@ -524,11 +524,15 @@ class ThreePhaseForSequenceClassification(ThreePhasePreTrainedModel):
         input_ids / attention_mask: int64 `(batch_size, sequence_length)`.
         labels: int64 `(batch_size,)` class ids (float `(batch_size, num_labels)` for multi-label `problem_type`).
 
-        Returns `loss` (scalar float32, for `config.problem_type`) and `logits` float `(batch_size, num_labels)`.
+        Returns `loss` (scalar float32, for `config.problem_type`; weighted by `config.class_weights` where given)
+        and `logits` float `(batch_size, num_labels)`.
         """
         logits = self.classifier(self.embed(input_ids, attention_mask, token_type_ids))
         loss = None
-        if labels is not None:
+        if labels is not None and self.config.class_weights is not None:
+            weight = torch.tensor(self.config.class_weights, dtype=torch.float32, device=logits.device)
+            loss = nn.functional.cross_entropy(logits.float(), labels, weight=weight)
+        elif labels is not None:
             loss = self.loss_function(labels, logits, self.config)
         return SequenceClassifierOutput(loss=loss, logits=logits)
 

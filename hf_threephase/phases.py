@@ -3,6 +3,7 @@ validation metric, defaults and card text."""
 
 from collections import Counter
 
+import numpy as np
 from datasets import concatenate_datasets
 from transformers import DataCollatorWithPadding, TrainingArguments
 
@@ -154,6 +155,19 @@ def ft_trainer_kwargs(context: PhaseContext, data: PhaseData) -> dict:
     return {"compute_metrics": with_metric(metric)}
 
 
+def ft_config_kwargs(context: PhaseContext) -> dict:
+    """The label space's config entries and, with `class_weighted_loss`, scikit-learn's 'balanced' class weights
+    over the train labels."""
+    kwargs = context.label_space.config_kwargs()
+    if context.args.class_weighted_loss:
+        from sklearn.utils.class_weight import compute_class_weight
+
+        labels = np.asarray(context.data["train"]["label"])
+        kwargs["class_weights"] = compute_class_weight(
+            "balanced", classes=np.arange(context.label_space.num_labels), y=labels).tolist()
+    return kwargs
+
+
 def freeze_encoder(context: PhaseContext, model):
     if context.args.freeze_encoder:
         model.encoder.requires_grad_(False)
@@ -161,9 +175,9 @@ def freeze_encoder(context: PhaseContext, model):
 
 register_phase(PhaseSpec(
     name="ft", model_class=ThreePhaseForSequenceClassification, build_data=ft_data,
-    trainer_kwargs=ft_trainer_kwargs, config_kwargs=lambda context: context.label_space.config_kwargs(),
+    trainer_kwargs=ft_trainer_kwargs, config_kwargs=ft_config_kwargs,
     prepare_model=freeze_encoder, selection_metric="selection_score", final=True,
-    recipe_fields=("freeze_encoder", "classifier_dropout", "metric_name"),
+    recipe_fields=("freeze_encoder", "classifier_dropout", "class_weighted_loss", "metric_name"),
     card=PhaseCard(
         "Fine-tuning (FT)",
         "A 2-layer MLP head on the adapted encoder, trained with cross-entropy; the checkpoint was chosen on the "

@@ -2,10 +2,12 @@
 
 import json
 
+import pytest
+
 from conftest import corpus
 
 from hf_threephase.cli import main
-from test_run_threephase import FAST
+from test_run_threephase import FAST, data_flags
 
 
 def test_text_only_data_reach_the_dae_alone(tmp_path, bert_dir):
@@ -29,3 +31,13 @@ def test_text_only_data_reach_the_dae_alone(tmp_path, bert_dir):
     assert counts == {"ft": 18, "cl": 18 * 2, "dae": 18 + (len(rows) - 18) + 30}
     assert set(results["diagnostics"]) == {"dae", "cl", "ft"}
     assert all({"before", "after"} <= set(d) for d in results["diagnostics"].values())
+
+
+def test_class_weighted_loss_uses_balanced_weights_of_the_train_labels(tmp_path, bert_dir, files):
+    main(["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(tmp_path / "o"),
+          "--variant", "ft", "--class_weighted_loss", "true", *FAST])
+    train = [json.loads(line)["topic"] for line in files["train"].read_text().splitlines()]
+    config = json.loads((tmp_path / "o" / "ft" / "config.json").read_text())
+    names = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
+    assert config["class_weights"] == pytest.approx([len(train) / (len(names) * train.count(n)) for n in names])
+    assert "| class_weighted_loss | True |" in (tmp_path / "o" / "ft" / "README.md").read_text()

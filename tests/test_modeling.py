@@ -180,6 +180,18 @@ def test_classifier_problem_types(bert_dir):
     torch.testing.assert_close(out.loss, torch.nn.functional.binary_cross_entropy_with_logits(out.logits, targets))
 
 
+def test_class_weights_weight_the_cross_entropy_and_survive_save_and_load(tmp_path, bert_dir):
+    inputs, labels = batch(bert_dir), torch.tensor([0, 0, 2])
+    model = ThreePhaseForSequenceClassification.from_encoder_pretrained(bert_dir, num_labels=3,
+                                                                       class_weights=[0.5, 1.0, 4.0]).eval()
+    out = model(**inputs, labels=labels)
+    expected = torch.nn.functional.cross_entropy(out.logits, labels, weight=torch.tensor([0.5, 1.0, 4.0]))
+    torch.testing.assert_close(out.loss, expected)
+    assert not torch.allclose(out.loss, torch.nn.functional.cross_entropy(out.logits, labels))
+    model.save_pretrained(tmp_path)
+    assert ThreePhaseForSequenceClassification.from_pretrained(tmp_path).config.class_weights == [0.5, 1.0, 4.0]
+
+
 def test_real_minilm_dae_round_trip(tmp_path, minilm_dir):
     dae = DAEForSeqReconstruction.from_encoder_pretrained(minilm_dir)
     dae.save_pretrained(tmp_path)

