@@ -34,7 +34,8 @@ import numpy as np
 from datasets import load_dataset
 
 from hf_threephase.cli import main as run_threephase
-from hf_threephase.data import DataTrainingArguments, load_labelled_data
+from hf_threephase.cli import parse_args
+from hf_threephase.data import load_labelled_data
 from hf_threephase.metrics import classification_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,12 +103,10 @@ def run_setfit(argv: list[str], seed: int) -> dict:
     """SetFit at its defaults on the run's labelled texts (the package's own k-shot draw of the same seed)."""
     from setfit import SetFitModel, Trainer, TrainingArguments
 
-    parsed = dict(zip(argv[::2], argv[1::2]))
-    names = {f.name for f in DataTrainingArguments.__dataclass_fields__.values()}
-    data_args = DataTrainingArguments(**{k[2:]: v for k, v in parsed.items() if k[2:] in names})
+    model_args, data_args, *_ = parse_args(argv)
     data, label_space = load_labelled_data(data_args, seed=seed)
     start = time.perf_counter()
-    model = SetFitModel.from_pretrained(parsed["--model_name_or_path"])
+    model = SetFitModel.from_pretrained(model_args.model_name_or_path)
     trainer = Trainer(model=model, args=TrainingArguments(seed=seed, report_to="none", show_progress_bar=False,
                                                           max_length=64),
                       train_dataset=data["train"].select_columns(["text", "label"]))
