@@ -91,6 +91,7 @@ def plot_confusion(matrix: list[list[int]], label_names: list[str], path: Path, 
 
 # Logged losses drawn by `plot_losses`: the training loss, and the validation losses a phase's evaluation reports.
 LOSS_KEYS = {"loss": ("training loss", ".-"), "eval_loss": ("validation loss", "o--"),
+             "eval_reconstruction_loss": ("validation reconstruction loss", "o--"),
              "eval_pair_loss": ("validation pair loss", "s--")}
 
 

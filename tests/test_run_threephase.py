@@ -113,7 +113,7 @@ def test_dae_and_cl_select_their_best_epoch_on_validation(tmp_path, bert_dir, fi
     out = tmp_path / "run"
     main(["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(out), "--variant", "3phase",
           *FAST, "--num_train_epochs", "3"])
-    for phase, metric, best in (("dae", "eval_loss", min), ("cl", "eval_cosine_gap", max)):
+    for phase, metric, best in (("dae", "eval_reconstruction_loss", min), ("cl", "eval_cosine_gap", max)):
         state = json.loads((out / phase / "trainer_state.json").read_text())
         evaluations = [log[metric] for log in state["log_history"] if metric in log]
         assert len(evaluations) >= 3 and state["best_metric"] == best(evaluations[:3])
