@@ -74,8 +74,8 @@ def precision_line(training_args) -> str:
         chosen = "bf16 autocast" if training_args.bf16 else "fp16 autocast with loss scaling" if training_args.fp16 \
             else "fp32"
         return f"precision on {device.type}: {chosen} (--bf16 true: bf16 autocast; --fp16 true: fp16 autocast)"
-    bf16 = ("bf16 autocast, native on this CPU (measured slower than fp32 on 2 cores: see the README)" if native_cpu_bf16()
-            else "bf16 autocast, emulated on this CPU (no AVX-512 BF16/AMX): much slower than fp32")
+    bf16 = ("bf16 autocast, native on this CPU (measured slower than fp32 on 2 cores: see the README)"
+            if native_cpu_bf16() else "bf16 autocast, emulated on this CPU (no AVX-512 BF16/AMX): much slower than fp32")
     if training_args.bf16:
         return f"precision on CPU: {bf16} (--fp16 would be ignored: fp32)"
     if training_args.fp16:
