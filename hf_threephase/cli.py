@@ -144,7 +144,8 @@ def parse_args(argv: list[str] | None = None):
         message = str(err).strip().splitlines()[0]
         if "bf16" in message and "use_cpu" in message:
             message = ("--bf16 true needs a GPU; on this machine add --use_cpu true to train in bf16 on the CPU "
-                       "(native only with AVX-512 BF16 or AMX, and measured slower than fp32 even there: see the README)")
+                       "(native only with AVX-512 BF16 or AMX, and measured slower than fp32 even there: see the "
+                       "README)")
         raise InputError(message) from None
     switches = sorted(set(RUN_GLUE_SWITCHES) & given_flags(argv))
     if switches:

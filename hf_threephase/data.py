@@ -182,7 +182,8 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
                                                                   features=Features(features)))
     if args.train_samples_per_class is not None:
         data["train"], rest = sample_per_class(data["train"], args.train_samples_per_class, seed)
-        data["train"].info.description = f"--train_samples_per_class {args.train_samples_per_class} of {sources['train']}"
+        drawn = f"--train_samples_per_class {args.train_samples_per_class} of {sources['train']}"
+        data["train"].info.description = drawn
         if args.unlabeled_from_train:
             data["unlabeled_from_train"] = rest.select_columns(["text"])
     text_only = text_only_split(data, args, seed)

@@ -29,8 +29,8 @@ def check_csv_rows(path: str, role: str):
 
 
 def load_data_file(path: str, file_format: str, role: str, columns: list[str]) -> Dataset:
-    """One file (already through `check_file`) as a `Dataset`. A CSV's `columns` are read as text, as written: a label `01` stays `01`, `NA` and
-    `null` are values (only an empty cell is missing), a text `42` is a text.
+    """One file (already through `check_file`) as a `Dataset`. A CSV's `columns` are read as text, as written: a
+    label `01` stays `01`, `NA` and `null` are values (only an empty cell is missing), a text `42` is a text.
 
     Args:
         path: the file. file_format: `datasets`' builder name (`csv`, `json`, `text`). role: its flag without

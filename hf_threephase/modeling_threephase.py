@@ -243,7 +243,8 @@ def _has_cross_attention_decoder(encoder_config: PreTrainedConfig) -> bool:
     config_class = type(encoder_config)
     if config_class not in AutoModelForCausalLM._model_mapping or config_class not in AutoModel._model_mapping:
         return False
-    if "encoder_hidden_states" not in inspect.signature(_mapped_class(AutoModel._model_mapping, config_class).forward).parameters:
+    forward = _mapped_class(AutoModel._model_mapping, config_class).forward
+    if "encoder_hidden_states" not in inspect.signature(forward).parameters:
         return False
     config = copy.deepcopy(encoder_config)
     config.is_decoder, config.add_cross_attention, config.num_hidden_layers = True, True, 1
@@ -252,7 +253,8 @@ def _has_cross_attention_decoder(encoder_config: PreTrainedConfig) -> bool:
     try:
         with transformers_errors_only(), torch.no_grad():
             decoder = AutoModelForCausalLM.from_config(config)
-            decoder.base_model(input_ids=torch.full((1, 3), 2), encoder_hidden_states=torch.zeros(1, 1, config.hidden_size))
+            decoder.base_model(input_ids=torch.full((1, 3), 2),
+                               encoder_hidden_states=torch.zeros(1, 1, config.hidden_size))
     except Exception:  # any failure means: use the BERT decoder, which is known to work
         return False
     return True
