@@ -3,6 +3,7 @@
 
 import json
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,8 +143,9 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
     check_texts_and_labels(raw, args.text_column, label_columns, sources)
     splits = [s for s in ("train", "validation", "test") if s in raw]
     names_file = _names_file(args)
-    reader = _LabelReader(names_file, args.label_names_file)
-    paths = {split: reader.paths(raw[split], label_columns, args.label_separator, sources[split]) for split in splits}
+    csv = args.dataset_name is None and all(Path(f).suffix.lower() == ".csv" for f in _files(args).values())
+    reader = _LabelReader(names_file, args.label_names_file, csv)
+    paths = reader.paths({split: raw[split] for split in splits}, label_columns, args.label_separator, sources)
     reader.log_stripped()
 
     join = args.label_separator or "/"
@@ -160,7 +162,7 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
             logger.info("classes without a train example are left out of the label space: %s",
                         [name for name in given if name not in present])
     else:
-        label_names = sorted(present, key=_name_order)
+        label_names = _class_order(present)
     check_classes(label_names, sources["train"])
     index = {name: i for i, name in enumerate(label_names)}
 
@@ -218,12 +220,12 @@ def _names_file(args: DataTrainingArguments) -> list[str] | None:
     return names
 
 
-def _name_order(name: str):
-    """Class order without a names file: by value when every name is a number (2 before 10), else by text."""
-    try:
-        return (0, float(name), name)
-    except ValueError:
-        return (1, 0.0, name)
+def _class_order(names) -> list[str]:
+    """Class order without a names file: by value when every name is written as a number (2 before 10; ties, such as
+    `01` and `1`, by text), else by text."""
+    if all(re.fullmatch(r"[+-]?\d+(\.\d+)?", name) for name in names):
+        return sorted(names, key=lambda name: (float(name), name))
+    return sorted(names)
 
 
 def _all_named(values: list, names) -> bool:
@@ -242,31 +244,43 @@ def _index_reading(value, names):
 
 class _LabelReader:
     """Reads label columns into class names (see `read_label`), checking that a column holds one kind of value and
-    counting the string labels read without their surrounding spaces."""
+    counting the string labels read without their surrounding spaces. How a column reads is decided once over all
+    its splits: a CSV column's values as numbers, booleans or text (`typed_strings`), and, with a names file, its
+    labels as names or as indices into it."""
 
-    def __init__(self, names: list[str] | None, names_file: str | None):
-        self.names, self.names_file = names, names_file
+    def __init__(self, names: list[str] | None, names_file: str | None, csv: bool):
+        self.names, self.names_file, self.csv = names, names_file, csv
         self.stripped: dict[tuple[str, str], int] = {}
 
-    def paths(self, ds, columns: list[str], separator: str | None, where: str) -> list[list[str]]:
-        """One list of level names per row."""
-        levels = [self.column(ds, column, where) for column in columns]
+    def paths(self, splits: dict, columns: list[str], separator: str | None,
+              sources: dict) -> dict[str, list[list[str]]]:
+        """Per split, one list of level names per row."""
+        levels = {split: [] for split in splits}
+        for column in columns:
+            for split, names in self.column(splits, column, sources).items():
+                levels[split].append(names)
         if separator is None:
-            return [list(path) for path in zip(*levels)]
-        return [name.split(separator) for name in levels[0]]
+            return {split: [list(path) for path in zip(*columns_)] for split, columns_ in levels.items()}
+        return {split: [name.split(separator) for name in columns_[0]] for split, columns_ in levels.items()}
 
-    def column(self, ds, column: str, where: str) -> list[str]:
-        feature = ds.features[column]
+    def column(self, splits: dict, column: str, sources: dict) -> dict[str, list[str]]:
+        values = {split: ds[column] for split, ds in splits.items()}
+        if self.csv:  # typed as a whole: "1" in train and "01" in test make every split text
+            typed = iter(typed_strings([v for split_values in values.values() for v in split_values]))
+            values = {split: [next(typed) for _ in split_values] for split, split_values in values.items()}
+        feature = next(iter(splits.values())).features[column]
         names, source = self.names, f"--label_names_file {self.names_file}"
-        if names is None and isinstance(feature, ClassLabel):
-            names, source = feature.names, f"the ClassLabel names of column {column!r}"
-        values = typed_strings(ds[column])
-        if names is not None and _all_named(values, names):
+        if isinstance(feature, ClassLabel):  # ids, always
+            names, source = names or feature.names, f"the ClassLabel names of column {column!r}"
+        elif names is not None and all(_all_named(v, names) for v in values.values()):
             # number-like names ("1" ... "5" stars): the values are the names, not indices into them
-            if any(_index_reading(v, names) not in (None, read_label(v)[1]) for v in values):
-                logger.warning("%s column %r: labels read as the names in %s, not as indices into it (both fit)",
-                               where, column, source)
+            if any(_index_reading(v, names) not in (None, read_label(v)[1]) for vs in values.values() for v in vs):
+                logger.warning("column %r: labels read as the names in %s, not as indices into it (both fit)",
+                               column, source)
             names = None
+        return {split: self.read(values[split], feature, column, names, source, sources[split]) for split in splits}
+
+    def read(self, values: list, feature, column: str, names, source: str, where: str) -> list[str]:
         first, out, stripped = None, [], 0
         for row, value in enumerate(values, start=1):
             if isinstance(feature, ClassLabel) and value == -1:  # ClassLabel's "no label" (e.g. GLUE test splits)

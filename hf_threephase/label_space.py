@@ -60,7 +60,7 @@ NUMBER = re.compile(r"[+-]?(0|[1-9]\d*)(\.\d+)?")
 
 
 def typed_strings(values: list) -> list:
-    """A column of strings (as a CSV is read) typed as a whole: numbers when every value is written as one (`1`,
+    """A CSV label column (read as strings, see `files.load_data_file`) typed as a whole, over all its splits: numbers when every value is written as one (`1`,
     `-2`, `1.0`: pandas' export of an int column with a gap), booleans when every value is `true` / `false` (any
     case); otherwise, or when any value is not a string, the values as they are. So `01` and `1` in one column stay
     two classes, and a code column `01` ... `12` keeps its names."""

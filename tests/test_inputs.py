@@ -127,8 +127,11 @@ def test_csv_cells_are_read_as_written(tmp_path):
     # codes keep their spelling (01 and 1 are two classes), NA is a class, a number-only text is a text
     rows = [("a", "01"), ("NA", "1"), ("42", "02"), ("d", "NA"), ("e", "10")]
     data, space = load(write_splits(tmp_path, {"train": rows}, ".csv"))
-    assert space.names == ("01", "1", "02", "10", "NA")  # numbers by value, then text
-    assert labels_of(data) == [0, 1, 2, 4, 3]
+    assert space.names == ("01", "02", "1", "10", "NA")  # not all numbers: by text
+    assert labels_of(data) == [0, 2, 1, 4, 3]
+    rows = [("a", "01"), ("b", "10"), ("c", "2"), ("d", "1")]
+    _, space = load(write_splits(tmp_path, {"train": rows}, ".csv"))
+    assert space.names == ("01", "1", "2", "10")  # all numbers: by value, ties by text
     assert data["train"]["text"][:3] == ["a", "NA", "42"]
 
 
@@ -146,6 +149,17 @@ def test_number_like_names_in_the_names_file_are_names_not_indices(tmp_path, suf
                            label_names_file=str(tmp_path / "names.json"))
     assert space.names == ("1", "2", "4")
     assert "labels read as the names in --label_names_file" in caplog.text
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_column_reads_one_way_in_every_split(tmp_path, suffix):
+    # ids 0-4 against names "1"-"5": train holds a 0, so ids; a test split without 0 must not switch to names
+    (tmp_path / "names.json").write_text('["1", "2", "3", "4", "5"]')
+    value = (lambda i: str(i)) if suffix == ".csv" else (lambda i: i)
+    rows = {"train": [(f"t{i}", value(i % 5)) for i in range(10)], "test": [(f"s{i}", value(i)) for i in (1, 2, 3)]}
+    data, space = load(write_splits(tmp_path, rows, suffix), label_names_file=str(tmp_path / "names.json"))
+    assert space.names == ("1", "2", "3", "4", "5")
+    assert labels_of(data, "test") == [1, 2, 3]
 
 
 @pytest.mark.parametrize("role", ["train_file", "unlabeled_file"])
