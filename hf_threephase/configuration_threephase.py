@@ -5,6 +5,7 @@ from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
 POOLING_MODES = ("mean", "cls")
+DAE_DECODERS = ("own", "bert")
 
 
 @strict
@@ -24,6 +25,9 @@ class ThreePhaseConfig(PreTrainedConfig):
         length_bucketing (`bool`, defaults to `True`): run each batch as groups of rows of similar length, each padded
             only to its own longest (see `hf_threephase.bucketing`); same outputs, less compute on padding. Turn off
             for tracing or export, which need one static forward.
+        dae_decoder (`str`, *optional*): the DAE decoder's architecture, decided once when a DAE is first built on an
+            encoder: `"own"` (the encoder's causal-LM form, every shared weight tied) or `"bert"` (a BERT decoder of
+            its sizes, word embeddings tied); see `modeling_threephase.decoder_config`.
         class_weights (`list[float]`, *optional*): per class id, the weight of its examples in the classifier's
             cross-entropy (`torch.nn.functional.cross_entropy`'s `weight`); None: unweighted.
         phases (`list[str]`, *optional*): the phases these weights have been trained through, in order.
@@ -51,6 +55,7 @@ class ThreePhaseConfig(PreTrainedConfig):
     classifier_dropout: float | int = 0.1
     classifier_activation: str = "gelu"
     length_bucketing: bool = True
+    dae_decoder: str | None = None
     class_weights: list[float] | None = None
     phases: list[str] | None = None
     base_model: str | None = None
@@ -60,6 +65,8 @@ class ThreePhaseConfig(PreTrainedConfig):
         super().__post_init__(**kwargs)
         if self.pooling_mode not in POOLING_MODES:
             raise ValueError(f"pooling_mode must be one of {POOLING_MODES}, got {self.pooling_mode!r}")
+        if self.dae_decoder not in (None, *DAE_DECODERS):
+            raise ValueError(f"dae_decoder must be one of {DAE_DECODERS}, got {self.dae_decoder!r}")
         if self.bottleneck_size is None:
             self.bottleneck_size = self.encoder.hidden_size
         if self.projection_size is None:

@@ -197,17 +197,21 @@ def build_encoder(encoder_config) -> PreTrainedModel:
     return model_class._from_config(encoder_config, **kwargs)
 
 
-def decoder_config(encoder_config: PreTrainedConfig) -> PreTrainedConfig:
+def decoder_config(encoder_config: PreTrainedConfig, own: bool | None = None) -> PreTrainedConfig:
     """The config of the DAE decoder for an encoder: the encoder's own architecture as a causal LM with
     cross-attention where transformers has that form (BERT, RoBERTa, XLM-R, ELECTRA, ...); else (DistilBERT,
     DeBERTa-v2, MPNet, ...) a BERT decoder of the encoder's sizes (vocabulary, hidden size, layers, heads, feed-forward
     size, positions), whose word embeddings the DAE ties to the encoder's.
 
+    `own` forces the choice (as a saved DAE's `config.dae_decoder` does); None decides it.
+
     Raises:
         ValueError: the encoder's word embeddings are not hidden-sized (as in ALBERT), so that no decoder can share
             them, or its sizes cannot be read from its config.
     """
-    if _has_cross_attention_decoder(encoder_config):
+    if own is None:
+        own = has_cross_attention_decoder(encoder_config)
+    if own:
         config = copy.deepcopy(encoder_config)
     else:
         def size(*names):
@@ -236,28 +240,37 @@ def decoder_config(encoder_config: PreTrainedConfig) -> PreTrainedConfig:
     return config
 
 
-def _has_cross_attention_decoder(encoder_config: PreTrainedConfig) -> bool:
+_PROBED: dict[str, bool] = {}
+
+
+def has_cross_attention_decoder(encoder_config: PreTrainedConfig) -> bool:
     """Whether transformers has a causal-LM form of this architecture that cross-attends to one vector: its forward
-    takes `encoder_hidden_states`, and a one-layer copy with a small vocabulary runs with decoder and encoder lengths
-    that differ (MegatronBERT's cross-attention, for one, cannot)."""
+    takes `encoder_hidden_states`, and a one-layer copy with a small vocabulary runs on the CPU with decoder and
+    encoder lengths that differ (MegatronBERT's cross-attention, for one, cannot). Probed once per configuration,
+    without touching the global random state; a DAE records the answer in `config.dae_decoder`."""
     config_class = type(encoder_config)
     if config_class not in AutoModelForCausalLM._model_mapping or config_class not in AutoModel._model_mapping:
         return False
     forward = _mapped_class(AutoModel._model_mapping, config_class).forward
     if "encoder_hidden_states" not in inspect.signature(forward).parameters:
         return False
-    config = copy.deepcopy(encoder_config)
-    config.is_decoder, config.add_cross_attention, config.num_hidden_layers = True, True, 1
-    special = [getattr(config, f"{name}_token_id", None) for name in ("pad", "bos", "eos", "sep", "cls")]
-    config.vocab_size = 1 + max([3, *(i for i in special if isinstance(i, int))])
-    try:
-        with transformers_errors_only(), torch.no_grad():
-            decoder = AutoModelForCausalLM.from_config(config)
-            decoder.base_model(input_ids=torch.full((1, 3), 2),
-                               encoder_hidden_states=torch.zeros(1, 1, config.hidden_size))
-    except Exception:  # any failure means: use the BERT decoder, which is known to work
-        return False
-    return True
+    key = encoder_config.to_json_string()
+    if key not in _PROBED:
+        config = copy.deepcopy(encoder_config)
+        config.is_decoder, config.add_cross_attention, config.num_hidden_layers = True, True, 1
+        special = [getattr(config, f"{name}_token_id", None) for name in ("pad", "bos", "eos", "sep", "cls")]
+        config.vocab_size = 1 + max([3, *(i for i in special if isinstance(i, int))])
+        try:  # on the CPU even inside from_pretrained's meta-device context
+            with torch.device("cpu"), torch.random.fork_rng(), transformers_errors_only(), torch.no_grad():
+                decoder = AutoModelForCausalLM.from_config(config)
+                decoder.base_model(input_ids=torch.full((1, 3), 2),
+                                   encoder_hidden_states=torch.zeros(1, 1, config.hidden_size))
+            _PROBED[key] = True
+        except Exception:  # any failure means: use the BERT decoder, which is known to work
+            logger.info("DAE decoder for %s: its causal-LM form cannot cross-attend to one vector; a BERT decoder of "
+                        "its sizes instead", encoder_config.model_type)
+            _PROBED[key] = False
+    return _PROBED[key]
 
 
 class ThreePhasePreTrainedModel(PreTrainedModel):
@@ -349,7 +362,9 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
                 f"must equal the encoder's hidden size ({config.hidden_size})"
             )
         self._build_body(config)
-        self.decoder = AutoModelForCausalLM.from_config(decoder_config(config.encoder))
+        if config.dae_decoder is None:
+            config.dae_decoder = "own" if has_cross_attention_decoder(config.encoder) else "bert"
+        self.decoder = AutoModelForCausalLM.from_config(decoder_config(config.encoder, config.dae_decoder == "own"))
         self._tied_weights_keys = self._decoder_ties()
         self.post_init()
 

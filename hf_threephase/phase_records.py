@@ -38,16 +38,27 @@ def split_fingerprint(split, label_names) -> str:
     return hashlib.sha256(json.dumps([list(split["text"]), names]).encode()).hexdigest()
 
 
+# The files of a model folder that `from_pretrained` and its tokenizer read (weights, configs, vocabularies).
+MODEL_FILE_SUFFIXES = (".safetensors", ".json", ".txt", ".model")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def model_fingerprint(model: str) -> dict:
-    """The model a first phase starts from: its name and, for a local folder, the sha256 of each file in it (weights,
-    config, tokenizer), so that a folder replaced at the same path is not taken for the old one."""
+    """The model a first phase starts from: its name and, for a local folder, the sha256 of each file of it that
+    loading reads (safetensors weights, JSON configs, vocabulary files; not its README or other frameworks' weights),
+    so that a folder replaced at the same path is not taken for the old one."""
     folder = Path(model)
     if not folder.is_dir():
         return {"model": model}
-    files = {}
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        with path.open("rb") as handle:
-            files[path.name] = hashlib.file_digest(handle, "sha256").hexdigest()
+    files = {path.name: file_sha256(path) for path in sorted(folder.iterdir())
+             if path.is_file() and path.suffix in MODEL_FILE_SUFFIXES and path.name != "README.md"}
     return {"model": model, "model_files": files}
 
 
@@ -87,6 +98,8 @@ def differences(old: dict, new: dict) -> list[str]:
             found.append(f"{', '.join(splits)} data")
         elif key == "after":
             found.append("the phases before it")
+        elif key == "model_files" and a is None:
+            found.append("the model it starts from (its files were not recorded by the version that trained it)")
         elif key == "model_files":
             changed = sorted(name for name in {**(a or {}), **(b or {})} if (a or {}).get(name) != (b or {}).get(name))
             found.append(f"the files of the model it starts from ({', '.join(changed)})")

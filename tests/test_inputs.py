@@ -24,6 +24,7 @@ from transformers import (
     BertModel,
     CanineConfig,
     ElectraConfig,
+    ElectraForCausalLM,
     ElectraModel,
     FunnelConfig,
     FunnelModel,
@@ -225,10 +226,11 @@ def test_dae_builds_a_bert_decoder_tied_to_an_encoder_without_a_causal_lm_form(k
     assert torch.isfinite(dae(**batch).loss) and torch.equal(dae(**batch).loss, again(**batch).loss)
 
 
-ARCHITECTURES = {  # (model class, config class, config): bases whose DAE once crashed
-    "electra": (ElectraModel, ElectraConfig, dict(embedding_size=32, **TINY)),  # a two-module LM head
-    "funnel": (FunnelModel, FunnelConfig, dict(d_model=32, n_head=2, d_head=16, d_inner=64, block_sizes=[1, 1])),
-    "megatron-bert": (MegatronBertModel, MegatronBertConfig, TINY),  # its cross-attention cannot attend to 1 vector
+ARCHITECTURES = {  # (model class, config class, config, decoder class): bases whose DAE once crashed
+    "electra": (ElectraModel, ElectraConfig, dict(embedding_size=32, **TINY), ElectraForCausalLM),  # a 2-module head
+    "funnel": (FunnelModel, FunnelConfig, dict(d_model=32, n_head=2, d_head=16, d_inner=64, block_sizes=[1, 1]),
+               BertLMHeadModel),  # no causal-LM form
+    "megatron-bert": (MegatronBertModel, MegatronBertConfig, TINY, BertLMHeadModel),  # cannot attend to 1 vector
 }
 
 
@@ -239,10 +241,15 @@ def test_a_dae_on_an_encoder_without_word_embeddings_is_refused_with_the_reason(
 
 @pytest.mark.parametrize("kind", ARCHITECTURES)
 def test_the_dae_decodes_on_more_architectures_with_the_lm_head_of_its_decoder(kind, tmp_path):
-    model_class, config_class, config = ARCHITECTURES[kind]
+    model_class, config_class, config, decoder_class = ARCHITECTURES[kind]
     path = save_tiny(tmp_path / kind, model_class, config_class, _wordpiece_tokenizer(), pad_token_id=0,
                      max_position_embeddings=64, **config)
     dae = DAEForSeqReconstruction.from_encoder_pretrained(path)
+    assert type(dae.decoder) is decoder_class
+    dae.save_pretrained(tmp_path / "dae")
+    again, loading = DAEForSeqReconstruction.from_pretrained(tmp_path / "dae", output_loading_info=True)
+    assert type(again.decoder) is decoder_class and again.config.dae_decoder == dae.config.dae_decoder
+    assert not loading["missing_keys"] and not loading["unexpected_keys"]
     ids = torch.tensor([[2, 10, 11, 12, 3], [2, 13, 14, 3, 0]])
     mask = (ids != 0).long()
     embedding = dae.bottleneck_embedding(ids, mask)
