@@ -10,11 +10,12 @@ Both select on one validation subset, at most --val_per_class texts per class dr
 run, and read the test split once.
 
 Arms: ft; ft_weighted (class-weighted cross-entropy, what a practitioner tries first on imbalanced data); ft_frozen (a head on the frozen encoder, the paper's probe, at learning rate 1e-3); dae_ft; cl_ft; 3phase; joint; no_imb and
-extra_imb (the imbalance correction off / at max_ratio 20); setfit (SetFit 1.x at its defaults: 20 pair iterations,
-a logistic-regression head, the same body). dae_ft starts from 3phase's finished DAE folder when there is one (the
-runner reuses it only if its recorded data and settings match). A finished run is skipped; a stopped one resumes from
-its phase folders and checkpoints. Each run writes a JSON (results, diagnostics, wall seconds per phase, the command);
-the summary table goes to <task>-<regime>-summary.md.
+extra_imb (the imbalance correction off / at max_ratio 20); setfit (SetFit 1.x at its own defaults: its
+oversampling pair strategy, one epoch, a logistic-regression head, the same body). dae_ft starts from a copy of
+3phase's finished DAE folder when there is one; the runner reuses it only if its recorded data and settings match,
+else the copy is removed and dae_ft trains its own. A finished run is skipped; a stopped one resumes from its phase
+folders and checkpoints. Each run writes a JSON (results, diagnostics, this invocation's wall seconds per phase, in
+which a reused DAE counts 0, and the command); the summary table goes to <task>-<regime>-summary.md.
 
     python benchmarks/low_label.py --task sst5 --k 8 32 --seeds 0 1 2 3 4
     python benchmarks/low_label.py --task sst5 --regime imbalanced --arms ft ft_weighted 3phase no_imb extra_imb cl_ft \
@@ -127,9 +128,14 @@ def run_one(task: str, regime: str, k: int | None, arm: str, seed: int, cli) -> 
     variant, flags = ARMS[arm]
     argv += ["--variant", variant, *flags]
     donor = Path(cli.output_dir) / name.replace(f"-{arm}-", "-3phase-") / "dae"
+    command = "python run_threephase.py " + " ".join(argv)
     if variant == "dae_ft" and donor.is_dir() and not (output_dir / "dae").exists():
-        shutil.copytree(donor, output_dir / "dae")  # the runner reuses it only if its record matches this run
-    return {"command": "python run_threephase.py " + " ".join(argv), **run_threephase(argv)}
+        shutil.copytree(donor, output_dir / "dae")
+        try:
+            return {"command": command, "dae_from": donor.parent.name, **run_threephase(argv)}
+        except SystemExit:  # the runner refused the copy (its record differs from this run's): train our own
+            shutil.rmtree(output_dir / "dae")
+    return {"command": command, **run_threephase(argv)}
 
 
 def regime_name(regime: str, k: int | None, cli) -> str:
@@ -141,7 +147,8 @@ def summary(results_dir: Path, task: str, regime: str) -> str:
     runs = [r for r in runs if r.get("regime") == regime]
     lines = [f"### {task}, {regime}: test macro F1 / accuracy (%), mean ± std over seeds; paired macro-F1 difference "
              "to ft per seed (ahead / tied within 0.5 / behind)", "",
-             "| setting | arm | seeds | macro F1 | accuracy | − ft macro F1 per seed | ahead/tied/behind | wall s | "
+             "| setting | arm | seeds | macro F1 | accuracy | − ft macro F1 per seed | ahead/tied/behind | wall s (a "
+             "reused DAE: 0) | "
              "phase diagnostics after (mean) |", "|---|---|---|---|---|---|---|---|---|"]
     spread = lambda xs: f" ± {statistics.stdev(xs):.2f}" if len(xs) > 1 else ""  # noqa: E731
     for setting in dict.fromkeys(r["setting"] for r in runs):

@@ -248,7 +248,7 @@ def card_facts(card_args: CardArguments | None, **facts) -> RunFacts:
     model_name_or_path = facts.pop("model_name_or_path")
     base = base_card_data(model_name_or_path)
     folder = Path(model_name_or_path)
-    named = card_args.base_model_name or not folder.is_dir() or facts["base_model"] != folder.resolve().name
+    named = bool(card_args.base_model_name) or not folder.is_dir()  # a local folder's recorded name may be no Hub id
     if not named:
         logger.info("model cards: no base_model in the YAML (%s is a local folder; set --base_model_name to its Hub "
                     "id)", folder.name)

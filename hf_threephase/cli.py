@@ -115,8 +115,14 @@ def file_flags(path: str) -> list[str]:
 
     argv = []
     for key, value in values.items():
-        if value is not None:
-            argv += [f"--{key}", *map(text_of, value if isinstance(value, list) else [value])]
+        if value is None or (key in RUN_GLUE_SWITCHES and value is False):
+            continue
+        if not isinstance(value, list):
+            argv.append(f"--{key}={text_of(value)}")  # one token: a value such as "--" stays a value
+        elif not value:
+            raise InputError(f"{path}: {key}: an empty list (leave the key out for the default)")
+        else:
+            argv += [f"--{key}", *map(text_of, value)]
     return argv
 
 

@@ -45,8 +45,9 @@ class DataTrainingArguments:
         default=None, metadata={"help": "Hierarchical labels in one column, levels joined by this string."}
     )
     label_names_file: str | None = field(
-        default=None, metadata={"help": "JSON list of label names: integer, whole-float or boolean labels are "
-                                        "indices into it; it also fixes the class order."}
+        default=None, metadata={"help": "JSON list of label names: it fixes the class order; integer, whole-float or "
+                                        "boolean labels are indices into it, unless every label of the column is "
+                                        "one of its names (number-like names such as \"1\" ... \"5\")."}
     )
     validation_split_percentage: int = field(
         default=20, metadata={"help": "Without a validation split: the percentage of train held out for it."})

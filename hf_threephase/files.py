@@ -18,36 +18,41 @@ def first_line(err: BaseException) -> str:
 
 def check_csv_rows(path: str, role: str):
     """Every non-blank row has the header's number of fields: pandas would silently make the extra leading fields of
-    a row with an unquoted comma its index, and shift the text into the label column."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, [])
-        for row in reader:
-            if row and len(row) != len(header):
-                raise InputError(f"--{role}: {path} line {reader.line_num}: {len(row)} fields, the header has "
-                                 f"{len(header)} (quote a text that holds a comma)")
+    a row with an unquoted comma its index, and shift the text into the label column. Lines are physical lines of
+    the file (a quoted text may span several)."""
+    csv.field_size_limit(2**31 - 1)  # a long text is a text (truncated later), not an error
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle, strict=True)
+        try:
+            header = next(reader, [])
+            for row in reader:
+                if any(cell.strip() for cell in row) and len(row) != len(header):
+                    raise InputError(f"--{role}: {path} line {reader.line_num}: {len(row)} fields, the header has "
+                                     f"{len(header)} (quote a text that holds a comma)")
+        except csv.Error as err:  # e.g. a quote never closed
+            raise InputError(f"--{role}: {path} line {reader.line_num}: not valid CSV ({err})") from None
 
 
-def load_data_file(path: str, file_format: str, role: str, columns: list[str]) -> Dataset:
+def load_data_file(path: str, builder: str, role: str, columns: list[str]) -> Dataset:
     """One file (already through `check_file`) as a `Dataset`. A CSV's `columns` are read as text, as written: a
     label `01` stays `01`, `NA` and `null` are values (only an empty cell is missing), a text `42` is a text.
 
     Args:
-        path: the file. file_format: `datasets`' builder name (`csv`, `json`, `text`). role: its flag without
-            dashes, for messages. columns: the CSV columns to read as strings.
+        path: the file. builder: `datasets`' builder name (`csv`, `json`, `text`). role: its flag without dashes,
+            for messages. columns: the CSV columns to read as strings.
 
     Raises:
         InputError: a CSV row with more or fewer fields than the header, or a
             parser error, naming the flag and the file.
     """
     kwargs = {}
-    if file_format == "csv":
+    if builder == "csv":
         check_csv_rows(path, role)
         kwargs = {"converters": {column: str for column in columns}, "keep_default_na": False, "na_values": [""]}
     try:
-        return load_dataset(file_format, data_files={"data": path}, split="data", **kwargs)
+        return load_dataset(builder, data_files={"data": path}, split="data", **kwargs)
     except Exception as err:  # a parser error deep inside datasets: name the file instead
-        raise InputError(f"--{role}: cannot read {path} as {file_format}: {first_line(err)}") from None
+        raise InputError(f"--{role}: cannot read {path} as {builder}: {first_line(err)}") from None
 
 
 def file_format(path: str, role: str, formats: dict[str, str]) -> str:

@@ -169,6 +169,9 @@ def load_phase_folder(cls, folder, **kwargs) -> PreTrainedModel:
     for weights in Path(folder).glob("*.safetensors"):
         with safe_open(weights, framework="pt") as handle:
             held |= {key.split(".")[0] for key in handle.keys()}
+    if not held:  # a Hub id: what the load report says it lacks
+        missing = set(loading["missing_keys"])
+        held = {key.split(".")[0] for key in model.state_dict() if key not in missing}
     fresh = sorted({key.split(".")[0] for key in model.state_dict()} - held)
     partial = sorted(key for key in loading["missing_keys"] if key.split(".")[0] in held)
     if fresh:

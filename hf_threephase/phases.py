@@ -79,7 +79,8 @@ def text_only_pool(context: PhaseContext):
 def dae_data(context: PhaseContext, training_args: TrainingArguments) -> PhaseData:
     noise, seed = context.args.noise_ratio, training_args.seed
     # no eval dataset: an evaluation is the diagnostics alone, whose `reconstruction_loss` (own vector, noised
-    # validation texts) is the Trainer's eval loss computed once instead of twice
+    # validation texts) is the Trainer's eval loss computed once instead of twice; every process computes them in
+    # full (same numbers), a few hundred texts
     return PhaseData(train=DenoisingDataset(text_only_pool(context), noise, seed),
                      collator=DenoisingCollator(context.tokenizer))
 
@@ -159,7 +160,7 @@ def ft_trainer_kwargs(context: PhaseContext, data: PhaseData) -> dict:
 def ft_config_kwargs(context: PhaseContext) -> dict:
     """The label space's config entries and, with `class_weighted_loss`, scikit-learn's 'balanced' class weights
     over the train labels."""
-    kwargs = context.label_space.config_kwargs()
+    kwargs = {**context.label_space.config_kwargs(), "class_weights": None}  # none carried over from a start folder
     if context.args.class_weighted_loss:
         from sklearn.utils.class_weight import compute_class_weight
 

@@ -24,9 +24,13 @@ def max_seq_length_limit(tokenizer, encoder_config) -> int | None:
 
     limits = [getattr(encoder_config, "max_position_embeddings", None)]
     if limits[0]:
-        with torch.device("meta"):  # shapes only, no memory
-            encoder = build_encoder(encoder_config)
-        table = next((m for n, m in encoder.named_modules() if n.endswith("position_embeddings")), None)
+        try:
+            with torch.device("meta"):  # shapes only, no memory
+                encoder = build_encoder(encoder_config)
+        except Exception:  # an architecture that cannot be built on the meta device: its table as the config says
+            encoder = None
+        table = next((m for n, m in encoder.named_modules() if n.endswith("position_embeddings")), None) \
+            if encoder is not None else None
         if isinstance(table, torch.nn.Embedding) and table.padding_idx is not None:
             limits[0] = table.num_embeddings - table.padding_idx - 1
     if tokenizer.model_max_length < VERY_LARGE_INTEGER:

@@ -97,11 +97,11 @@ class PhaseTrainer(Trainer):
                 group["lr"] = group["initial_lr"] * scheduler.lr_lambdas[i](scheduler.last_epoch)
         return scheduler
 
-
     def _issue_warnings_after_load(self, load_result):
         """When the best checkpoint is loaded: a key a checkpoint leaves out because its tensor is tied to one it holds
         (the DAE decoder's, tied to the encoder's) is not missing."""
-        present = {name for name, _ in self.model.named_parameters()} - set(load_result.missing_keys)
+        present = {name for name, _ in self.model.named_parameters(remove_duplicate=False)} - set(
+            load_result.missing_keys)
         shared = {id(p) for name, p in self.model.named_parameters(remove_duplicate=False) if name in present}
         tied = {name for name, p in self.model.named_parameters(remove_duplicate=False) if id(p) in shared}
         super()._issue_warnings_after_load(
