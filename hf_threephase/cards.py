@@ -116,6 +116,7 @@ class RunFacts:
     hardware: str
     versions: dict[str, str]
     sentence_transformers: bool = True
+    output_note: str = "this folder (its Hub id once pushed)"
     base_model_id: str | None = None
     dataset_id: str | None = None
 
@@ -145,7 +146,9 @@ def phase_settings(spec: PhaseSpec, recipe_args, phase_args) -> dict:
         learning_rate=phase_args.learning_rate, **steps,
         per_device_train_batch_size=phase_args.per_device_train_batch_size,
         gradient_accumulation_steps=phase_args.gradient_accumulation_steps, processes=phase_args.world_size,
-        lr_scheduler_type=_value(phase_args.lr_scheduler_type), warmup_steps=phase_args.warmup_steps,
+        lr_scheduler_type=_value(phase_args.lr_scheduler_type),
+        warmup_steps=f"{phase_args.warmup_steps:.3g} of the steps" if 0 < phase_args.warmup_steps < 1
+        else phase_args.warmup_steps,
         weight_decay=phase_args.weight_decay, optim=_value(phase_args.optim),
         precision="bf16" if phase_args.bf16 else "fp16" if phase_args.fp16 and phase_args.device.type != "cpu"
         else "fp32", seed=phase_args.seed,
@@ -227,7 +230,7 @@ def render_card(phase: str, facts: RunFacts, metrics: dict, settings: dict, *, e
         phase_description=card.description, variant=facts.variant,
         phase_list=" → ".join(p.upper() for p in facts.phases), base_model=facts.base_model,
         pipeline_tag=card.pipeline_tag, model_ref=repo_id or f"./{facts.output_name}/{phase}",
-        model_ref_note="the Hub id" if repo_id else "this folder, from where the run wrote it (its Hub id once pushed)",
+        model_ref_note="the Hub id" if repo_id else facts.output_note,
         example=facts.examples[0] if facts.examples else "An example text.", embedding_size=embedding_size,
         sentence_transformers=facts.sentence_transformers and bool(module_paths),
         module_files=", ".join(f"`{path}/`" for path in module_paths), splits=facts.splits, label_names=names,

@@ -81,7 +81,8 @@ def build_parser() -> HfArgumentParser:
     parser = HfArgumentParser(
         (ModelArguments, DataTrainingArguments, RecipeArguments, *phase_argument_classes(), LoraArguments,
          CardArguments, ThreePhaseTrainingArguments),
-        description=DESCRIPTION, usage=USAGE, formatter_class=HelpFormatter)
+        description=DESCRIPTION, usage=USAGE, formatter_class=HelpFormatter,
+        allow_abbrev=False)  # --num_train_epoch is a typo to name, not a prefix to accept
     variants = "; ".join(f"{name} ({variant.description or ' -> '.join(variant.phases)})"
                          for name, variant in VARIANTS.items())
     parser._option_string_actions["--variant"].help = f"The chain of phases to run: {variants}."
@@ -190,6 +191,12 @@ def main(argv: list[str] | None = None) -> dict:
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def console_main() -> int:
+    """The `hf-threephase` console script: `main`, exit status 0 (its results are in results.json)."""
+    main()
+    return 0
 
 
 def data_sources(data_args: DataTrainingArguments) -> dict[str, str]:

@@ -25,10 +25,10 @@ def check_csv_rows(path: str, role: str):
         reader = csv.reader(handle, strict=True)
         try:
             header = next(reader, [])
-            for row in reader:
+            for number, row in enumerate(reader, start=1):
                 if any(cell.strip() for cell in row) and len(row) != len(header):
-                    raise InputError(f"--{role}: {path} line {reader.line_num}: {len(row)} fields, the header has "
-                                     f"{len(header)} (quote a text that holds a comma)")
+                    raise InputError(f"--{role}: {path} row {number} (line {reader.line_num}): {len(row)} fields, the "
+                                     f"header has {len(header)} (quote a text that holds a comma)")
         except csv.Error as err:  # e.g. a quote never closed
             raise InputError(f"--{role}: {path} line {reader.line_num}: not valid CSV ({err})") from None
 

@@ -126,7 +126,7 @@ def mismatch(folder: Path, record: dict) -> str | None:
     stored = read_record(folder)
     if stored is None:
         return f"it holds no {RECORD_FILE} (written by an older hf-threephase, or by hand)"
-    found = differences(stored, record)
+    found = list(dict.fromkeys(differences(stored, record)))  # a setting both per phase and in TrainingArguments
     if not found:
         return None
     shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")

@@ -79,8 +79,8 @@ def precision_line(training_args) -> str:
     if training_args.bf16:
         return f"precision on CPU: {bf16} (--fp16 would be ignored: fp32)"
     if training_args.fp16:
-        return f"precision on CPU: fp32 (--fp16 does nothing on a CPU; --bf16 true: {bf16})"
-    return f"precision on CPU: fp32 (--bf16 true: {bf16}; --fp16 does nothing on a CPU)"
+        return f"precision on CPU: fp32 (--fp16 does nothing on a CPU; --bf16 true --use_cpu true: {bf16})"
+    return f"precision on CPU: fp32 (--bf16 true --use_cpu true: {bf16}; --fp16 does nothing on a CPU)"
 
 
 def command_line(argv: list[str], program: str = "hf-threephase") -> str:

@@ -49,7 +49,8 @@ from .trainers import PhaseTrainer
 from .validation import InputError, check_arguments
 
 logger = logging.getLogger("hf_threephase")
-AFRESH = "rerun with --overwrite_output_dir true to train it again, or choose another --output_dir"
+AFRESH = ("rerun with --overwrite_output_dir true to train the variant's phases again (or delete that phase folder to "
+          "train only it and those after it), or choose another --output_dir")
 
 
 def load_phase_model(cls, source: str | Path, pooling_mode: str = "mean", **config_kwargs):
@@ -356,7 +357,9 @@ class PhaseRunner:
                     for split, ds in data.items()],
             label_names=list(self.context.label_space.names), examples=data["validation"]["text"][:2],
             hub_model_id=pushed_as,
-            output_name=self.output_dir.name if self.output_dir.is_absolute() else str(self.output_dir), hardware=hardware(run_args.device),
+            output_name=self.output_dir.name if self.output_dir.is_absolute() else str(self.output_dir),
+            output_note=("this folder, from its parent directory" if self.output_dir.is_absolute() else
+                         "this folder, from the directory the run started in") + " (its Hub id once pushed)", hardware=hardware(run_args.device),
             versions=package_versions())
 
     def write_card(self, spec: PhaseSpec, folder: Path, metrics: dict, phase_args: TrainingArguments):

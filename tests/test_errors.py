@@ -100,6 +100,8 @@ CASES = {
                                        "two classes there, and two examples of one (class sizes: food 1, music 1, "
                                        "weather 1)"),
     "unknown flag": ({}, ["--warmup_ratio", "0.1"], "unknown flag --warmup_ratio (did you mean --warmup_steps?)"),
+    "abbreviated flag": ({}, ["--num_train_epoch", "1"],
+                         "unknown flag --num_train_epoch (did you mean --num_train_epochs?)"),
     "misspelled flag": ({}, ["--nosie_ratio", "0.1"], "unknown flag --nosie_ratio (did you mean --noise_ratio?)"),
     "stray argument": ({}, ["extra"], "unexpected argument 'extra' (flags come as --name value)"),
     "missing stop-word file": ({}, ["--stopwords_file", "{tmp}/none.txt", "--imbalance_max_ratio", "20"],

@@ -170,7 +170,7 @@ def test_an_unquoted_comma_in_a_csv_text_is_named_by_line(tmp_path, role):
     bad = tmp_path / "bad.csv"
     bad.write_text('text,label\n"quoted, fine",a\nhello, there,b\n')
     files = {"train_file": str(good), "validation_file": str(good), "test_file": str(good), role: str(bad)}
-    with pytest.raises(InputError, match=rf"^--{role}: {bad} line 3: 3 fields, the header has 2 \(quote a text"):
+    with pytest.raises(InputError, match=rf"^--{role}: {bad} row 2 \(line 3\): 3 fields, the header has 2 \(quote"):
         load_labelled_data(DataTrainingArguments(**files))
 
 

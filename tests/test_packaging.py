@@ -4,6 +4,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -21,3 +23,18 @@ def test_wheel_ships_the_model_card_template(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "hf_threephase/model_cards/phase_card.md" in names
     assert "hf_threephase/modeling_threephase.py" in names
+
+
+def test_the_console_script_exits_0_after_a_run(monkeypatch):
+    # setup.cfg's hf-threephase: its wrapper does sys.exit(console_main()); main returns the results dict
+    import configparser
+
+    from hf_threephase import cli
+
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).resolve().parents[1] / "setup.cfg")
+    assert "hf-threephase = hf_threephase.cli:console_main" in config["options.entry_points"]["console_scripts"]
+    monkeypatch.setattr(cli, "main", lambda: {"test": {"accuracy": 1.0}})
+    with pytest.raises(SystemExit) as stop:
+        sys.exit(cli.console_main())
+    assert stop.value.code == 0

@@ -271,7 +271,8 @@ def test_by_design_notices_are_info_and_phases_log_often_and_pin_nothing_on_cpu(
 
 def test_precision_line_says_what_each_flag_does_on_a_cpu(tmp_path):
     fp16 = precision_line(TrainingArguments(output_dir=str(tmp_path), use_cpu=True, fp16=True))
-    assert fp16.startswith("precision on CPU: fp32 (--fp16 does nothing on a CPU; --bf16 true: bf16 autocast")
+    assert fp16.startswith("precision on CPU: fp32 (--fp16 does nothing on a CPU; --bf16 true --use_cpu true: bf16 "
+                           "autocast")
     bf16 = precision_line(TrainingArguments(output_dir=str(tmp_path), use_cpu=True, bf16=True))
     assert bf16.startswith("precision on CPU: bf16 autocast")
     assert command_line(["--hub_token", "hf_x", "--hub_token=hf_y", "--seed", "1"]) == \
