@@ -19,7 +19,7 @@ import numpy as np
 from accelerate import PartialState
 from datasets import DatasetDict
 from transformers import AutoConfig, AutoTokenizer, EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from . import phases as _builtin_phases  # noqa: F401  (registers the built-in phases and variants)
 from .adapters import add_lora, merge_lora
@@ -59,6 +59,23 @@ def load_phase_model(cls, source: str | Path, pooling_mode: str = "mean", **conf
     if AutoConfig.from_pretrained(source).model_type == "threephase":
         return load_phase_folder(cls, source, use_safetensors=True, **config_kwargs)
     return cls.from_encoder_pretrained(source, pooling_mode=pooling_mode, **config_kwargs)
+
+
+def last_complete_checkpoint(folder: str) -> str | None:
+    """The newest checkpoint in `folder` that was written to the end (the Trainer writes `trainer_state.json` last):
+    a process killed while saving leaves an incomplete one, skipped with a warning. None without any."""
+    if not os.path.isdir(folder):
+        return None
+    checkpoints = sorted((p for p in Path(folder).glob(f"{PREFIX_CHECKPOINT_DIR}-*") if p.name.split("-")[-1].isdigit()),
+                         key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+    for checkpoint in checkpoints:
+        try:
+            json.loads((checkpoint / "trainer_state.json").read_text())
+            return str(checkpoint)
+        except (OSError, ValueError):
+            logger.warning("%s was not written to the end (the run stopped while saving it): resuming from an earlier "
+                           "checkpoint", checkpoint)
+    return None
 
 
 def validation_metrics(trainer: Trainer) -> dict:
@@ -173,7 +190,7 @@ class PhaseRunner:
             if (self.output_dir / phase / "config.json").exists():
                 self.check_finished(self.output_dir / phase, done, record)
                 continue
-            last = get_last_checkpoint(args.output_dir) if os.path.isdir(args.output_dir) else None
+            last = last_complete_checkpoint(args.output_dir)
             problem = last and mismatch(args.output_dir, record)
             if problem:
                 raise InputError(f"{args.output_dir} holds checkpoints of an unfinished {phase} phase, but {problem}: "
@@ -261,7 +278,7 @@ class PhaseRunner:
         if self.training_args.should_save:
             write_record(args.output_dir, self.records[spec.name])  # beside the checkpoints it may resume from
         trainer = self.build_trainer(spec, model, args)
-        last = get_last_checkpoint(args.output_dir) if os.path.isdir(args.output_dir) else None
+        last = last_complete_checkpoint(args.output_dir)
         metrics = {"train": trainer.train(resume_from_checkpoint=last).metrics,
                    "train_examples": len(trainer.train_dataset)}
         after = self.diagnose(trainer.model)

@@ -361,7 +361,8 @@ def test_a_finished_phase_is_reused_only_for_the_same_data_and_settings(tmp_path
         assert stop.value.code == 2
         assert capsys.readouterr().err.strip().splitlines()[-1] == (
             f"error: {out / 'ft'} holds a finished ft phase, but this command differs in {differs}: rerun with "
-            "--overwrite_output_dir true to train it again, or choose another --output_dir")
+            "--overwrite_output_dir true to train the variant's phases again (or delete that phase folder to train only "
+            "it and those after it), or choose another --output_dir")
     assert (out / "ft" / "model.safetensors").stat().st_mtime_ns == written  # refused, and kept
 
     fresh = run(sentiment, "--overwrite_output_dir", "true")

@@ -1,6 +1,7 @@
 """SIGKILL at the worst moments, then the same command again; and the same command twice gives the same results."""
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -9,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from hf_threephase.runner import last_complete_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,3 +80,13 @@ def test_same_command_same_results(tmp_path, bert_dir, files, uninterrupted):
     again = json.loads((out / "results.json").read_text())
     assert json.dumps(without_timings(again), sort_keys=True) == json.dumps(without_timings(uninterrupted),
                                                                            sort_keys=True)
+
+
+def test_a_checkpoint_killed_while_saving_is_skipped(tmp_path, caplog):
+    for step, state in ((2, '{"global_step": 2}'), (4, "")):  # checkpoint-4: trainer_state.json begun, not written
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        assert last_complete_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-2")
+    assert f"{tmp_path / 'checkpoint-4'} was not written to the end" in caplog.text
+    assert last_complete_checkpoint(str(tmp_path / "none")) is None
