@@ -175,9 +175,12 @@ class ThreePhaseArguments(LoraArguments, RecipeArguments):
             raise InputError(f"--variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
         if self.use_peft and self.freeze_encoder:
             raise InputError("--use_peft and --freeze_encoder both decide what of the encoder trains: choose one")
+        preset = VARIANTS[self.variant].defaults
+        if "imbalance_max_ratio" in preset and self.imbalance_max_ratio not in (None, preset["imbalance_max_ratio"]):
+            raise InputError(f"--imbalance_max_ratio {self.imbalance_max_ratio} contradicts --variant {self.variant} "
+                             f"({VARIANTS[self.variant].description}): give one of them")
         if self.imbalance_max_ratio is None:
-            self.imbalance_max_ratio = VARIANTS[self.variant].defaults.get(
-                "imbalance_max_ratio", IMBALANCE_PRESETS["default"])
+            self.imbalance_max_ratio = preset.get("imbalance_max_ratio", IMBALANCE_PRESETS["default"])
 
     @property
     def phases(self) -> tuple[str, ...]:
@@ -187,9 +190,18 @@ class ThreePhaseArguments(LoraArguments, RecipeArguments):
         return self.phase_arguments.get(phase) or PhaseArguments()
 
     def options_outside_variant(self) -> list[str]:
-        """The per-phase options set for phases the variant does not run, as flags (`--dae_learning_rate`)."""
-        return [f"--{phase}_{f.name}" for phase, options in self.phase_arguments.items() if phase not in self.phases
-                for f in dataclasses.fields(options) if getattr(options, f.name) is not None]
+        """The options set for phases the variant does not run, as flags: per-phase ones (`--dae_learning_rate`) and
+        recipe settings only such phases read (`--noise_ratio` without a DAE)."""
+        unused = [f"--{phase}_{f.name}" for phase, options in self.phase_arguments.items() if phase not in self.phases
+                  for f in dataclasses.fields(options) if getattr(options, f.name) is not None]
+        read = {name for phase in self.phases for name in PHASES[phase].recipe_fields}
+        defaults = {f.name: f.default for f in dataclasses.fields(RecipeArguments)}
+        defaults["imbalance_max_ratio"] = VARIANTS[self.variant].defaults.get(
+            "imbalance_max_ratio", IMBALANCE_PRESETS["default"])
+        for name in dict.fromkeys(n for spec in PHASES.values() for n in spec.recipe_fields):
+            if name not in read and name in defaults and getattr(self, name) != defaults[name]:
+                unused.append(f"--{name}")
+        return unused
 
 
 # Without --logging_steps, each phase logs every 2 % of its steps (the Trainer reads a value below 1 as a share of the

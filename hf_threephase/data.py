@@ -77,9 +77,13 @@ class DataTrainingArguments:
         if self.unlabeled_from_train and self.train_samples_per_class is None:
             raise InputError("--unlabeled_from_train passes on the train texts --train_samples_per_class leaves out: "
                              "give --train_samples_per_class too")
-        for name in ("train_samples_per_class", "max_unlabeled_samples"):
+        for name in ("train_samples_per_class", "max_unlabeled_samples", "max_train_samples", "max_eval_samples",
+                     "max_predict_samples"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise InputError(f"--{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.validation_split_percentage < 100:
+            raise InputError(f"--validation_split_percentage must be between 1 and 99, got "
+                             f"{self.validation_split_percentage}")
 
 
 def _files(args: DataTrainingArguments) -> dict[str, str]:
@@ -295,7 +299,7 @@ class _LabelReader:
             elif kind != first[1]:
                 raise InputError(f"{where} row {row}: label {value!r} is a {kind}, but row {first[0]}'s is a "
                                  f"{first[1]}: a label column holds one kind of value")
-            stripped += isinstance(value, str) and name != value
+            stripped += isinstance(value, str) and value.strip() != value
             out.append(name)
         if stripped:
             self.stripped[where, column] = stripped  # once per file, however many splits it serves

@@ -95,9 +95,12 @@ def read_label(value, names: Sequence[str] | None = None, names_source: str = "t
             return kind, str(index)
     elif isinstance(value, str):
         kind, name = "string", value.strip()
+        if name.startswith("[") and name.endswith("]"):  # a list written as text (a CSV export of a list column)
+            raise ValueError(f"label {name!r} is a list: multi-label classification is not supported (give one label "
+                             "per row)")
         if names is None or name in names:
             return kind, name
-        if not re.fullmatch(r"[+-]?\d+", name):
+        if not re.fullmatch(r"[+-]?(0|[1-9]\d*)", name):  # "01" is a code, not an index
             raise ValueError(f"label {name!r} is not one of {names_source}")
         index = int(name)
     elif isinstance(value, float):

@@ -93,9 +93,10 @@ def check_selection(phase: str, phase_args, labels, label_names, where: str):
             len(sizes) > 1 and max(sizes.values()) > 1):
         return
     shown = ", ".join(f"{label_names[c]} {n}" for c, n in sorted(sizes.items()))
+    remedy = "a larger --diagnostic_samples" if where.startswith("--diagnostic_samples") else "a larger validation split"
     raise InputError(f"{where}: the {phase} phase keeps its best checkpoint on {metric}, which needs validation "
-                     f"examples of two classes, two of one class (class sizes: {shown}): give a larger validation "
-                     f"split, or --{phase}_model_selection last")
+                     f"examples of two classes, two of one class (class sizes: {shown}): give {remedy}, or "
+                     f"--{phase}_model_selection last")
 
 
 def warn_fsdp_on_cpu(training_args):

@@ -49,8 +49,8 @@ from .trainers import PhaseTrainer
 from .validation import InputError, check_arguments
 
 logger = logging.getLogger("hf_threephase")
-AFRESH = ("rerun with --overwrite_output_dir true to train the variant's phases again (or delete that phase folder to "
-          "train only it and those after it), or choose another --output_dir")
+AFRESH = ("rerun with --overwrite_output_dir true to train the variant's phases again (or delete that phase folder and "
+          "those after it to train only them), or choose another --output_dir")
 
 
 def load_phase_model(cls, source: str | Path, pooling_mode: str = "mean", **config_kwargs):
@@ -103,8 +103,8 @@ class PhaseRunner:
         check_arguments(args, training_args)  # also for Python callers, who skip the command line's checks
         unused = args.options_outside_variant()
         if unused:
-            logger.warning("%s: the %s variant runs no such phase (%s); ignored", ", ".join(unused), args.variant,
-                           " -> ".join(args.phases))
+            logger.warning("%s: only phases the %s variant does not run (%s) read them; ignored", ", ".join(unused),
+                           args.variant, " -> ".join(args.phases))
         self.model_name_or_path = str(model_name_or_path)
         self.overwrite_output_dir = overwrite_output_dir
         self.records, self.prepared = {}, {}  # per phase: what it computes from; the data built before any training
@@ -178,8 +178,6 @@ class PhaseRunner:
         """
         check_encoder(self.args.phases, self.encoder_config)
         warn_fsdp_on_cpu(self.training_args)
-        if self.overwrite_output_dir and self.training_args.should_save:
-            self.clear_output_dir()
         PartialState().wait_for_everyone()
         previous, done = self.model_name_or_path, []
         for phase in self.args.phases:
@@ -187,10 +185,10 @@ class PhaseRunner:
             record = phase_record(spec, self.args, args, self.context.data, self.context.label_space, previous)
             self.records[phase], previous = record, record
             done.append(phase)
-            if (self.output_dir / phase / "config.json").exists():
+            if (self.output_dir / phase / "config.json").exists() and not self.overwrite_output_dir:
                 self.check_finished(self.output_dir / phase, done, record)
                 continue
-            last = last_complete_checkpoint(args.output_dir)
+            last = None if self.overwrite_output_dir else last_complete_checkpoint(args.output_dir)
             problem = last and mismatch(args.output_dir, record)
             if problem:
                 raise InputError(f"{args.output_dir} holds checkpoints of an unfinished {phase} phase, but {problem}: "
@@ -201,6 +199,9 @@ class PhaseRunner:
             if len(examples) < len(validation):  # its evaluation reads a subset
                 where = f"--diagnostic_samples {len(examples)} (a subset of {where})"
             check_selection(phase, args, examples["label"], self.context.label_space.names, where)
+        if self.overwrite_output_dir and self.training_args.should_save:  # only once every check has passed
+            self.clear_output_dir()
+        PartialState().wait_for_everyone()
 
     def clear_output_dir(self):
         """`overwrite_output_dir`: remove this variant's phase folders, their checkpoints and the run's results."""

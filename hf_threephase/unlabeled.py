@@ -71,9 +71,14 @@ def text_only_split(data, args, seed: int) -> Dataset | None:
     if not parts:
         return None
     texts = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
-    held_out = set(data["validation"]["text"]) | set(data["test"]["text"])
-    kept = texts.filter(lambda batch: [t not in held_out for t in batch["text"]], batched=True,
+    def key(text: str) -> str:  # a BOM on a file's first line or spaces around a line do not make another text
+        return text.lstrip("\ufeff").strip()
+
+    held_out = {key(t) for split in ("validation", "test") for t in data[split]["text"]}
+    kept = texts.filter(lambda batch: [key(t) not in held_out for t in batch["text"]], batched=True,
                         desc="Text-only data: dropping validation and test texts")
+    if len(kept) == 0:
+        raise InputError("the text-only data hold no text that is not also a validation or test text")
     if len(kept) < len(texts):
         logger.info("text-only data: %d texts that are also validation or test texts left out", len(texts) - len(kept))
     if args.max_unlabeled_samples is not None and len(kept) > args.max_unlabeled_samples:

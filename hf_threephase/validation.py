@@ -50,7 +50,7 @@ def check_arguments(args, training_args):
         check_phase_arguments(phase, options)
     if not 0.0 <= args.classifier_dropout < 1.0:
         raise InputError(f"--classifier_dropout must be in [0, 1), got {args.classifier_dropout}")
-    for name in ("per_device_train_batch_size", "per_device_eval_batch_size"):
+    for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
         if getattr(training_args, name) < 1:
             raise InputError(f"--{name} must be >= 1, got {getattr(training_args, name)}")
     if not training_args.learning_rate > 0 or not training_args.num_train_epochs > 0:
@@ -102,7 +102,10 @@ def check_texts_and_labels(raw: DatasetDict, text_column: str, label_columns: li
             if column not in ds.column_names:
                 raise InputError(f"{where}: no column {column!r} (columns: {', '.join(ds.column_names)})")
         for row, text in enumerate(ds[text_column], start=1):
-            if not isinstance(text, str) or not text.strip():
+            if text is not None and not isinstance(text, str):
+                raise InputError(f"{where} row {row}: text {text!r} in column {text_column!r} is not a string (quote it "
+                                 "in a JSON file)")
+            if text is None or not text.strip():
                 raise InputError(f"{where} row {row}: empty text in column {text_column!r}")
         for column in label_columns:
             for row, label in enumerate(ds[column], start=1):

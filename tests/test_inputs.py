@@ -361,8 +361,8 @@ def test_a_finished_phase_is_reused_only_for_the_same_data_and_settings(tmp_path
         assert stop.value.code == 2
         assert capsys.readouterr().err.strip().splitlines()[-1] == (
             f"error: {out / 'ft'} holds a finished ft phase, but this command differs in {differs}: rerun with "
-            "--overwrite_output_dir true to train the variant's phases again (or delete that phase folder to train only "
-            "it and those after it), or choose another --output_dir")
+            "--overwrite_output_dir true to train the variant's phases again (or delete that phase folder and those "
+            "after it to train only them), or choose another --output_dir")
     assert (out / "ft" / "model.safetensors").stat().st_mtime_ns == written  # refused, and kept
 
     fresh = run(sentiment, "--overwrite_output_dir", "true")
@@ -382,6 +382,16 @@ def test_a_base_model_folder_replaced_at_the_same_path_is_not_reused(tmp_path, b
         main(argv)
     assert ("this command differs in the files of the model it starts from (model.safetensors)"
             in capsys.readouterr().err)
+
+
+def test_overwrite_removes_nothing_when_a_check_fails(tmp_path, bert_dir, files, capsys):
+    argv = ["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(tmp_path / "run"),
+            "--variant", "cl_ft", *FAST]
+    main(argv)
+    with pytest.raises(SystemExit):
+        main([*argv, "--overwrite_output_dir", "true", "--diagnostic_samples", "2"])
+    assert "give a larger --diagnostic_samples" in capsys.readouterr().err
+    assert (tmp_path / "run" / "cl" / "config.json").exists() and (tmp_path / "run" / "results.json").exists()
 
 
 def test_checkpoints_of_another_command_are_not_resumed(tmp_path, bert_dir, files):
@@ -440,9 +450,11 @@ def test_max_seq_length_is_capped_at_what_the_model_takes(tmp_path, bert_dir, fi
                                            "test": corpus()[1::3] + long})
     with caplog.at_level(logging.WARNING, logger="hf_threephase"):
         results = main(["--model_name_or_path", str(bert_dir), *data_flags(data), "--output_dir", str(tmp_path / "o"),
-                        "--variant", "ft", *FAST, "--max_seq_length", "1000", "--dae_learning_rate", "1e-3"])
+                        "--variant", "ft", *FAST, "--max_seq_length", "1000", "--dae_learning_rate", "1e-3",
+                        "--noise_ratio", "0.3"])
     assert "--max_seq_length 1000 is more than the model takes (64 tokens" in caplog.text and "using 64" in caplog.text
-    assert "--dae_learning_rate: the ft variant runs no such phase (ft); ignored" in caplog.text
+    assert ("--dae_learning_rate, --noise_ratio, --pairs_per_example: only phases the ft variant does not run (ft) read "
+            "them; ignored") in caplog.text  # FAST gives --pairs_per_example
     assert sum(map(sum, results["test"]["confusion_matrix"])) == len(corpus()[1::3]) + 1
 
 
