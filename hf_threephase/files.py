@@ -42,8 +42,8 @@ def load_data_file(path: str, builder: str, role: str, columns: list[str]) -> Da
             for messages. columns: the CSV columns to read as strings.
 
     Raises:
-        InputError: a CSV row with more or fewer fields than the header, or a
-            parser error, naming the flag and the file.
+        InputError: a CSV row with more or fewer fields than the header, a file with no rows (a CSV header
+            alone, blank lines, `[]`), or a parser error, naming the flag and the file.
     """
     kwargs = {}
     if builder == "csv":
@@ -51,6 +51,10 @@ def load_data_file(path: str, builder: str, role: str, columns: list[str]) -> Da
         kwargs = {"converters": {column: str for column in columns}, "keep_default_na": False, "na_values": [""]}
     try:
         return load_dataset(builder, data_files={"data": path}, split="data", **kwargs)
+    except ValueError as err:
+        if "corresponds to no data" in str(err):  # datasets' words for a file that held no record
+            raise InputError(f"--{role}: {path} has no rows") from None
+        raise InputError(f"--{role}: cannot read {path} as {builder}: {first_line(err)}") from None
     except Exception as err:  # a parser error deep inside datasets: name the file instead
         raise InputError(f"--{role}: cannot read {path} as {builder}: {first_line(err)}") from None
 

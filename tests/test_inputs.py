@@ -565,3 +565,17 @@ def test_fsdp_asked_for_on_a_cpu_is_said_to_run_as_data_parallelism(tmp_path, ca
         warn_fsdp_on_cpu(TrainingArguments(output_dir=str(tmp_path), use_cpu=True, fsdp="full_shard",
                                            report_to="none"))
     assert "FSDP was asked for, but accelerate shards on accelerators only" in caplog.text
+
+
+@pytest.mark.parametrize("role", ["train_file", "unlabeled_file"])
+@pytest.mark.parametrize("name, content", [("bare.csv", "text,label\n\n"), ("bare.jsonl", "\n\n"),
+                                           ("bare.json", "[]")])
+def test_a_file_with_no_rows_is_named(tmp_path, role, name, content):
+    bare = tmp_path / name
+    bare.write_text(content)
+    good = tmp_path / f"good{bare.suffix}"  # labelled files share one format
+    good.write_text({".csv": "text,label\nhello,a\nworld,b\n", ".jsonl": '{"text": "hello", "label": "a"}\n{"text": "world", "label": "b"}\n',
+                     ".json": '[{"text": "hello", "label": "a"}, {"text": "world", "label": "b"}]'}[bare.suffix])
+    files = {"train_file": str(good), "validation_file": str(good), "test_file": str(good), role: str(bare)}
+    with pytest.raises(InputError, match=rf"^--{role}: {bare} has no rows$"):
+        load_labelled_data(DataTrainingArguments(**files))
