@@ -15,6 +15,7 @@ from datasets import load_dataset
 from transformers import TrainingArguments
 
 from hf_threephase import PhaseArguments, ThreePhaseArguments, run_phases
+from tables import mean_std
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -48,9 +49,8 @@ def main():
     for variant, runs in rows.items():
         acc = [r["accuracy"] * 100 for r in runs]
         f1 = [r["f1"] * 100 for r in runs]
-        spread = lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0
-        print(f"| {variant} | {statistics.mean(acc):.2f} ± {spread(acc):.2f} | {statistics.mean(f1):.2f} ± {spread(f1):.2f}"
-              f" | {statistics.mean(r['wall_s'] for r in runs):.0f} | {len(runs)} |")
+        print(f"| {variant} | {mean_std(acc)} | {mean_std(f1)} | {statistics.mean(r['wall_s'] for r in runs):.0f} | "
+              f"{len(runs)} |")
     out = Path(__file__).parent / "results" / f"chain_smoke_{cli.task}.json"
     out.write_text(json.dumps({"command": vars(cli), "runs": rows}, indent=2))
 

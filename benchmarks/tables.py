@@ -1,0 +1,9 @@
+"""Cells of the benchmarks' markdown tables."""
+
+import statistics
+
+
+def mean_std(values: list[float]) -> str:
+    """`mean ± sample std` to two decimals; the mean alone for one value."""
+    mean = f"{statistics.mean(values):.2f}"
+    return f"{mean} ± {statistics.stdev(values):.2f}" if len(values) > 1 else mean
