@@ -51,17 +51,27 @@ def _largest_remainder(total: int, weights: Sequence[int], caps: Sequence[int]) 
 
 
 class ContrastivePairs:
-    """`len(pairs)` pairs over examples with `labels`, positives and negatives 1:1; `pairs[i]` is `(a, b, target)`.
+    """`len(pairs)` pairs over examples with `labels`, a `positive_fraction` of them positive (1:1 by default, as the
+    authors' code balances them); `pairs[i]` is `(a, b, target)`.
 
     Args:
         labels: one hashable label per example (a tuple of levels for hierarchical labels).
-        pairs_per_example: pairs drawn per example on average (half positive, half negative).
+        pairs_per_example: pairs drawn per example on average.
         seed: the same seed gives the same pairs, on every process.
+        positive_fraction: the share of same-class pairs, in (0, 1); 1/K is the rate of random pairs over K even
+            classes.
+
+    Raises:
+        ValueError: `pairs_per_example` < 1, `positive_fraction` outside (0, 1), fewer than two classes, or no class
+            with two examples.
     """
 
-    def __init__(self, labels: Sequence[Hashable], pairs_per_example: int = 4, seed: int = 0):
+    def __init__(self, labels: Sequence[Hashable], pairs_per_example: int = 4, seed: int = 0,
+                 positive_fraction: float = 0.5):
         if pairs_per_example < 1:
             raise ValueError(f"pairs_per_example must be >= 1, got {pairs_per_example}")
+        if not 0 < positive_fraction < 1:
+            raise ValueError(f"positive_fraction must be in (0, 1), got {positive_fraction}")
         classes = sorted(set(labels), key=repr)
         if len(classes) < 2:
             raise ValueError(f"contrastive pairs need at least two classes, got {classes}")
@@ -75,13 +85,15 @@ class ContrastivePairs:
         self.classes = classes
         self.pairs_per_example = pairs_per_example
         self.seed = seed
+        self.positive_fraction = positive_fraction
 
         sizes = [len(m) for m in self.members]
         pos_caps = [n * ((n - 1) // 2) for n in sizes]
-        positives = [min(round(n * pairs_per_example / 2), cap) for n, cap in zip(sizes, pos_caps)]
+        positives = [min(round(n * pairs_per_example * positive_fraction), cap) for n, cap in zip(sizes, pos_caps)]
         cross = [(c, d) for c in range(len(classes)) for d in range(c + 1, len(classes))]
         cross_sizes = [sizes[c] * sizes[d] for c, d in cross]
-        negatives = _largest_remainder(sum(positives), cross_sizes, cross_sizes)
+        negatives = _largest_remainder(round(sum(positives) * (1 - positive_fraction) / positive_fraction),
+                                       cross_sizes, cross_sizes)
         if sum(positives) == 0:
             raise ValueError(f"no class has two examples to form a positive pair (class sizes {dict(zip(classes, sizes))})")
 
@@ -105,7 +117,7 @@ class ContrastivePairs:
         if epoch == 0:
             return self
         seed = int(np.random.SeedSequence([self.seed, epoch]).generate_state(1)[0])
-        return ContrastivePairs(self.labels, self.pairs_per_example, seed)
+        return ContrastivePairs(self.labels, self.pairs_per_example, seed, self.positive_fraction)
 
     def __getitem__(self, i: int) -> tuple[int, int, float]:
         if not 0 <= i < len(self):

@@ -45,7 +45,8 @@ def pair_data(context: PhaseContext, split: str, seed: int, upsampled: bool):
             examples, context.data[split]["text"], labels, context.tokenize, args.imbalance_max_ratio,
             args.imbalance_min_ratio, stopwords, seed=seed)
     try:
-        pairs = ContrastivePairs(labels, pairs_per_example(args.pairs_per_example, context.label_space), seed)
+        pairs = ContrastivePairs(labels, pairs_per_example(args.pairs_per_example, context.label_space), seed,
+                                 args.positive_pair_fraction)
     except ValueError:
         names = context.label_space.names
         sizes = ", ".join(f"{'/'.join(c) if isinstance(c, tuple) else names[c]} {n}"
@@ -101,7 +102,8 @@ register_phase(PhaseSpec(
 
 # --- CL ---
 
-PAIR_FIELDS = ("imbalance_max_ratio", "imbalance_min_ratio", "stopwords_file", "pairs_per_example")
+PAIR_FIELDS = ("imbalance_max_ratio", "imbalance_min_ratio", "stopwords_file", "pairs_per_example",
+               "positive_pair_fraction")
 
 
 def cl_data(context: PhaseContext, training_args: TrainingArguments) -> PhaseData:

@@ -43,6 +43,8 @@ def check_arguments(args, training_args):
     for name in ("max_seq_length", "early_stopping_patience", "lora_r", "diagnostic_samples"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if not 0.0 < args.positive_pair_fraction < 1.0:
+        raise InputError(f"--positive_pair_fraction must be in (0, 1), got {args.positive_pair_fraction}")
     pairs = str(args.pairs_per_example)
     if pairs != "auto" and not (pairs.isdigit() and int(pairs) >= 1):
         raise InputError(f"--pairs_per_example must be an integer >= 1 or 'auto', got {pairs!r}")

@@ -139,6 +139,19 @@ def test_pairs_balanced_distinct_and_seeded():
     assert len(ContrastivePairs(labels, pairs_per_example=8, seed=1)) > len(pairs)
 
 
+@pytest.mark.parametrize("fraction", [0.2, 0.75])
+def test_pairs_keep_the_positive_fraction_in_every_epoch(fraction):
+    labels = [0] * 50 + [1] * 20 + [2] * 30
+    pairs = ContrastivePairs(labels, pairs_per_example=4, seed=1, positive_fraction=fraction)
+    for epoch in (0, 1):
+        drawn = pairs.for_epoch(epoch)
+        targets = [drawn[i][2] for i in range(len(drawn))]
+        assert len(targets) == pytest.approx(400, abs=2)  # 100 examples x 4 pairs
+        assert sum(targets) / len(targets) == pytest.approx(fraction, abs=0.01)
+    with pytest.raises(ValueError, match=r"positive_fraction must be in \(0, 1\), got 1"):
+        ContrastivePairs(labels, positive_fraction=1)
+
+
 def test_pairs_hierarchical_targets():
     labels = [("music", "jazz")] * 6 + [("music", "rock")] * 6 + [("food", "pizza")] * 6
     pairs = ContrastivePairs(labels, pairs_per_example=2, seed=0)
