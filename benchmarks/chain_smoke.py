@@ -15,7 +15,7 @@ from datasets import load_dataset
 from transformers import TrainingArguments
 
 from hf_threephase import PhaseArguments, ThreePhaseArguments, run_phases
-from tables import mean_std
+from table_cells import mean_std
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -38,7 +38,7 @@ from hf_threephase.cli import main as run_threephase
 from hf_threephase.cli import parse_args
 from hf_threephase.data import load_labelled_data
 from hf_threephase.metrics import classification_metrics
-from tables import mean_std
+from table_cells import mean_std
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

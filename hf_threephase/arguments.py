@@ -124,8 +124,8 @@ class RecipeArguments:
         default="auto", metadata={"help": "CL/Joint: contrastive pairs per example and epoch, or 'auto': "
                                        "the authors' budget, 5 x floor(log2 classes) (10 on 5 classes)."})
     positive_pair_fraction: float = field(
-        default=0.5, metadata={"help": "CL/Joint: share of same-class pairs, in (0, 1); 0.5 is the authors' 1:1, "
-                                       "1/classes the rate of random pairs."})
+        default=0.5, metadata={"help": "CL/Joint: share of pairs with equal labels, in (0, 1); 0.5 is the authors' "
+                                       "1:1, 1/classes the rate of random pairs over even classes."})
     joint_cl_weight: float = field(default=1.0, metadata={"help": "Joint: lambda in L_DAE + lambda * L_CL."})
     freeze_encoder: bool = field(default=False, metadata={"help": "FT: train the head only (a linear probe)."})
     early_stopping_patience: int = field(default=3, metadata={"help": "Every phase that selects a checkpoint: "

@@ -64,7 +64,8 @@ def embedding_diagnostics(embeddings: np.ndarray, labels: np.ndarray) -> dict[st
 
 def pair_diagnostics(embeddings: np.ndarray, pair_labels: list, seed: int = 0,
                      pairs_per_example: int = 4) -> dict[str, float]:
-    """`pair_loss`, MSE(cos(u, v), target) over seeded validation pairs (1:1, as in training), and
+    """`pair_loss`, MSE(cos(u, v), target) over seeded validation pairs (always 1:1, a fixed yardstick whatever
+    `--positive_pair_fraction` trains with), and
     `constant_pair_loss`, the loss of the best constant prediction (the targets' variance). Empty when the labels
     cannot form pairs (one class, or no class with two examples)."""
     try:

@@ -51,11 +51,9 @@ def load_data_file(path: str, builder: str, role: str, columns: list[str]) -> Da
         kwargs = {"converters": {column: str for column in columns}, "keep_default_na": False, "na_values": [""]}
     try:
         return load_dataset(builder, data_files={"data": path}, split="data", **kwargs)
-    except ValueError as err:
-        if "corresponds to no data" in str(err):  # datasets' words for a file that held no record
-            raise InputError(f"--{role}: {path} has no rows") from None
-        raise InputError(f"--{role}: cannot read {path} as {builder}: {first_line(err)}") from None
     except Exception as err:  # a parser error deep inside datasets: name the file instead
+        if "corresponds to no data" in str(err):  # datasets' (5.x) words for a split that got no record
+            raise InputError(f"--{role}: {path} has no rows") from None
         raise InputError(f"--{role}: cannot read {path} as {builder}: {first_line(err)}") from None
 
 

@@ -56,10 +56,12 @@ class ContrastivePairs:
 
     Args:
         labels: one hashable label per example (a tuple of levels for hierarchical labels).
-        pairs_per_example: pairs drawn per example on average.
+        pairs_per_example: pairs drawn per example on average; fewer where a class is too small for its share of
+            same-class pairs (a class of n gives at most n * floor((n - 1) / 2), 1 for n = 2), as the fraction is
+            kept.
         seed: the same seed gives the same pairs, on every process.
-        positive_fraction: the share of same-class pairs, in (0, 1); 1/K is the rate of random pairs over K even
-            classes.
+        positive_fraction: the share of pairs whose labels are equal, in (0, 1); sum_c p_c^2 is the rate of random
+            pairs over classes of shares p_c (1/K for K even classes).
 
     Raises:
         ValueError: `pairs_per_example` < 1, `positive_fraction` outside (0, 1), fewer than two classes, or no class
@@ -88,8 +90,11 @@ class ContrastivePairs:
         self.positive_fraction = positive_fraction
 
         sizes = [len(m) for m in self.members]
-        pos_caps = [n * ((n - 1) // 2) for n in sizes]
-        positives = [min(round(n * pairs_per_example * positive_fraction), cap) for n, cap in zip(sizes, pos_caps)]
+        # member i pairs with i + 1 .. i + (n - 1) // 2 (mod n): distinct unordered pairs; a class of 2 has its one
+        pos_caps = [1 if n == 2 else n * ((n - 1) // 2) for n in sizes]
+        # at least one same-class pair per class that has one, whatever the fraction
+        positives = [min(max(round(n * pairs_per_example * positive_fraction), 1), cap)
+                     for n, cap in zip(sizes, pos_caps)]
         cross = [(c, d) for c in range(len(classes)) for d in range(c + 1, len(classes))]
         cross_sizes = [sizes[c] * sizes[d] for c, d in cross]
         negatives = _largest_remainder(round(sum(positives) * (1 - positive_fraction) / positive_fraction),

@@ -29,6 +29,9 @@ NOT_RECORDED = frozenset({
     "restore_callback_states_from_checkpoint", "debug",
 })
 NOT_RECORDED_PREFIXES = ("hub_", "trackio_")
+# Recipe settings added after records were first written, left out at their default: a phase folder written before
+# them computed the same, and is still reused.
+LATER_FIELD_DEFAULTS = {"positive_pair_fraction": 0.5}
 
 
 def split_fingerprint(split, label_names) -> str:
@@ -78,7 +81,8 @@ def phase_record(spec, recipe_args, phase_args, data, label_space, previous: dic
         **chain,
         "data": {split: split_fingerprint(data[split], label_space.names) for split in splits},
         "labels": list(label_space.names),
-        "recipe": {name: getattr(recipe_args, name) for name in dict.fromkeys(fields)},
+        "recipe": {name: getattr(recipe_args, name) for name in dict.fromkeys(fields)
+                   if LATER_FIELD_DEFAULTS.get(name, object()) != getattr(recipe_args, name)},
         "phase_arguments": dict(vars(recipe_args.for_phase(spec.name))),
         "training": training,
         "world_size": phase_args.world_size,
@@ -90,7 +94,7 @@ def differences(old: dict, new: dict) -> list[str]:
     """What differs between two records, one short phrase each (`learning_rate 0.001 -> 0.01`, `train, test data`)."""
     found = []
     for key in sorted(set(old) | set(new), key=lambda k: (k != "data", k)):
-        a, b = old.get(key), new.get(key)
+        a, b = (record.get(key, LATER_FIELD_DEFAULTS.get(key)) for record in (old, new))
         if a == b:
             continue
         if key == "data":

@@ -1,6 +1,7 @@
 """The built-in phases and variants, registered in one place (see `registry`): each phase's model, data, Trainer,
 validation metric, defaults and card text."""
 
+import logging
 from collections import Counter
 
 import numpy as np
@@ -21,6 +22,8 @@ from .pairs import ContrastivePairs
 from .registry import PhaseCard, PhaseContext, PhaseData, PhaseSpec, register_phase, register_variant
 from .trainers import JointTrainer, PhaseTrainer, SiameseCosineTrainer
 from .validation import InputError
+
+logger = logging.getLogger("hf_threephase")
 
 
 def pair_data(context: PhaseContext, split: str, seed: int, upsampled: bool):
@@ -44,15 +47,19 @@ def pair_data(context: PhaseContext, split: str, seed: int, upsampled: bool):
         examples, labels = upsampled_examples(
             examples, context.data[split]["text"], labels, context.tokenize, args.imbalance_max_ratio,
             args.imbalance_min_ratio, stopwords, seed=seed)
+    budget = pairs_per_example(args.pairs_per_example, context.label_space)
     try:
-        pairs = ContrastivePairs(labels, pairs_per_example(args.pairs_per_example, context.label_space), seed,
-                                 args.positive_pair_fraction)
+        pairs = ContrastivePairs(labels, budget, seed, args.positive_pair_fraction)
     except ValueError:
         names = context.label_space.names
         sizes = ", ".join(f"{'/'.join(c) if isinstance(c, tuple) else names[c]} {n}"
                           for c, n in sorted(Counter(labels).items()))
         raise InputError(f"{where}: contrastive learning needs two classes there, and two examples of one (class "
                          f"sizes: {sizes})") from None
+    if len(pairs) < round(budget * len(labels)):
+        logger.info(f"CL pairs of {where}: {len(pairs)} per epoch, not {budget} per example "
+                    f"({round(budget * len(labels))}): the classes are too small for more distinct same-class pairs "
+                    f"at --positive_pair_fraction {args.positive_pair_fraction}")
     return examples, pairs
 
 

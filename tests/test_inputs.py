@@ -370,6 +370,21 @@ def test_a_finished_phase_is_reused_only_for_the_same_data_and_settings(tmp_path
     assert json.loads((out / "ft" / "config.json").read_text())["id2label"] == {"0": "negative", "1": "positive"}
 
 
+def test_a_cl_phase_recorded_before_the_positive_pair_fraction_is_reused_at_its_default(tmp_path, bert_dir, files,
+                                                                                        caplog, capsys):
+    out = tmp_path / "run"
+    argv = ["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(out), "--variant", "cl_ft",
+            *FAST]
+    main(argv)
+    assert "positive_pair_fraction" not in json.loads((out / "cl" / "phase_inputs.json").read_text())["recipe"]
+    with caplog.at_level(logging.INFO, logger="hf_threephase"):
+        main([*argv, "--positive_pair_fraction", "0.5"])
+    assert f"{out / 'cl'}: the finished cl phase is reused (same data and settings)" in caplog.text
+    with pytest.raises(SystemExit):
+        main([*argv, "--positive_pair_fraction", "0.2"])
+    assert "this command differs in positive_pair_fraction 0.5 -> 0.2" in capsys.readouterr().err
+
+
 def test_a_base_model_folder_replaced_at_the_same_path_is_not_reused(tmp_path, bert_dir, files, capsys):
     base = tmp_path / "base"
     shutil.copytree(bert_dir, base)

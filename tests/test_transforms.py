@@ -169,6 +169,15 @@ def test_pairs_need_two_classes_and_a_positive():
     assert any(4 in (a, b) for a, b, _ in (pairs[i] for i in range(len(pairs))))
 
 
+def test_pairs_of_tiny_classes_and_a_small_fraction():
+    pairs = ContrastivePairs([0, 0, 1, 1, 2, 2], pairs_per_example=2, seed=0)  # k = 2 per class
+    items = [pairs[i] for i in range(len(pairs))]
+    assert sorted((a, b) for a, b, t in items if t == 1.0) == [(0, 1), (2, 3), (4, 5)]
+    assert sum(t == 0.0 for *_, t in items) == 3
+    few = ContrastivePairs([0] * 8 + [1] * 8, pairs_per_example=1, seed=0, positive_fraction=0.05)
+    assert sum(few[i][2] for i in range(len(few))) == 2  # one same-class pair per class, not none
+
+
 def test_pairing_a_million_examples_stays_under_one_gib():
     labels = np.random.default_rng(0).integers(0, 20, size=1_000_000).tolist()
     tracemalloc.start()
