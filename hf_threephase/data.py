@@ -16,6 +16,8 @@ from .unlabeled import sample_per_class, text_only_split
 from .validation import InputError, check_classes, check_file, check_label_paths, check_texts_and_labels
 
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json"}
+ROW_COLUMN = "__hf_threephase_row__"  # a row's number in its file, carried through reordering
+
 logger = logging.getLogger("hf_threephase")
 
 
@@ -107,6 +109,9 @@ def _raw_splits(args: DataTrainingArguments, seed: int) -> DatasetDict:
         columns = [args.text_column, *(args.label_columns or [args.label_column])]
         raw = DatasetDict({split: load_data_file(path, formats[split], f"{split}_file", columns)
                            for split, path in files.items()})
+    # each row's number in its file (or Hub split), for messages, before a validation share or a subset reorders it
+    raw = DatasetDict({name: split.add_column(ROW_COLUMN, list(range(1, len(split) + 1)))
+                       for name, split in raw.items()})
     if "validation" not in raw:
         split = raw["train"].train_test_split(test_size=args.validation_split_percentage / 100, seed=seed)
         raw["train"], raw["validation"] = split["train"], split["test"]
@@ -143,20 +148,22 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
         if limit is not None:
             raw[split] = raw[split].select(range(min(limit, len(raw[split]))))
 
+    rows = {split: raw[split][ROW_COLUMN] for split in raw}
+    raw = DatasetDict({name: split.remove_columns(ROW_COLUMN) for name, split in raw.items()})
     label_columns = args.label_columns or [args.label_column]
     sources = split_sources(args)
-    check_texts_and_labels(raw, args.text_column, label_columns, sources)
+    check_texts_and_labels(raw, args.text_column, label_columns, sources, rows)
     splits = [s for s in ("train", "validation", "test") if s in raw]
     names_file = _names_file(args)
     csv = args.dataset_name is None and all(Path(f).suffix.lower() == ".csv" for f in _files(args).values())
     reader = _LabelReader(names_file, args.label_names_file, csv)
-    paths = reader.paths({split: raw[split] for split in splits}, label_columns, args.label_separator, sources)
+    paths = reader.paths({split: raw[split] for split in splits}, label_columns, args.label_separator, sources, rows)
     reader.log_stripped()
 
     join = args.label_separator or "/"
     hierarchical = bool(args.label_columns or args.label_separator)
     if hierarchical:
-        check_label_paths(paths["train"], sources["train"])
+        check_label_paths(paths["train"], sources["train"], rows["train"])
     present = {join.join(p) for p in paths["train"]}
     # Class ids follow the names file or ClassLabel when there is one (as in run_glue), else sorted names (numbers
     # by value).
@@ -177,7 +184,7 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
     data = DatasetDict()
     for split in splits:
         ids = []
-        for row, path in enumerate(paths[split], start=1):
+        for row, path in zip(rows[split], paths[split]):
             name = join.join(path)
             if name not in index:
                 raise InputError(f"{sources[split]} row {row}: label {name!r} does not occur in train")
@@ -257,18 +264,18 @@ class _LabelReader:
         self.names, self.names_file, self.csv = names, names_file, csv
         self.stripped: dict[tuple[str, str], int] = {}
 
-    def paths(self, splits: dict, columns: list[str], separator: str | None,
-              sources: dict) -> dict[str, list[list[str]]]:
-        """Per split, one list of level names per row."""
+    def paths(self, splits: dict, columns: list[str], separator: str | None, sources: dict,
+              rows: dict) -> dict[str, list[list[str]]]:
+        """Per split, one list of level names per row; `rows` are the rows' numbers in their files, for messages."""
         levels = {split: [] for split in splits}
         for column in columns:
-            for split, names in self.column(splits, column, sources).items():
+            for split, names in self.column(splits, column, sources, rows).items():
                 levels[split].append(names)
         if separator is None:
             return {split: [list(path) for path in zip(*columns_)] for split, columns_ in levels.items()}
         return {split: [name.split(separator) for name in columns_[0]] for split, columns_ in levels.items()}
 
-    def column(self, splits: dict, column: str, sources: dict) -> dict[str, list[str]]:
+    def column(self, splits: dict, column: str, sources: dict, rows: dict) -> dict[str, list[str]]:
         values = {split: ds[column] for split, ds in splits.items()}
         if self.csv:  # typed as a whole: "1" in train and "01" in test make every split text
             typed = iter(typed_strings([v for split_values in values.values() for v in split_values]))
@@ -283,11 +290,12 @@ class _LabelReader:
                 logger.warning("column %r: labels read as the names in %s, not as indices into it (both fit)",
                                column, source)
             names = None
-        return {split: self.read(values[split], feature, column, names, source, sources[split]) for split in splits}
+        return {split: self.read(values[split], feature, column, names, source, sources[split], rows[split])
+                for split in splits}
 
-    def read(self, values: list, feature, column: str, names, source: str, where: str) -> list[str]:
+    def read(self, values: list, feature, column: str, names, source: str, where: str, rows: list[int]) -> list[str]:
         first, out, stripped = None, [], 0
-        for row, value in enumerate(values, start=1):
+        for row, value in zip(rows, values):
             if isinstance(feature, ClassLabel) and value == -1:  # ClassLabel's "no label" (e.g. GLUE test splits)
                 raise InputError(f"{where} row {row}: missing label in column {column!r} (-1: no label)")
             try:

@@ -96,33 +96,33 @@ def check_phase_arguments(phase: str, options):
                              "decoder's cross-attention and LM-head transform take it)")
 
 
-def check_texts_and_labels(raw: DatasetDict, text_column: str, label_columns: list[str], sources: dict[str, str]):
-    """Every row has a non-blank text and a label; hierarchical labels have one depth."""
+def check_texts_and_labels(raw: DatasetDict, text_column: str, label_columns: list[str], sources: dict[str, str],
+                           rows: dict[str, list[int]]):
+    """Every row has a non-blank text and a label; messages name a row by its number in `rows` (its file's)."""
     for split, ds in raw.items():
         where = sources.get(split, split)
         for column in [text_column, *label_columns]:
             if column not in ds.column_names:
                 raise InputError(f"{where}: no column {column!r} (columns: {', '.join(ds.column_names)})")
-        for row, text in enumerate(ds[text_column], start=1):
+        for row, text in zip(rows[split], ds[text_column]):
             if text is not None and not isinstance(text, str):
                 raise InputError(f"{where} row {row}: text {text!r} in column {text_column!r} is not a string (quote it "
                                  "in a JSON file)")
             if text is None or not text.strip():
                 raise InputError(f"{where} row {row}: empty text in column {text_column!r}")
         for column in label_columns:
-            for row, label in enumerate(ds[column], start=1):
+            for row, label in zip(rows[split], ds[column]):
                 if label is None or (isinstance(label, float) and math.isnan(label)) or (
                         isinstance(label, str) and not label.strip()):
                     raise InputError(f"{where} row {row}: missing label in column {column!r}")
 
 
-def check_label_paths(paths: list[list[str]], where: str):
+def check_label_paths(paths: list[list[str]], where: str, rows: list[int]):
     depths = Counter(len(p) for p in paths)
     if len(depths) > 1:
         usual = depths.most_common(1)[0][0]
-        row = next(i for i, p in enumerate(paths, start=1) if len(p) != usual)
-        raise InputError(f"{where} row {row}: label {'/'.join(paths[row - 1])!r} has {len(paths[row - 1])} levels, "
-                         f"the others {usual}")
+        row, path = next((row, p) for row, p in zip(rows, paths) if len(p) != usual)
+        raise InputError(f"{where} row {row}: label {'/'.join(path)!r} has {len(path)} levels, the others {usual}")
 
 
 def check_classes(train_labels: list[str], where: str):

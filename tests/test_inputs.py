@@ -594,3 +594,15 @@ def test_a_file_with_no_rows_is_named(tmp_path, role, name, content):
     files = {"train_file": str(good), "validation_file": str(good), "test_file": str(good), role: str(bare)}
     with pytest.raises(InputError, match=rf"^--{role}: {bare} has no rows$"):
         load_labelled_data(DataTrainingArguments(**files))
+
+
+@pytest.mark.parametrize("subset", [{}, {"max_train_samples": 15}])
+def test_a_bad_row_is_named_by_its_row_in_the_file_after_a_validation_share_or_a_subset(tmp_path, subset):
+    rows = [(f"text {i}", "music" if i % 2 else "food") for i in range(1, 21)]
+    rows[16] = ("text 17", "weather")  # row 17 of train.csv; the names file lacks it
+    paths = write_splits(tmp_path, {"train": rows, "test": rows[:4]}, ".csv")
+    (tmp_path / "names.json").write_text('["food", "music"]')
+    args = DataTrainingArguments(train_file=str(paths["train"]), test_file=str(paths["test"]),
+                                 label_names_file=str(tmp_path / "names.json"), **subset)
+    with pytest.raises(InputError, match=r" row 17: label 'weather' is not one of --label_names_file"):
+        load_labelled_data(args, seed=3)
