@@ -46,7 +46,8 @@ class CardArguments:
     base_model_name: str | None = field(
         default=None, metadata={"help": "The name config.json and the cards record for --model_name_or_path, e.g. "
                                         "the Hub id a local folder was downloaded from. Default: a Hub id as given, a "
-                                        "local folder's name (a local path is never written)."})
+                                        "local folder's name (the cards and config.json then hold no local path; "
+                                        "the run's records, phase_inputs.json and results.json, do)."})
     language: str | None = field(
         default=None, metadata={"help": "Language code of the texts (ISO 639-1, e.g. en) for the cards' YAML. "
                                         "Default: the base model card's, where it names one; else left out."})

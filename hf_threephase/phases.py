@@ -37,23 +37,30 @@ def pair_data(context: PhaseContext, split: str, seed: int, upsampled: bool):
     args, examples = context.args, context.tokenized[split]
     labels = context.label_space.pair_labels(context.data[split])
     where = context.data[split].info.description or f"the {split} split"
-    if upsampled and args.imbalance_max_ratio is not None and max(
-            class_multipliers(labels, args.imbalance_max_ratio, args.imbalance_min_ratio).values()) > 1:
+    names = context.label_space.names
+    class_name = lambda c: "/".join(c) if isinstance(c, tuple) else names[c]  # noqa: E731
+    multipliers = (class_multipliers(labels, args.imbalance_max_ratio, args.imbalance_min_ratio)
+                   if upsampled and args.imbalance_max_ratio is not None else {})
+    if any(m > 1 for m in multipliers.values()):
         try:
             stopwords = load_stopwords(file=args.stopwords_file)
         except (LookupError, OSError) as err:
             raise InputError(f"the imbalance correction adds stop-word-noised copies of rare classes of {where}, "
                              f"but: {err}") from None
+        before = len(labels)
         examples, labels = upsampled_examples(
             examples, context.data[split]["text"], labels, context.tokenize, args.imbalance_max_ratio,
             args.imbalance_min_ratio, stopwords, seed=seed)
+        logger.info(f"imbalance correction of {where} (max_ratio {args.imbalance_max_ratio}, min_ratio "
+                    f"{args.imbalance_min_ratio}): " + ", ".join(
+                        f"{class_name(c)} x{m}" for c, m in sorted(multipliers.items(), key=lambda cm: repr(cm[0]))
+                        if m > 1) + f"; {before} -> {len(labels)} CL examples, each added copy with its own stop words "
+                    "deleted")
     budget = pairs_per_example(args.pairs_per_example, context.label_space)
     try:
         pairs = ContrastivePairs(labels, budget, seed, args.positive_pair_fraction)
     except ValueError:
-        names = context.label_space.names
-        sizes = ", ".join(f"{'/'.join(c) if isinstance(c, tuple) else names[c]} {n}"
-                          for c, n in sorted(Counter(labels).items()))
+        sizes = ", ".join(f"{class_name(c)} {n}" for c, n in sorted(Counter(labels).items()))
         raise InputError(f"{where}: contrastive learning needs two classes there, and two examples of one (class "
                          f"sizes: {sizes})") from None
     if len(pairs) < round(budget * len(labels)):

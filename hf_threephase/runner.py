@@ -376,8 +376,9 @@ class PhaseRunner:
             label_names=list(self.context.label_space.names), examples=data["validation"]["text"][:2],
             hub_model_id=pushed_as,
             output_name=self.output_dir.name if self.output_dir.is_absolute() else str(self.output_dir),
-            output_note=("this folder, from its parent directory" if self.output_dir.is_absolute() else
-                         "this folder, from the directory the run started in") + " (its Hub id once pushed)", hardware=hardware(run_args.device),
+            output_note=(f"this folder, from the directory that holds {self.output_dir.name}/"
+                         if self.output_dir.is_absolute() else "this folder, from the directory the run started in")
+            + " (its Hub id once pushed)", hardware=hardware(run_args.device),
             versions=package_versions())
 
     def write_card(self, spec: PhaseSpec, folder: Path, metrics: dict, phase_args: TrainingArguments):

@@ -431,6 +431,22 @@ def test_checkpoints_of_another_command_are_not_resumed(tmp_path, bert_dir, file
 
 # --- checks before any training ---
 
+def test_the_imbalance_correction_says_what_it_added(tmp_path, bert_dir, caplog):
+    rare = [(t, l) for t, l in corpus() if l != "food"] + [(t, l) for t, l in corpus() if l == "food"][:3]
+    data, space = load_labelled_data(DataTrainingArguments(**{
+        f"{split}_file": str(path) for split, path in jsonl_files(
+            tmp_path / "data", {"train": rare, "validation": corpus()[::3], "test": corpus()[1::3]}).items()},
+        text_column="sentence", label_column="topic"))
+    runner = PhaseRunner(str(bert_dir), data, space, ThreePhaseArguments(max_seq_length=32, variant="cl_ft"),
+                         TrainingArguments(output_dir=str(tmp_path / "run"), report_to="none"))
+    with caplog.at_level(logging.INFO, logger="hf_threephase"):
+        runner.preflight()
+    added = 2 * 3  # food x3: two noised copies of each of its 3 texts
+    assert (f"imbalance correction of {tmp_path / 'data' / 'train.jsonl'} (max_ratio 4.0, min_ratio 1.5): food x3; "
+            f"{len(rare)} -> {len(rare) + added} CL examples, each added copy with its own stop words deleted"
+            ) in caplog.text
+
+
 def test_missing_stop_words_stop_the_command_before_any_training(tmp_path, bert_dir, files, monkeypatch, capsys):
     def no_corpus(language):
         raise LookupError("Resource stopwords not found.")
