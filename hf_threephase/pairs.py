@@ -56,9 +56,10 @@ class ContrastivePairs:
 
     Args:
         labels: one hashable label per example (a tuple of levels for hierarchical labels).
-        pairs_per_example: pairs drawn per example on average; fewer where a class is too small for its share of
-            same-class pairs (a class of n gives at most n * floor((n - 1) / 2), 1 for n = 2), as the fraction is
-            kept.
+        pairs_per_example: pairs drawn per example on average. Where a class is too small for its share of
+            same-class pairs (a class of n gives at most n * floor((n - 1) / 2), 1 for n = 2) the other-class pairs
+            are cut to keep the fraction, so there are fewer; each class that has a pair gives at least one, and
+            there is at least one other-class pair, so the share can differ from the fraction (`positive_share`).
         seed: the same seed gives the same pairs, on every process.
         positive_fraction: the share of pairs whose labels are equal, in (0, 1); sum_c p_c^2 is the rate of random
             pairs over classes of shares p_c (1/K for K even classes).
@@ -97,7 +98,11 @@ class ContrastivePairs:
                      for n, cap in zip(sizes, pos_caps)]
         cross = [(c, d) for c in range(len(classes)) for d in range(c + 1, len(classes))]
         cross_sizes = [sizes[c] * sizes[d] for c, d in cross]
-        negatives = _largest_remainder(round(sum(positives) * (1 - positive_fraction) / positive_fraction),
+        # the fraction's share of other-class pairs, at least one; past the budget only up to as many as positives
+        # (a small fraction whose positives were raised to one per class)
+        wanted = round(sum(positives) * (1 - positive_fraction) / positive_fraction)
+        budget = round(len(labels) * pairs_per_example)
+        negatives = _largest_remainder(max(1, min(wanted, max(budget - sum(positives), sum(positives)))),
                                        cross_sizes, cross_sizes)
         if sum(positives) == 0:
             raise ValueError(f"no class has two examples to form a positive pair (class sizes {dict(zip(classes, sizes))})")
@@ -116,6 +121,12 @@ class ContrastivePairs:
 
     def __len__(self) -> int:
         return self.offsets[-1]
+
+    @property
+    def positive_share(self) -> float:
+        """The share of same-class pairs drawn."""
+        return sum(hi - lo for (kind, *_), lo, hi in zip(self.segments, self.offsets, self.offsets[1:])
+                   if kind == "pos") / len(self)
 
     def for_epoch(self, epoch: int) -> "ContrastivePairs":
         """The pairs of `epoch`: as many, drawn afresh from a seed derived from (seed, epoch); epoch 0 is `self`."""

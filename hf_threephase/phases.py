@@ -63,10 +63,10 @@ def pair_data(context: PhaseContext, split: str, seed: int, upsampled: bool):
         sizes = ", ".join(f"{class_name(c)} {n}" for c, n in sorted(Counter(labels).items()))
         raise InputError(f"{where}: contrastive learning needs two classes there, and two examples of one (class "
                          f"sizes: {sizes})") from None
-    if len(pairs) < round(budget * len(labels)):
-        logger.info(f"CL pairs of {where}: {len(pairs)} per epoch, not {budget} per example "
-                    f"({round(budget * len(labels))}): the classes are too small for more distinct same-class pairs "
-                    f"at --positive_pair_fraction {args.positive_pair_fraction}")
+    if len(pairs) < round(budget * len(labels)) or abs(pairs.positive_share - args.positive_pair_fraction) > 0.01:
+        logger.warning(f"CL pairs of {where}: {len(pairs)} per epoch, {pairs.positive_share:.0%} same-class, not "
+                       f"{budget} per example ({round(budget * len(labels))}) at --positive_pair_fraction "
+                       f"{args.positive_pair_fraction}: the class sizes allow no closer draw of distinct pairs")
     return examples, pairs
 
 

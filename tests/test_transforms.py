@@ -176,6 +176,10 @@ def test_pairs_of_tiny_classes_and_a_small_fraction():
     assert sum(t == 0.0 for *_, t in items) == 3
     few = ContrastivePairs([0] * 8 + [1] * 8, pairs_per_example=1, seed=0, positive_fraction=0.05)
     assert sum(few[i][2] for i in range(len(few))) == 2  # one same-class pair per class, not none
+    assert len(few) == 16 and few.positive_share == 2 / 16  # the other-class pairs stay within the budget
+    mostly = ContrastivePairs([0, 0, 1, 1, 2, 2], pairs_per_example=5, seed=0, positive_fraction=0.9)
+    assert sum(mostly[i][2] == 0.0 for i in range(len(mostly))) == 1  # one other-class pair at least
+    assert ContrastivePairs([0] * 8 + [1] * 8, 10, 0, 0.5).positive_share == 0.5  # the default stays 1:1
 
 
 def test_pairing_a_million_examples_stays_under_one_gib():
