@@ -113,7 +113,12 @@ def _raw_splits(args: DataTrainingArguments, seed: int) -> DatasetDict:
     raw = DatasetDict({name: split.add_column(ROW_COLUMN, list(range(1, len(split) + 1)))
                        for name, split in raw.items()})
     if "validation" not in raw:
-        split = raw["train"].train_test_split(test_size=args.validation_split_percentage / 100, seed=seed)
+        try:
+            split = raw["train"].train_test_split(test_size=args.validation_split_percentage / 100, seed=seed)
+        except ValueError:  # scikit-learn's rule: both parts need a row
+            raise InputError(f"--validation_split_percentage {args.validation_split_percentage} of "
+                             f"{split_sources(args)['train']} ({len(raw['train'])} rows) leaves train or validation "
+                             "without a row: give --validation_file, or another percentage") from None
         raw["train"], raw["validation"] = split["train"], split["test"]
     if "test" not in raw:
         raise InputError("no test split: give --test_file (or a dataset with a test split)")

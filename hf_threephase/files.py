@@ -33,6 +33,23 @@ def check_csv_rows(path: str, role: str):
             raise InputError(f"--{role}: {path} line {reader.line_num}: not valid CSV ({err})") from None
 
 
+def check_json_rows(path: str, role: str):
+    """A .jsonl file holds one object a line, a .json file an array or an object: pyarrow's reader crashes the
+    process (a segmentation fault) on a bare `null`, so anything else is named first."""
+    with open(path, encoding="utf-8-sig") as handle:
+        if Path(path).suffix.lower() == ".jsonl":
+            for number, line in enumerate(handle, start=1):
+                if line.strip() and not line.lstrip().startswith("{"):
+                    raise InputError(f"--{role}: {path} line {number}: not a JSON object (a .jsonl file holds one "
+                                     "row a line, as {\"text\": ..., \"label\": ...})")
+        else:
+            start = handle.read(4096).lstrip()[:1]
+            if not start:
+                raise InputError(f"--{role}: {path} has no rows")
+            if start not in ("[", "{"):
+                raise InputError(f"--{role}: {path}: not a JSON array of rows or an object of columns")
+
+
 def load_data_file(path: str, builder: str, role: str, columns: list[str]) -> Dataset:
     """One file (already through `check_file`) as a `Dataset`. A CSV's `columns` are read as text, as written: a
     label `01` stays `01`, `NA` and `null` are values (only an empty cell is missing), a text `42` is a text.
@@ -42,10 +59,13 @@ def load_data_file(path: str, builder: str, role: str, columns: list[str]) -> Da
             for messages. columns: the CSV columns to read as strings.
 
     Raises:
-        InputError: a CSV row with more or fewer fields than the header, a file with no rows (a CSV header
-            alone, blank lines, `[]`), or a parser error, naming the flag and the file.
+        InputError: a CSV row with more or fewer fields than the header, a JSON(L) row that is not an object, a
+            file with no rows (a CSV header alone, blank lines, `[]`), or a parser error, naming the flag and the
+            file.
     """
     kwargs = {}
+    if builder == "json":
+        check_json_rows(path, role)
     if builder == "csv":
         check_csv_rows(path, role)
         kwargs = {"converters": {column: str for column in columns}, "keep_default_na": False, "na_values": [""]}

@@ -32,6 +32,7 @@ NOT_RECORDED_PREFIXES = ("hub_", "trackio_")
 # Recipe settings added after records were first written, left out at their default: a phase folder written before
 # them computed the same, and is still reused.
 LATER_FIELD_DEFAULTS = {"positive_pair_fraction": 0.5}
+FILE_FIELDS = ("stopwords_file",)  # recipe settings that name a file the phase reads
 
 
 def split_fingerprint(split, label_names) -> str:
@@ -69,6 +70,13 @@ def record_hash(record: dict) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _recorded(value, name: str):
+    """A recipe setting as recorded: a file the phase reads with its content's hash, so that an edited file is seen."""
+    if name in FILE_FIELDS and value is not None and Path(value).is_file():
+        return f"{value} (sha256 {file_sha256(Path(value))[:16]})"
+    return value
+
+
 def phase_record(spec, recipe_args, phase_args, data, label_space, previous: dict | str) -> dict:
     """What phase `spec` computes from: see the module's docstring. `phase_args` are the phase's TrainingArguments,
     `previous` the previous phase's record or, for the first phase, the model it starts from."""
@@ -81,7 +89,7 @@ def phase_record(spec, recipe_args, phase_args, data, label_space, previous: dic
         **chain,
         "data": {split: split_fingerprint(data[split], label_space.names) for split in splits},
         "labels": list(label_space.names),
-        "recipe": {name: getattr(recipe_args, name) for name in dict.fromkeys(fields)
+        "recipe": {name: _recorded(getattr(recipe_args, name), name) for name in dict.fromkeys(fields)
                    if LATER_FIELD_DEFAULTS.get(name, object()) != getattr(recipe_args, name)},
         "phase_arguments": dict(vars(recipe_args.for_phase(spec.name))),
         "training": training,

@@ -18,6 +18,7 @@ from .modeling_threephase import (
     ThreePhaseModel,
 )
 from .noise import load_stopwords
+from .files import first_line
 from .pairs import ContrastivePairs
 from .registry import PhaseCard, PhaseContext, PhaseData, PhaseSpec, register_phase, register_variant
 from .trainers import JointTrainer, PhaseTrainer, SiameseCosineTrainer
@@ -169,7 +170,10 @@ def ft_trainer_kwargs(context: PhaseContext, data: PhaseData) -> dict:
     if context.args.metric_name is not None:
         import evaluate
 
-        metric = evaluate.load(context.args.metric_name)
+        try:
+            metric = evaluate.load(context.args.metric_name)
+        except Exception as err:  # not on disk and the Hub unreachable, or no such metric
+            raise InputError(f"--metric_name {context.args.metric_name}: cannot load it ({first_line(err)})") from None
     return {"compute_metrics": with_metric(metric)}
 
 

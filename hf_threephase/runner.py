@@ -103,7 +103,7 @@ class PhaseRunner:
         check_arguments(args, training_args)  # also for Python callers, who skip the command line's checks
         unused = args.options_outside_variant()
         if unused:
-            logger.warning("%s: only phases the %s variant does not run (%s) read them; ignored", ", ".join(unused),
+            logger.warning("%s: the %s variant runs %s, and none of them reads these; ignored", ", ".join(unused),
                            args.variant, " -> ".join(args.phases))
         self.model_name_or_path = str(model_name_or_path)
         self.overwrite_output_dir = overwrite_output_dir

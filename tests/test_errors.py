@@ -121,6 +121,13 @@ CASES = {
     "missing stop-word file": ({}, ["--stopwords_file", "{tmp}/none.txt", "--imbalance_max_ratio", "20"],
                                "the imbalance correction adds stop-word-noised copies of rare classes of "
                                "{tmp}/train.jsonl, but: [Errno 2] No such file or directory: '{tmp}/none.txt'"),
+    "a jsonl row that is null": ({"test.jsonl": jsonl(GOOD[:2]) + "null\n"}, [],
+                                 "--test_file: {tmp}/test.jsonl line 3: not a JSON object"),
+    "a json file that is null": ({"data.json": "null"}, [*(x for s in ("train", "validation", "test")
+                                                          for x in (f"--{s}_file", "{tmp}/data.json"))],
+                                 "--train_file: {tmp}/data.json: not a JSON array of rows"),
+    "an unloadable metric": ({}, ["--variant", "ft", "--metric_name", "{tmp}/no_metric"],
+                             "--metric_name {tmp}/no_metric: cannot load it"),
     "peft and frozen encoder": ({}, ["--use_peft", "true", "--freeze_encoder", "true"],
                                 "--use_peft and --freeze_encoder both decide what of the encoder trains: choose one"),
 }

@@ -385,6 +385,20 @@ def test_a_cl_phase_recorded_before_the_positive_pair_fraction_is_reused_at_its_
     assert "this command differs in positive_pair_fraction 0.5 -> 0.2" in capsys.readouterr().err
 
 
+def test_an_edited_stop_word_file_is_not_reused(tmp_path, bert_dir, capsys):
+    rare = [(t, l) for t, l in corpus() if l != "food"] + [(t, l) for t, l in corpus() if l == "food"][:3]
+    data = jsonl_files(tmp_path / "data", {"train": rare, "validation": corpus()[::3], "test": corpus()[1::3]})
+    words = tmp_path / "stop.txt"
+    words.write_text("the\na\n")
+    argv = ["--model_name_or_path", str(bert_dir), *data_flags(data), "--output_dir", str(tmp_path / "run"),
+            "--variant", "cl_ft", "--stopwords_file", str(words), *FAST]
+    main(argv)
+    words.write_text("the\na\nfor\n")
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert f"this command differs in stopwords_file '{words} (sha256 " in capsys.readouterr().err
+
+
 def test_a_base_model_folder_replaced_at_the_same_path_is_not_reused(tmp_path, bert_dir, files, capsys):
     base = tmp_path / "base"
     shutil.copytree(bert_dir, base)
@@ -484,8 +498,8 @@ def test_max_seq_length_is_capped_at_what_the_model_takes(tmp_path, bert_dir, fi
                         "--variant", "ft", *FAST, "--max_seq_length", "1000", "--dae_learning_rate", "1e-3",
                         "--noise_ratio", "0.3"])
     assert "--max_seq_length 1000 is more than the model takes (64 tokens" in caplog.text and "using 64" in caplog.text
-    assert ("--dae_learning_rate, --noise_ratio, --pairs_per_example: only phases the ft variant does not run (ft) read "
-            "them; ignored") in caplog.text  # FAST gives --pairs_per_example
+    assert ("--dae_learning_rate, --noise_ratio, --pairs_per_example: the ft variant runs ft, and none of them reads "
+            "these; ignored") in caplog.text  # FAST gives --pairs_per_example
     assert sum(map(sum, results["test"]["confusion_matrix"])) == len(corpus()[1::3]) + 1
 
 
@@ -600,7 +614,7 @@ def test_fsdp_asked_for_on_a_cpu_is_said_to_run_as_data_parallelism(tmp_path, ca
 
 @pytest.mark.parametrize("role", ["train_file", "unlabeled_file"])
 @pytest.mark.parametrize("name, content", [("bare.csv", "text,label\n\n"), ("bare.jsonl", "\n\n"),
-                                           ("bare.json", "[]")])
+                                           ("bare.json", "[]"), ("blank.json", " \n")])
 def test_a_file_with_no_rows_is_named(tmp_path, role, name, content):
     bare = tmp_path / name
     bare.write_text(content)
@@ -622,3 +636,13 @@ def test_a_bad_row_is_named_by_its_row_in_the_file_after_a_validation_share_or_a
                                  label_names_file=str(tmp_path / "names.json"), **subset)
     with pytest.raises(InputError, match=r" row 17: label 'weather' is not one of --label_names_file"):
         load_labelled_data(args, seed=3)
+
+
+@pytest.mark.parametrize("rows, percentage", [(1, 20), (24, 99)])
+def test_a_validation_share_that_leaves_a_split_empty_is_named(tmp_path, rows, percentage):
+    paths = write_splits(tmp_path, {"train": [(f"t{i}", "ab"[i % 2]) for i in range(rows)], "test": [("x", "a")]},
+                         ".csv")
+    with pytest.raises(InputError, match=rf"^--validation_split_percentage {percentage} of {paths['train']} \({rows} "
+                                         r"rows\) leaves train or validation without a row"):
+        load_labelled_data(DataTrainingArguments(train_file=str(paths["train"]), test_file=str(paths["test"]),
+                                                 validation_split_percentage=percentage))
