@@ -51,7 +51,10 @@ ARMS = {
     "dae_ft": ("dae_ft", []), "cl_ft": ("cl_ft", []), "3phase": ("3phase", []), "joint": ("joint", []),
     "no_imb": ("no_imb", []), "extra_imb": ("extra_imb", []), "setfit": None,
 }
-SHOWN = {"dae": "information_gap", "cl": "cosine_gap", "joint": "cosine_gap"}
+# (phase, diagnostic) shown in the summary, after the phase, on validation
+SHOWN = [("dae", "information_gap"), ("dae", "centroid_accuracy"), ("cl", "cosine_gap"), ("cl", "mean_pairwise_cosine"),
+         ("cl", "centroid_accuracy"), ("joint", "information_gap"), ("joint", "cosine_gap"),
+         ("joint", "mean_pairwise_cosine")]
 
 
 def per_class_subset(rows: list[dict], per_class: int, rng) -> list[dict]:
@@ -147,28 +150,30 @@ def summary(results_dir: Path, task: str, regime: str) -> str:
     runs = [json.loads(p.read_text()) for p in sorted(results_dir.glob(f"{task}-*.json"))]
     runs = [r for r in runs if r.get("regime") == regime]
     lines = [f"### {task}, {regime}: test macro F1 / accuracy (%), mean ± std over seeds; paired macro-F1 difference "
-             "to ft per seed (ahead / tied within 0.5 / behind)", "",
-             "| setting | arm | seeds | macro F1 | accuracy | − ft macro F1 per seed | ahead/tied/behind | wall s (a "
-             "reused DAE: 0) | "
-             "phase diagnostics after (mean) |", "|---|---|---|---|---|---|---|---|---|"]
+             "per seed to ft and to setfit (seeds ahead / tied within 0.5 / behind)", "",
+             "| setting | arm | seeds | macro F1 | accuracy | − ft, per seed | a/t/b | − setfit, per seed | a/t/b | "
+             "wall s (a reused DAE: 0) | phase diagnostics after (mean) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for setting in dict.fromkeys(r["setting"] for r in runs):
         by = {(r["arm"], r["seed"]): r for r in runs if r["setting"] == setting}
         for arm in [a for a in ARMS if any(a == b for b, _ in by)]:
             seeds = sorted(s for a, s in by if a == arm)
             f1 = [100 * by[arm, s]["test"]["f1"] for s in seeds]
             acc = [100 * by[arm, s]["test"]["accuracy"] for s in seeds]
-            diffs = [f1[i] - 100 * by["ft", s]["test"]["f1"] for i, s in enumerate(seeds) if ("ft", s) in by]
-            tally = f"{sum(d > 0.5 for d in diffs)}/{sum(abs(d) <= 0.5 for d in diffs)}/{sum(d < -0.5 for d in diffs)}"
+            paired = []
+            for reference in ("ft", "setfit"):
+                diffs = [f1[i] - 100 * by[reference, s]["test"]["f1"] for i, s in enumerate(seeds)
+                         if (reference, s) in by]
+                tally = f"{sum(d > 0.5 for d in diffs)}/{sum(abs(d) <= 0.5 for d in diffs)}/{sum(d < -0.5 for d in diffs)}"
+                paired += ["", ""] if arm == reference else [", ".join(f"{d:+.2f}" for d in diffs), tally if diffs else ""]
             wall = statistics.mean(sum(v for v in by[arm, s]["wall_s"].values() if v) for s in seeds)
             shown = []
-            for phase, metric in SHOWN.items():
+            for phase, metric in SHOWN:
                 values = [by[arm, s]["diagnostics"][phase]["after"][metric] for s in seeds
                           if phase in by[arm, s].get("diagnostics", {})]
                 if values:
                     shown.append(f"{phase} {metric} {statistics.mean(values):.3f}")
-            lines.append(f"| {setting} | {arm} | {len(seeds)} | {mean_std(f1)} | "
-                         f"{mean_std(acc)} | {', '.join(f'{d:+.2f}' for d in diffs)} | "
-                         f"{tally if arm != 'ft' else ''} | {wall:.0f} | {'; '.join(shown)} |")
+            lines.append(f"| {setting} | {arm} | {len(seeds)} | {mean_std(f1)} | {mean_std(acc)} | "
+                         f"{' | '.join(paired)} | {wall:.0f} | {'; '.join(shown)} |")
     table = "\n".join(lines) + "\n"
     (results_dir / f"{task}-{regime}-summary.md").write_text(table)
     return table
