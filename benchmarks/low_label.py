@@ -153,7 +153,8 @@ def summary(results_dir: Path, task: str, regime: str) -> str:
              "per seed to ft and to setfit (seeds ahead / tied within 0.5 / behind)", "",
              "| setting | arm | seeds | macro F1 | accuracy | − ft, per seed | a/t/b | − setfit, per seed | a/t/b | "
              "wall s (a reused DAE: 0) | phase diagnostics after (mean) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for setting in dict.fromkeys(r["setting"] for r in runs):
+    k_of = {r["setting"]: r["k"] or 0 for r in runs}
+    for setting in sorted(k_of, key=k_of.get):
         by = {(r["arm"], r["seed"]): r for r in runs if r["setting"] == setting}
         for arm in [a for a in ARMS if any(a == b for b, _ in by)]:
             seeds = sorted(s for a, s in by if a == arm)
