@@ -185,6 +185,8 @@ def test_class_weights_weight_the_cross_entropy_and_survive_save_and_load(tmp_pa
     inputs, labels = batch(bert_dir), torch.tensor([0, 0, 2])
     model = ThreePhaseForSequenceClassification.from_encoder_pretrained(bert_dir, num_labels=3,
                                                                        class_weights=[0.5, 1.0, 4.0]).eval()
+    with torch.no_grad():  # logits apart, so that the classes' losses differ and their weights matter
+        model.classifier.out_proj.bias.copy_(torch.tensor([2.0, 0.0, -2.0]))
     out = model(**inputs, labels=labels)
     expected = torch.nn.functional.cross_entropy(out.logits, labels, weight=torch.tensor([0.5, 1.0, 4.0]))
     torch.testing.assert_close(out.loss, expected)
