@@ -17,8 +17,8 @@ from .modeling_threephase import (
     ThreePhaseForSequenceClassification,
     ThreePhaseModel,
 )
-from .noise import load_stopwords
 from .files import first_line
+from .noise import load_stopwords
 from .pairs import ContrastivePairs
 from .registry import PhaseCard, PhaseContext, PhaseData, PhaseSpec, register_phase, register_variant
 from .trainers import JointTrainer, PhaseTrainer, SiameseCosineTrainer
@@ -64,9 +64,10 @@ def pair_data(context: PhaseContext, split: str, seed: int, upsampled: bool):
         sizes = ", ".join(f"{class_name(c)} {n}" for c, n in sorted(Counter(labels).items()))
         raise InputError(f"{where}: contrastive learning needs two classes there, and two examples of one (class "
                          f"sizes: {sizes})") from None
-    if len(pairs) < round(budget * len(labels)) or abs(pairs.positive_share - args.positive_pair_fraction) > 0.01:
+    wanted = round(budget * len(labels))
+    if len(pairs) < wanted or abs(pairs.positive_share - args.positive_pair_fraction) > 0.01:
         logger.warning(f"CL pairs of {where}: {len(pairs)} per epoch, {pairs.positive_share:.0%} same-class, not "
-                       f"{budget} per example ({round(budget * len(labels))}) at --positive_pair_fraction "
+                       f"{budget} per example ({wanted}) at --positive_pair_fraction "
                        f"{args.positive_pair_fraction}: the class sizes allow no closer draw of distinct pairs")
     return examples, pairs
 
