@@ -9,4 +9,4 @@ See `python run_threephase.py --help` and the README.
 from hf_threephase.cli import main
 
 if __name__ == "__main__":
-    main()
+    main(program="python run_threephase.py")

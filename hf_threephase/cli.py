@@ -19,7 +19,7 @@ from .arguments import LoraArguments, RecipeArguments, ThreePhaseArguments, logs
 from .cards import CardArguments
 from .data import DataTrainingArguments, load_labelled_data
 from .logs import quiet_by_design_notices
-from .registry import VARIANTS, final_phase
+from .registry import VARIANTS, final_phase, reads_text_only
 from .run_info import command_line, precision_line
 from .runner import run_phases
 from .validation import InputError, check_arguments
@@ -82,7 +82,8 @@ def build_parser() -> HfArgumentParser:
         (ModelArguments, DataTrainingArguments, RecipeArguments, *phase_argument_classes(), LoraArguments,
          CardArguments, ThreePhaseTrainingArguments),
         description=DESCRIPTION, usage=USAGE, formatter_class=HelpFormatter,
-        allow_abbrev=False)  # --num_train_epoch is a typo to name, not a prefix to accept
+        allow_abbrev=False,  # --num_train_epoch is a typo to name, not a prefix to accept
+        exit_on_error=False)  # a value of the wrong type raises, to become one line naming the flag (and file)
     variants = "; ".join(f"{name} ({variant.description or ' -> '.join(variant.phases)})"
                          for name, variant in VARIANTS.items())
     parser._option_string_actions["--variant"].help = f"The chain of phases to run: {variants}."
@@ -112,6 +113,8 @@ def file_flags(path: str) -> list[str]:
     def text_of(value) -> str:
         if isinstance(value, bool):
             return str(value).lower()
+        if isinstance(value, float) and value.is_integer():  # JSON's 32.0 is the count 32 (a float flag reads "32")
+            return str(int(value))
         return json.dumps(value) if isinstance(value, dict) else str(value)
 
     argv = []
@@ -147,6 +150,8 @@ def parse_args(argv: list[str] | None = None):
             raise InputError(source + unknown_flag(rest[0], known))
     except InputError:
         raise
+    except argparse.ArgumentError as err:  # --max_seq_length: invalid int value: 'abc'
+        raise InputError(f"{source}{(err.argument_name or '').split('/')[0]}: {err.message}") from None
     except ValueError as err:  # a check in TrainingArguments (or another dataclass): one line, not a traceback
         message = str(err).strip().splitlines()[0]
         if "bf16" in message and "use_cpu" in message:
@@ -183,11 +188,12 @@ def check_model(path: str):
         raise InputError(f"--model_name_or_path {path}: no .safetensors weights (pickled weights are not loaded)")
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Parse, check, run; bad input ends the command with a one-line error and exit status 2."""
+def main(argv: list[str] | None = None, program: str = "hf-threephase") -> dict:
+    """Parse, check, run; bad input ends the command with a one-line error and exit status 2. `program` starts the
+    command recorded in results.json (`python run_threephase.py` from that script)."""
     argv = sys.argv[1:] if argv is None else argv
     try:
-        return run(*parse_args(argv), command=command_line(argv))
+        return run(*parse_args(argv), command=command_line(argv, program))
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -230,6 +236,11 @@ def run(model_args, data_args, threephase_args, training_args, card_args=None, c
     logger.info(precision_line(training_args))
     if logs_by_default(training_args):
         logger.info("--logging_steps not given: each phase logs its loss every 2 % of its steps")
+    ignored = data_args.text_only_flags()
+    if ignored and not reads_text_only(threephase_args.phases):
+        logger.warning("%s: the %s variant runs %s, and none of them reads text-only data; ignored", ", ".join(ignored),
+                       threephase_args.variant, " -> ".join(threephase_args.phases))
+        data_args = data_args.without_text_only()
     data, label_space = load_labelled_data(data_args, seed=training_args.seed)
     logger.info("variant %s: phases %s on %s", threephase_args.variant, " -> ".join(threephase_args.phases),
                 {split: len(ds) for split, ds in data.items()})

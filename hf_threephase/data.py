@@ -1,6 +1,7 @@
 """Loading labelled text through `datasets` into the shape the phases expect: `text`, int `label`, and `label_path`
 (a list of levels) for hierarchical labels."""
 
+import dataclasses
 import json
 import logging
 import re
@@ -19,6 +20,8 @@ FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json"}
 ROW_COLUMN = "__hf_threephase_row__"  # a row's number in its file, carried through reordering
 
 logger = logging.getLogger("hf_threephase")
+TEXT_ONLY_FIELDS = ("unlabeled_file", "unlabeled_dataset_name", "unlabeled_split", "unlabeled_from_train",
+                    "max_unlabeled_samples")
 
 
 @dataclass
@@ -87,13 +90,24 @@ class DataTrainingArguments:
             raise InputError(f"--validation_split_percentage must be between 1 and 99, got "
                              f"{self.validation_split_percentage}")
 
+    def text_only_flags(self) -> list[str]:
+        """The text-only data flags given (`--unlabeled_*`, `--max_unlabeled_samples`), as flags."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        return [f"--{name}" for name in TEXT_ONLY_FIELDS if getattr(self, name) != defaults[name]]
+
+    def without_text_only(self) -> "DataTrainingArguments":
+        """A copy that reads no text-only data."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        return dataclasses.replace(self, **{name: defaults[name] for name in TEXT_ONLY_FIELDS})
+
 
 def _files(args: DataTrainingArguments) -> dict[str, str]:
     return {s: f for s, f in [("train", args.train_file), ("validation", args.validation_file),
                               ("test", args.test_file)] if f is not None}
 
 
-def _raw_splits(args: DataTrainingArguments, seed: int) -> DatasetDict:
+def _raw_splits(args: DataTrainingArguments, seed: int) -> tuple[DatasetDict, bool]:
+    """The splits as read, each row numbered; and whether validation was carved from train."""
     if args.dataset_name is not None:
         try:
             raw = load_dataset(args.dataset_name, args.dataset_config_name)
@@ -112,7 +126,8 @@ def _raw_splits(args: DataTrainingArguments, seed: int) -> DatasetDict:
     # each row's number in its file (or Hub split), for messages, before a validation share or a subset reorders it
     raw = DatasetDict({name: split.add_column(ROW_COLUMN, list(range(1, len(split) + 1)))
                        for name, split in raw.items()})
-    if "validation" not in raw:
+    carved = "validation" not in raw
+    if carved:
         try:
             split = raw["train"].train_test_split(test_size=args.validation_split_percentage / 100, seed=seed)
         except ValueError:  # scikit-learn's rule: both parts need a row
@@ -122,7 +137,7 @@ def _raw_splits(args: DataTrainingArguments, seed: int) -> DatasetDict:
         raw["train"], raw["validation"] = split["train"], split["test"]
     if "test" not in raw:
         raise InputError("no test split: give --test_file (or a dataset with a test split)")
-    return raw
+    return raw, carved
 
 
 def split_sources(args: DataTrainingArguments) -> dict[str, str]:
@@ -146,7 +161,7 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
             float that is not whole, a kind of value unlike the column's others, a value without a name); a label
             absent from train; one class only.
     """
-    raw = _raw_splits(args, seed)
+    raw, carved = _raw_splits(args, seed)
     if args.max_train_samples is not None:
         raw["train"] = raw["train"].shuffle(seed=seed).select(range(min(args.max_train_samples, len(raw["train"]))))
     for split, limit in (("validation", args.max_eval_samples), ("test", args.max_predict_samples)):
@@ -180,7 +195,8 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
                         [name for name in given if name not in present])
     else:
         label_names = _class_order(present)
-    check_classes(label_names, sources["train"])
+    check_classes(label_names, f"{sources['train']} less the {args.validation_split_percentage} % held out for "
+                               f"validation (rows left: {len(raw['train'])})" if carved else sources["train"])
     index = {name: i for i, name in enumerate(label_names)}
 
     features = {"text": Value("string"), "label": Value("int64")}

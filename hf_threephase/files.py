@@ -2,6 +2,7 @@
 and line before any training."""
 
 import csv
+import json
 from pathlib import Path
 
 from datasets import Dataset, load_dataset
@@ -33,21 +34,42 @@ def check_csv_rows(path: str, role: str):
             raise InputError(f"--{role}: {path} line {reader.line_num}: not valid CSV ({err})") from None
 
 
+ROW_EXAMPLE = '{"text": ..., "label": ...}'
+
+
 def check_json_rows(path: str, role: str):
-    """A .jsonl file holds one object a line, a .json file an array or an object: pyarrow's reader crashes the
-    process (a segmentation fault) on a bare `null`, so anything else is named first."""
+    """A .jsonl file holds one object a line, a .json file a list of row objects (or JSON Lines): pyarrow's reader
+    crashes the process (a segmentation fault) on a bare `null` and reads an object of columns as one row of lists,
+    so anything else is named first."""
     with open(path, encoding="utf-8-sig") as handle:
-        if Path(path).suffix.lower() == ".jsonl":
-            for number, line in enumerate(handle, start=1):
-                if line.strip() and not line.lstrip().startswith("{"):
-                    raise InputError(f"--{role}: {path} line {number}: not a JSON object (a .jsonl file holds one "
-                                     "row a line, as {\"text\": ..., \"label\": ...})")
-        else:
-            start = handle.read(4096).lstrip()[:1]
-            if not start:
-                raise InputError(f"--{role}: {path} has no rows")
-            if start not in ("[", "{"):
-                raise InputError(f"--{role}: {path}: not a JSON array of rows or an object of columns")
+        if Path(path).suffix.lower() != ".json":
+            _check_lines(handle, path, role)
+            return
+        text = handle.read()
+    if not text.strip():
+        raise InputError(f"--{role}: {path} has no rows")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:  # JSON Lines in a .json file, or a syntax error datasets' reader names
+        _check_lines(text.splitlines(), path, role)
+        return
+    if isinstance(document, dict) and document and all(isinstance(v, list) for v in document.values()):
+        raise InputError(f"--{role}: {path}: an object of columns; give a list of rows, as [{ROW_EXAMPLE}, ...], or "
+                         "a .jsonl file")
+    if not isinstance(document, (list, dict)):
+        raise InputError(f"--{role}: {path}: not a JSON array of rows")
+    bad = next((n for n, row in enumerate(document, start=1) if not isinstance(row, dict)), None) \
+        if isinstance(document, list) else None
+    if bad is not None:
+        raise InputError(f"--{role}: {path} row {bad}: not a JSON object (a .json file is a list of rows, as "
+                         f"[{ROW_EXAMPLE}, ...])")
+
+
+def _check_lines(lines, path: str, role: str):
+    for number, line in enumerate(lines, start=1):
+        if line.strip() and not line.lstrip().startswith("{"):
+            raise InputError(f"--{role}: {path} line {number}: not a JSON object (JSON Lines hold one row a line, as "
+                             f"{ROW_EXAMPLE})")
 
 
 def load_data_file(path: str, builder: str, role: str, columns: list[str]) -> Dataset:

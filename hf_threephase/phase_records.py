@@ -11,6 +11,7 @@ only after the same chain.
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 RECORD_FILE = "phase_inputs.json"
@@ -63,7 +64,7 @@ def model_fingerprint(model: str) -> dict:
         return {"model": model}
     files = {path.name: file_sha256(path) for path in sorted(folder.iterdir())
              if path.is_file() and path.suffix in MODEL_FILE_SUFFIXES and path.name != "README.md"}
-    return {"model": model, "model_files": files}
+    return {"model": os.path.normpath(model), "model_files": files}  # `model/` and `./model` are `model`
 
 
 def record_hash(record: dict) -> str:

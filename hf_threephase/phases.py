@@ -108,6 +108,7 @@ register_phase(PhaseSpec(
     # benchmarks/dae_levers.py on MiniLM: the decoder's fresh parts at 20x the rate read the sentence vector and the
     # encoder stays isotropic (information gap 0.007 -> 0.074, mean pairwise cosine 0.85 -> 0.26 after 63 steps)
     defaults={"warmup_steps": 0.5, "new_parameters_learning_rate": 1e-3}, recipe_fields=("noise_ratio",),
+    reads_text_only=True,
     card=PhaseCard(
         "Denoising autoencoder (DAE)",
         "A TSDAE-style denoising autoencoder: the encoder, pooling and bottleneck learned to let a tied decoder "
@@ -152,7 +153,7 @@ register_phase(PhaseSpec(
     name="joint", model_class=ThreePhaseForJointTraining, build_data=joint_data, trainer_class=JointTrainer,
     trainer_kwargs=lambda context, data: {"cl_weight": context.args.joint_cl_weight},
     expected_rise={"information_gap": 0.05, "cosine_gap": 0.0}, defaults={"warmup_steps": 1 / 3},
-    recipe_fields=("noise_ratio", "joint_cl_weight", *PAIR_FIELDS),
+    recipe_fields=("noise_ratio", "joint_cl_weight", *PAIR_FIELDS), reads_text_only=True,
     card=PhaseCard("Joint DAE + CL", "The DAE and contrastive losses summed in one optimizer step."),
 ))
 

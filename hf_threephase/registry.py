@@ -93,6 +93,7 @@ class PhaseSpec:
         recipe_fields: the `ThreePhaseArguments` fields the phase reads besides those every phase reads
             (`max_seq_length`, `pooling_mode`, and the LoRA settings under `use_peft`); its model card lists them with
             their values.
+        reads_text_only: whether the phase reads the run's text-only data (the `text_only` split, besides train).
     """
 
     name: str
@@ -109,6 +110,7 @@ class PhaseSpec:
     expected_rise: dict = field(default_factory=dict)
     final: bool = False
     recipe_fields: tuple[str, ...] = ()
+    reads_text_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,3 +162,8 @@ def register_variant(name: str, phases: list[str] | tuple[str, ...], exist_ok: b
 def final_phase(phases: list[str] | tuple[str, ...]) -> str:
     """The phase whose folder holds the classifier."""
     return next(p for p in phases if PHASES[p].final)
+
+
+def reads_text_only(phases: list[str] | tuple[str, ...]) -> bool:
+    """Whether any of the phases reads text-only data (the DAE and Joint's DAE term)."""
+    return any(PHASES[p].reads_text_only for p in phases)

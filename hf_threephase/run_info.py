@@ -84,7 +84,8 @@ def precision_line(training_args) -> str:
 
 
 def command_line(argv: list[str], program: str = "hf-threephase") -> str:
-    """The command as a shell line, with the values of secret flags (the Hub token) replaced by `REDACTED`."""
+    """The command as a shell line, `program` (e.g. `python run_threephase.py`) then `argv`, with the values of secret
+    flags (the Hub token) replaced by `REDACTED`."""
     shown, hide = [], False
     for arg in argv:
         name, sep, _ = arg.partition("=")
@@ -95,4 +96,4 @@ def command_line(argv: list[str], program: str = "hf-threephase") -> str:
         else:
             shown.append(arg)
         hide = arg in SECRET_FLAGS
-    return shlex.join([program, *shown])
+    return " ".join([program, shlex.join(shown)]) if shown else program

@@ -23,7 +23,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from . import phases as _builtin_phases  # noqa: F401  (registers the built-in phases and variants)
 from .adapters import add_lora, merge_lora
-from .arguments import ThreePhaseArguments, phase_options, phase_training_args
+from .arguments import ThreePhaseArguments, phase_options, phase_training_args, takes_new_parameter_options
 from .collators import SetEpochCallback, tokenize_function
 from .diagnostics import diagnostic_warnings, phase_diagnostics
 from .cards import CardArguments, RunFacts, card_facts, model_name, phase_settings
@@ -32,7 +32,7 @@ from .label_space import LabelSpace
 from .modeling_threephase import ThreePhaseModel, load_phase_folder
 from .phase_records import mismatch, phase_record, write_record
 from .preflight import capped_max_seq_length, check_encoder, check_selection, warn_fsdp_on_cpu
-from .registry import PHASES, PhaseContext, PhaseSpec, final_phase
+from .registry import PHASES, PhaseContext, PhaseSpec, final_phase, reads_text_only
 from .reporting import (
     draw_embeddings,
     draw_phase,
@@ -105,6 +105,10 @@ class PhaseRunner:
         if unused:
             logger.warning("%s: the %s variant runs %s, and none of them reads these; ignored", ", ".join(unused),
                            args.variant, " -> ".join(args.phases))
+        if "text_only" in data and not reads_text_only(args.phases):
+            logger.warning("the text_only split: the %s variant runs %s, and none of them reads text-only data; "
+                           "ignored", args.variant, " -> ".join(args.phases))
+            data = DatasetDict({split: ds for split, ds in data.items() if split != "text_only"})
         self.model_name_or_path = str(model_name_or_path)
         self.overwrite_output_dir = overwrite_output_dir
         self.records, self.prepared = {}, {}  # per phase: what it computes from; the data built before any training
@@ -383,8 +387,12 @@ class PhaseRunner:
 
     def write_card(self, spec: PhaseSpec, folder: Path, metrics: dict, phase_args: TrainingArguments):
         config = AutoConfig.from_pretrained(folder)
-        write_card(spec.name, folder, metrics, phase_settings(spec, self.args, phase_args), self.facts,
-                   embedding_size=config.projection_size)
+        settings = phase_settings(spec, self.args, phase_args)
+        if takes_new_parameter_options(spec):
+            options = self.new_parameter_options(spec)
+            settings["new_parameters_learning_rate"] = options["new_parameters_learning_rate"] or "the phase's"
+            settings["new_parameters_only_steps"] = options["new_parameters_only_steps"]
+        write_card(spec.name, folder, metrics, settings, self.facts, embedding_size=config.projection_size)
 
 
 def run_phases(model_name_or_path: str, data: DatasetDict, label_space: LabelSpace | list[str],

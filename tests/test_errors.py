@@ -126,6 +126,13 @@ CASES = {
     "a json file that is null": ({"data.json": "null"}, [*(x for s in ("train", "validation", "test")
                                                           for x in (f"--{s}_file", "{tmp}/data.json"))],
                                  "--train_file: {tmp}/data.json: not a JSON array of rows"),
+    "a json object of columns": ({"data.json": json.dumps({"text": ["a", "b"], "label": ["x", "y"]})},
+                                 [*(x for s in ("train", "validation", "test") for x in (f"--{s}_file", "{tmp}/data.json"))],
+                                 "--train_file: {tmp}/data.json: an object of columns; give a list of rows"),
+    "a json list of nulls": ({"data.json": "[null, null]"}, [*(x for s in ("train", "validation", "test")
+                                                             for x in (f"--{s}_file", "{tmp}/data.json"))],
+                             "--train_file: {tmp}/data.json row 1: not a JSON object"),
+    "a value of the wrong type": ({}, ["--max_seq_length", "abc"], "--max_seq_length: invalid int value: 'abc'"),
     "an unloadable metric": ({}, ["--variant", "ft", "--metric_name", "{tmp}/no_metric"],
                              "--metric_name {tmp}/no_metric: cannot load it"),
     "peft and frozen encoder": ({}, ["--use_peft", "true", "--freeze_encoder", "true"],

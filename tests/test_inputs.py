@@ -338,14 +338,14 @@ def test_a_finished_phase_is_reused_only_for_the_same_data_and_settings(tmp_path
     # stale-output-dir-reuse: another data set, or another learning rate, into the same --output_dir
     out = tmp_path / "run"
 
-    def run(data, *flags):
-        return main(["--model_name_or_path", str(bert_dir), *data_flags(data), "--output_dir", str(out),
+    def run(data, *flags, model=str(bert_dir)):
+        return main(["--model_name_or_path", model, *data_flags(data), "--output_dir", str(out),
                      "--variant", "ft", *FAST, *flags])
 
     first = run(files)
     written = (out / "ft" / "model.safetensors").stat().st_mtime_ns
     with caplog.at_level(logging.INFO, logger="hf_threephase"):
-        again = run(files)
+        again = run(files, model=f"{bert_dir}/")  # the same folder, written another way
     assert f"{out / 'ft'}: the finished ft phase is reused (same data and settings)" in caplog.text
     assert again["test"]["confusion_matrix"] == first["test"]["confusion_matrix"]
     assert again["reused_phases"] == ["ft"] and again["wall_s"] == {"ft": 0.0} and first["wall_s"]["ft"] > 0
@@ -488,6 +488,19 @@ def test_missing_stop_words_stop_the_command_before_any_training(tmp_path, bert_
     assert set(runner.prepared) == {"dae", "cl", "ft"}
 
 
+def test_the_runner_says_it_ignores_a_text_only_split_no_phase_reads(tmp_path, bert_dir, files, caplog):
+    data, space = load_labelled_data(DataTrainingArguments(
+        train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
+        text_column="sentence", label_column="topic"))
+    data["text_only"] = Dataset.from_dict({"text": ["an unlabelled note", "another note"]})
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        runner = PhaseRunner(str(bert_dir), data, space, ThreePhaseArguments(variant="ft", max_seq_length=32),
+                             TrainingArguments(output_dir=str(tmp_path / "o"), report_to="none"))
+    assert ("the text_only split: the ft variant runs ft, and none of them reads text-only data; ignored"
+            in caplog.text)
+    assert "text_only" not in runner.context.tokenized
+
+
 def test_max_seq_length_is_capped_at_what_the_model_takes(tmp_path, bert_dir, files, caplog):
     # max-seq-length-over-positions: 64 positions, --max_seq_length 1000 and one long text
     long = [("will it rain " * 60, "weather")]
@@ -565,6 +578,14 @@ def test_an_arguments_file_is_read_as_the_flags_it_stands_for(tmp_path, bert_dir
     _, _, recipe, training_args, _ = parse_args([str(tmp_path / "args.json")])
     assert recipe.max_seq_length == 32 and training_args.use_cpu is True
     assert recipe.lora_target_modules == ["query", "value"] and recipe.metric_name is None
+
+    (tmp_path / "args.json").write_text(json.dumps({**args, "max_seq_length": 32.0, "learning_rate": 1.0}))
+    _, _, recipe, training_args, _ = parse_args([str(tmp_path / "args.json")])
+    assert recipe.max_seq_length == 32 and training_args.learning_rate == 1.0
+    (tmp_path / "args.json").write_text(json.dumps({**args, "max_seq_length": 32.5}))
+    with pytest.raises(InputError, match=rf"^{tmp_path / 'args.json'}: --max_seq_length: invalid int value: "
+                                         r"'32.5'$"):
+        parse_args([str(tmp_path / "args.json")])
 
     (tmp_path / "args.yaml").write_text("- a list\n- not a mapping\n")
     with pytest.raises(InputError, match=r"args.yaml: expected a mapping of flag names to values"):
@@ -646,3 +667,10 @@ def test_a_validation_share_that_leaves_a_split_empty_is_named(tmp_path, rows, p
                                          r"rows\) leaves train or validation without a row"):
         load_labelled_data(DataTrainingArguments(train_file=str(paths["train"]), test_file=str(paths["test"]),
                                                  validation_split_percentage=percentage))
+
+
+def test_a_single_class_left_by_the_validation_share_says_so(tmp_path):
+    paths = write_splits(tmp_path, {"train": [("t0", "a"), ("t1", "b")], "test": [("x", "a")]}, ".csv")
+    with pytest.raises(InputError, match=rf"^{paths['train']} less the 20 % held out for validation \(rows left: 1\): "
+                                         r"a single class"):
+        load_labelled_data(DataTrainingArguments(train_file=str(paths["train"]), test_file=str(paths["test"])))

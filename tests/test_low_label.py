@@ -1,6 +1,7 @@
 """The low-label regime in one command: k labelled texts per class, the rest (and a text-only file) for the DAE."""
 
 import json
+import logging
 
 import pytest
 
@@ -31,6 +32,23 @@ def test_text_only_data_reach_the_dae_alone(tmp_path, bert_dir):
     assert counts == {"ft": 18, "cl": 18 * 2, "dae": 18 + (len(rows) - 18) + 30}
     assert set(results["diagnostics"]) == {"dae", "cl", "ft"}
     assert all({"before", "after"} <= set(d) for d in results["diagnostics"].values())
+
+
+def test_a_variant_without_a_dae_says_it_ignores_text_only_data_and_does_not_read_it(tmp_path, bert_dir, caplog):
+    rows = corpus()
+    splits = {"train": rows, "validation": rows[::3], "test": rows[1::3]}
+    for split, chosen in splits.items():
+        (tmp_path / f"{split}.jsonl").write_text("".join(json.dumps({"text": t, "label": l}) + "\n" for t, l in chosen))
+    # every line is a validation text: a run that read the file would stop on "no text that is not also ..."
+    (tmp_path / "texts.txt").write_text("\n".join(t for t, _ in splits["validation"]) + "\n")
+    with caplog.at_level(logging.INFO, logger="hf_threephase"):
+        main(["--model_name_or_path", str(bert_dir), "--output_dir", str(tmp_path / "run"), "--variant", "cl_ft",
+              *[x for s in splits for x in (f"--{s}_file", str(tmp_path / f"{s}.jsonl"))],
+              "--train_samples_per_class", "6", "--unlabeled_from_train", "true",
+              "--unlabeled_file", str(tmp_path / "texts.txt"), *FAST])
+    assert ("--unlabeled_file, --unlabeled_from_train: the cl_ft variant runs cl -> ft, and none of them reads "
+            "text-only data; ignored") in caplog.text
+    assert "text-only data for the DAE" not in caplog.text
 
 
 def test_class_weighted_loss_uses_balanced_weights_of_the_train_labels(tmp_path, bert_dir, files):

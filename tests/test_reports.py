@@ -135,6 +135,8 @@ def test_cards_hold_the_hub_metadata_and_no_local_path(run, bert_dir, files):
                            for s in ("train", "validation", "test")]
     dae, ft = (out / "dae" / "README.md").read_text(), (out / "ft" / "README.md").read_text()
     assert "| noise_ratio | 0.6 |" in dae and "classifier_dropout" not in dae and "lora_r" not in dae
+    # the decoder's fresh parameters train at their own rate: the card says which
+    assert "| new_parameters_learning_rate | 0.001 |" in dae and "new_parameters" not in ft
     assert "| classifier_dropout | 0.1 |" in ft and "noise_ratio" not in ft and "| metric_for_best_model |" in ft
     index = ModelCard(ft).data.to_dict()["model-index"][0]["results"][0]
     assert index["dataset"]["split"] == "test"
@@ -277,6 +279,8 @@ def test_precision_line_says_what_each_flag_does_on_a_cpu(tmp_path):
     assert bf16.startswith("precision on CPU: bf16 autocast")
     assert command_line(["--hub_token", "hf_x", "--hub_token=hf_y", "--seed", "1"]) == \
         "hf-threephase --hub_token REDACTED --hub_token=REDACTED --seed 1"
+    assert command_line(["--output_dir", "my runs"], "python run_threephase.py") == \
+        "python run_threephase.py --output_dir 'my runs'"
 
 
 def test_cards_inherit_language_and_license_from_the_base_model_card(tmp_path):
