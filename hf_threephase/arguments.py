@@ -244,6 +244,16 @@ def selection_policy(spec: PhaseSpec, options: PhaseArguments, training_args: Tr
                 metric_for_best_model=metric, greater_is_better=greater, restore_callback_states_from_checkpoint=True)
 
 
+def replaced_by_policy(training_args: TrainingArguments) -> list[str]:
+    """The flags given that `selection_policy` replaces in every phase (`--eval_strategy steps`), as given."""
+    replaced = []
+    if training_args.eval_strategy != "no":
+        replaced.append(f"--eval_strategy {training_args.eval_strategy.value}")
+    if training_args.load_best_model_at_end:
+        replaced.append("--load_best_model_at_end true")
+    return replaced
+
+
 def phase_training_args(spec: PhaseSpec, args: ThreePhaseArguments, training_args: TrainingArguments,
                         output_dir: Path) -> TrainingArguments:
     """The phase's TrainingArguments: the user's, then the phase's evaluation and selection policy, then its

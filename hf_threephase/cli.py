@@ -76,6 +76,22 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+# TrainingArguments flags whose meaning or default differs here (arguments.selection_policy, LOGGING_SHARE)
+HELP_HERE = {
+    "logging_steps": "Log every X update steps, or a share of each phase's steps when below 1. Default: 0.02 (every "
+                     "2 %% of each phase's steps).",
+    "eval_strategy": "Not used: each phase with a validation metric evaluates once an epoch (the FT phase, the DAE's "
+                     "reconstruction loss, CL's cosine gap).",
+    "load_best_model_at_end": "Not used: a phase with a validation metric keeps its best checkpoint, with early "
+                              "stopping; --<phase>_model_selection last keeps its last weights.",
+    "save_strategy": "When a phase that keeps its last weights saves a checkpoint to resume from; a phase that keeps "
+                     "its best saves every epoch. Default: steps ('best' saves every epoch).",
+    "metric_for_best_model": "The FT phase's validation metric for its best checkpoint (accuracy, f1, precision, "
+                             "recall, loss; with --greater_is_better). Default: accuracy, ties broken by the lower "
+                             "loss.",
+}
+
+
 def build_parser() -> HfArgumentParser:
     """Groups: model, data, recipe, one per registered phase, LoRA, model cards, then TrainingArguments."""
     parser = HfArgumentParser(
@@ -87,6 +103,10 @@ def build_parser() -> HfArgumentParser:
     variants = "; ".join(f"{name} ({variant.description or ' -> '.join(variant.phases)})"
                          for name, variant in VARIANTS.items())
     parser._option_string_actions["--variant"].help = f"The chain of phases to run: {variants}."
+    for name, text in HELP_HERE.items():
+        parser._option_string_actions[f"--{name}"].help = text
+    for name in RUN_GLUE_SWITCHES:  # refused with a message; not offered
+        parser._option_string_actions[f"--{name}"].help = argparse.SUPPRESS
     return parser
 
 

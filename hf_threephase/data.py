@@ -42,7 +42,9 @@ class DataTrainingArguments:
         default=None, metadata={"help": "Test data, used once at the end. Required, unless --dataset_name has a test "
                                         "split."})
     text_column: str = field(default="text", metadata={"help": "The column holding the texts."})
-    label_column: str = field(default="label", metadata={"help": "The column holding the labels (strings or ints)."})
+    label_column: str = field(default="label", metadata={
+        "help": "The column holding the labels, one class a row: a name, or an int, whole float or boolean (an index "
+                "into --label_names_file when given)."})
     label_columns: list[str] | None = field(
         default=None, metadata={"help": "Hierarchical labels, one column per level (top level first)."}
     )

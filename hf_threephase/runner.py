@@ -23,7 +23,8 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from . import phases as _builtin_phases  # noqa: F401  (registers the built-in phases and variants)
 from .adapters import add_lora, merge_lora
-from .arguments import ThreePhaseArguments, phase_options, phase_training_args, takes_new_parameter_options
+from .arguments import (ThreePhaseArguments, phase_options, phase_training_args, replaced_by_policy,
+                        takes_new_parameter_options)
 from .collators import SetEpochCallback, tokenize_function
 from .diagnostics import diagnostic_warnings, phase_diagnostics
 from .cards import CardArguments, RunFacts, card_facts, model_name, phase_settings
@@ -105,6 +106,10 @@ class PhaseRunner:
         if unused:
             logger.warning("%s: the %s variant runs %s, and none of them reads these; ignored", ", ".join(unused),
                            args.variant, " -> ".join(args.phases))
+        replaced = replaced_by_policy(training_args)
+        if replaced:
+            logger.warning("%s: each phase evaluates once an epoch where it has a validation metric and keeps its best "
+                           "checkpoint (or its last, with --<phase>_model_selection last); ignored", ", ".join(replaced))
         if "text_only" in data and not reads_text_only(args.phases):
             logger.warning("the text_only split: the %s variant runs %s, and none of them reads text-only data; "
                            "ignored", args.variant, " -> ".join(args.phases))

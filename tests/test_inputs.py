@@ -501,6 +501,18 @@ def test_the_runner_says_it_ignores_a_text_only_split_no_phase_reads(tmp_path, b
     assert "text_only" not in runner.context.tokenized
 
 
+def test_evaluation_flags_the_phases_replace_are_said_to_be_ignored(tmp_path, bert_dir, files, caplog):
+    data, space = load_labelled_data(DataTrainingArguments(
+        train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
+        text_column="sentence", label_column="topic"))
+    given = TrainingArguments(output_dir=str(tmp_path / "o"), report_to="none", eval_strategy="steps", eval_steps=5,
+                              save_strategy="steps", save_steps=5, load_best_model_at_end=True)
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        PhaseRunner(str(bert_dir), data, space, ThreePhaseArguments(variant="ft", max_seq_length=32), given)
+    assert ("--eval_strategy steps, --load_best_model_at_end true: each phase evaluates once an epoch where it has a "
+            "validation metric") in caplog.text
+
+
 def test_max_seq_length_is_capped_at_what_the_model_takes(tmp_path, bert_dir, files, caplog):
     # max-seq-length-over-positions: 64 positions, --max_seq_length 1000 and one long text
     long = [("will it rain " * 60, "weather")]

@@ -87,6 +87,11 @@ def test_help_groups_every_project_flag_with_a_help_text_and_its_default(capsys)
     variant_help = block.split("--variant VARIANT")[1].split("--max_seq_length")[0]
     assert all(name in variant_help for name in VARIANTS)
     assert "{mean,cls}" in block and "(default: mean)" in block
+    # Trainer flags whose meaning differs here say what they do here; run_glue's refused switches are not offered
+    logging_help = block.split("--logging_steps LOGGING_STEPS")[1].split("--logging_first_step")[0]
+    assert "Default: 0.02 (every 2 % of each phase's steps)" in logging_help and "500" not in logging_help
+    assert "--eval_strategy" in block and "Not used: each phase with a validation metric" in block
+    assert "--do_train" not in block and "--do_predict" not in block
 
 
 def test_output_dir_is_required_and_run_glue_switches_are_refused(bert_dir, files, capsys):
