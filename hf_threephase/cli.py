@@ -19,7 +19,7 @@ from .arguments import LoraArguments, RecipeArguments, ThreePhaseArguments, logs
 from .cards import CardArguments
 from .data import DataTrainingArguments, load_labelled_data
 from .logs import quiet_by_design_notices
-from .registry import VARIANTS, final_phase, reads_text_only
+from .registry import PHASES, VARIANTS, final_phase, reads_text_only
 from .run_info import command_line, precision_line
 from .runner import run_phases
 from .validation import InputError, check_arguments
@@ -105,6 +105,11 @@ def build_parser() -> HfArgumentParser:
     parser._option_string_actions["--variant"].help = f"The chain of phases to run: {variants}."
     for name, text in HELP_HERE.items():
         parser._option_string_actions[f"--{name}"].help = text
+    own = ", ".join(f"{name} {spec.defaults['warmup_steps']:.3g}" for name, spec in PHASES.items()
+                    if "warmup_steps" in spec.defaults)
+    parser._option_string_actions["--warmup_steps"].help = (
+        f"Warmup steps, or a share of each phase's steps when below 1. Phases with their own default ({own} of "
+        "their steps) keep it unless this is above 0; --<phase>_warmup_steps 0 turns one off. Default: 0")
     for name in RUN_GLUE_SWITCHES:  # refused with a message; not offered
         parser._option_string_actions[f"--{name}"].help = argparse.SUPPRESS
     return parser

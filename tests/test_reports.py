@@ -92,6 +92,7 @@ def test_help_groups_every_project_flag_with_a_help_text_and_its_default(capsys)
     assert "Default: 0.02 (every 2 % of each phase's steps)" in logging_help and "500" not in logging_help
     assert "--eval_strategy" in block and "Not used: each phase with a validation metric" in block
     assert "--do_train" not in block and "--do_predict" not in block
+    assert "Phases with their own default (dae 0.5, cl 0.333, joint 0.333 of their steps)" in block
 
 
 def test_output_dir_is_required_and_run_glue_switches_are_refused(bert_dir, files, capsys):
