@@ -6,7 +6,9 @@
 See `python run_threephase.py --help` and the README.
 """
 
+import sys
+
 from hf_threephase.cli import main
 
 if __name__ == "__main__":
-    main(program="python run_threephase.py")
+    main(program=f"python {sys.argv[0]}")  # the command results.json records

@@ -245,12 +245,13 @@ def selection_policy(spec: PhaseSpec, options: PhaseArguments, training_args: Tr
 
 
 def replaced_by_policy(training_args: TrainingArguments) -> list[str]:
-    """The flags given that `selection_policy` replaces in every phase (`--eval_strategy steps`), as given."""
+    """The settings given that `selection_policy` replaces in every phase (`eval_strategy steps`), as given. (The
+    command line refuses `--load_best_model_at_end`; Python callers may pass it.)"""
     replaced = []
-    if training_args.eval_strategy != "no":
-        replaced.append(f"--eval_strategy {training_args.eval_strategy.value}")
+    if training_args.eval_strategy not in ("no", "epoch"):
+        replaced.append(f"eval_strategy {training_args.eval_strategy.value}")
     if training_args.load_best_model_at_end:
-        replaced.append("--load_best_model_at_end true")
+        replaced.append("load_best_model_at_end True")
     return replaced
 
 

@@ -14,6 +14,7 @@ import datasets
 import transformers
 import yaml
 from transformers import AutoConfig, HfArgumentParser, TrainingArguments
+from transformers.hf_argparser import string_to_bool
 
 from .arguments import LoraArguments, RecipeArguments, ThreePhaseArguments, logs_by_default, phase_argument_classes
 from .cards import CardArguments
@@ -82,13 +83,11 @@ HELP_HERE = {
                      "2 %% of each phase's steps).",
     "eval_strategy": "Not used: each phase with a validation metric evaluates once an epoch (the FT phase, the DAE's "
                      "reconstruction loss, CL's cosine gap).",
-    "load_best_model_at_end": "Not used: a phase with a validation metric keeps its best checkpoint, with early "
-                              "stopping; --<phase>_model_selection last keeps its last weights.",
     "save_strategy": "When a phase that keeps its last weights saves a checkpoint to resume from; a phase that keeps "
                      "its best saves every epoch. Default: steps ('best' saves every epoch).",
-    "metric_for_best_model": "The FT phase's validation metric for its best checkpoint (accuracy, f1, precision, "
-                             "recall, loss; with --greater_is_better). Default: accuracy, ties broken by the lower "
-                             "loss.",
+    "metric_for_best_model": "The FT phase's validation metric for its best checkpoint: accuracy, f1, precision, "
+                             "recall (macro), loss, or a key of --metric_name; larger is better unless the name ends "
+                             "in loss. Default: selection_score (accuracy, ties broken by the lower loss).",
 }
 
 
@@ -110,7 +109,7 @@ def build_parser() -> HfArgumentParser:
     parser._option_string_actions["--warmup_steps"].help = (
         f"Warmup steps, or a share of each phase's steps when below 1. Phases with their own default ({own} of "
         "their steps) keep it unless this is above 0; --<phase>_warmup_steps 0 turns one off. Default: 0")
-    for name in RUN_GLUE_SWITCHES:  # refused with a message; not offered
+    for name in (*RUN_GLUE_SWITCHES, "load_best_model_at_end"):  # refused with a message; not offered
         parser._option_string_actions[f"--{name}"].help = argparse.SUPPRESS
     return parser
 
@@ -120,9 +119,29 @@ def given_flags(argv: list[str]) -> set[str]:
     return {arg[2:].split("=")[0].replace("-", "_") for arg in argv if arg.startswith("--")}
 
 
-def file_flags(path: str) -> list[str]:
+def flag_value(argv: list[str], name: str) -> str | None:
+    """The value `--name` (or `--name-with-dashes`) has on a command line: `true` for a bare boolean flag; None when
+    it is not given."""
+    value = None
+    for i, arg in enumerate(argv):
+        flag, sep, given = arg.partition("=")
+        if flag.startswith("--") and flag[2:].replace("-", "_") == name:
+            following = argv[i + 1] if i + 1 < len(argv) else "--"
+            value = given if sep else ("true" if following.startswith("--") else following)
+    return value
+
+
+def truthy(value: str | None) -> bool:
+    """Whether a boolean flag's text is true (transformers' reading); False for a text the parser will refuse."""
+    try:
+        return value is not None and string_to_bool(value)
+    except argparse.ArgumentTypeError:
+        return False
+
+
+def file_flags(path: str, int_flags: frozenset[str] = frozenset()) -> list[str]:
     """A .json / .yaml arguments file as command-line flags, so that its values are read and checked as typed ones
-    are (`"max_seq_length": "32"` is 32; `null` keeps the default).
+    are (`"max_seq_length": "32"` is 32; `null` keeps the default; a whole float of one of `int_flags` is an int).
 
     Raises:
         InputError: a file that cannot be read, or that does not hold one mapping of flag names to values.
@@ -135,23 +154,23 @@ def file_flags(path: str) -> list[str]:
     if not isinstance(values, dict):
         raise InputError(f'{path}: expected a mapping of flag names to values, e.g. {{"output_dir": "out"}}')
 
-    def text_of(value) -> str:
+    def text_of(value, key: str) -> str:
         if isinstance(value, bool):
             return str(value).lower()
-        if isinstance(value, float) and value.is_integer():  # JSON's 32.0 is the count 32 (a float flag reads "32")
+        if key in int_flags and isinstance(value, float) and value.is_integer():  # JSON's 32.0 is the count 32
             return str(int(value))
         return json.dumps(value) if isinstance(value, dict) else str(value)
 
     argv = []
     for key, value in values.items():
-        if value is None or (key in RUN_GLUE_SWITCHES and value is False):
+        if value is None or (key in (*RUN_GLUE_SWITCHES, "load_best_model_at_end") and value is False):
             continue
         if not isinstance(value, list):
-            argv.append(f"--{key}={text_of(value)}")  # one token: a value such as "--" stays a value
+            argv.append(f"--{key}={text_of(value, key)}")  # one token: a value such as "--" stays a value
         elif not value:
             raise InputError(f"{path}: {key}: an empty list (leave the key out for the default)")
         else:
-            argv += [f"--{key}", *map(text_of, value)]
+            argv += [f"--{key}", *(text_of(v, key) for v in value)]
     return argv
 
 
@@ -161,7 +180,8 @@ def parse_args(argv: list[str] | None = None):
     `phase_arguments`.
 
     Raises:
-        InputError: run_glue's `--do_train` / `--do_eval` / `--do_predict`, which do not apply here.
+        InputError: run_glue's `--do_train` / `--do_eval` / `--do_predict` and `--load_best_model_at_end`, which do
+            not apply here; a value of the wrong type; an unknown flag.
     """
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
@@ -169,14 +189,20 @@ def parse_args(argv: list[str] | None = None):
     try:
         source = ""
         if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
-            source, argv = f"{argv[0]}: ", file_flags(argv[0])
+            ints = frozenset(action.dest for action in parser._actions if action.type is int)
+            source, argv = f"{argv[0]}: ", file_flags(argv[0], ints)
+        if truthy(flag_value(argv, "load_best_model_at_end")):  # before TrainingArguments checks it
+            raise InputError(f"{source}--load_best_model_at_end does not apply: each phase with a validation metric "
+                             "keeps its best checkpoint, with early stopping (--<phase>_model_selection last keeps "
+                             "its last weights); drop it")
         *parsed, rest = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
         if rest:
             raise InputError(source + unknown_flag(rest[0], known))
     except InputError:
         raise
     except argparse.ArgumentError as err:  # --max_seq_length: invalid int value: 'abc'
-        raise InputError(f"{source}{(err.argument_name or '').split('/')[0]}: {err.message}") from None
+        name = f"{err.argument_name.split('/')[0]}: " if err.argument_name else ""
+        raise InputError(f"{source}{name}{err.message}") from None
     except ValueError as err:  # a check in TrainingArguments (or another dataclass): one line, not a traceback
         message = str(err).strip().splitlines()[0]
         if "bf16" in message and "use_cpu" in message:

@@ -197,8 +197,10 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
                         [name for name in given if name not in present])
     else:
         label_names = _class_order(present)
-    check_classes(label_names, f"{sources['train']} less the {args.validation_split_percentage} % held out for "
-                               f"validation (rows left: {len(raw['train'])})" if carved else sources["train"])
+    cuts = ([f"less the {args.validation_split_percentage} % held out for validation"] if carved else []) + (
+        [f"--max_train_samples {args.max_train_samples}"] if args.max_train_samples is not None else [])
+    check_classes(label_names, f"{sources['train']} ({', '.join(cuts)}; rows left: {len(raw['train'])})" if cuts
+                  else sources["train"])
     index = {name: i for i, name in enumerate(label_names)}
 
     features = {"text": Value("string"), "label": Value("int64")}

@@ -39,23 +39,28 @@ ROW_EXAMPLE = '{"text": ..., "label": ...}'
 
 def check_json_rows(path: str, role: str):
     """A .jsonl file holds one object a line, a .json file a list of row objects (or JSON Lines): pyarrow's reader
-    crashes the process (a segmentation fault) on a bare `null` and reads an object of columns as one row of lists,
-    so anything else is named first."""
+    crashes the process (a segmentation fault) on a bare `null` and reads an object of lists as one row, so anything
+    else is named first. A .json file is read whole here, as `datasets` reads a list of rows."""
     with open(path, encoding="utf-8-sig") as handle:
         if Path(path).suffix.lower() != ".json":
             _check_lines(handle, path, role)
             return
         text = handle.read()
-    if not text.strip():
-        raise InputError(f"--{role}: {path} has no rows")
     try:
         document = json.loads(text)
-    except json.JSONDecodeError:  # JSON Lines in a .json file, or a syntax error datasets' reader names
-        _check_lines(text.splitlines(), path, role)
+    except json.JSONDecodeError as err:
+        if err.msg != "Extra data":
+            if not text.strip():
+                raise InputError(f"--{role}: {path} has no rows") from None
+            raise InputError(f"--{role}: {path} line {err.lineno} column {err.colno}: not valid JSON ({err.msg})") \
+                from None
+        _check_lines(text.split("\n"), path, role)  # JSON Lines in a .json file (only \n ends a line)
         return
-    if isinstance(document, dict) and document and all(isinstance(v, list) for v in document.values()):
-        raise InputError(f"--{role}: {path}: an object of columns; give a list of rows, as [{ROW_EXAMPLE}, ...], or "
-                         "a .jsonl file")
+    if isinstance(document, (list, dict)) and not document:
+        raise InputError(f"--{role}: {path} has no rows")
+    if isinstance(document, dict) and all(isinstance(v, list) for v in document.values()):
+        raise InputError(f"--{role}: {path}: an object of lists, not a list of rows; give [{ROW_EXAMPLE}, ...] or a "
+                         ".jsonl file")
     if not isinstance(document, (list, dict)):
         raise InputError(f"--{role}: {path}: not a JSON array of rows")
     bad = next((n for n, row in enumerate(document, start=1) if not isinstance(row, dict)), None) \

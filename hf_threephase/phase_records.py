@@ -104,6 +104,8 @@ def differences(old: dict, new: dict) -> list[str]:
     found = []
     for key in sorted(set(old) | set(new), key=lambda k: (k != "data", k)):
         a, b = (record.get(key, LATER_FIELD_DEFAULTS.get(key)) for record in (old, new))
+        if key == "model" and a and b:  # a folder recorded as `model/` by an older version
+            a, b = os.path.normpath(a), os.path.normpath(b)
         if a == b:
             continue
         if key == "data":

@@ -108,8 +108,8 @@ class PhaseRunner:
                            args.variant, " -> ".join(args.phases))
         replaced = replaced_by_policy(training_args)
         if replaced:
-            logger.warning("%s: each phase evaluates once an epoch where it has a validation metric and keeps its best "
-                           "checkpoint (or its last, with --<phase>_model_selection last); ignored", ", ".join(replaced))
+            logger.warning("%s: replaced; each phase evaluates once an epoch where it has a validation metric and keeps "
+                           "its best checkpoint (or its last, with --<phase>_model_selection last)", ", ".join(replaced))
         if "text_only" in data and not reads_text_only(args.phases):
             logger.warning("the text_only split: the %s variant runs %s, and none of them reads text-only data; "
                            "ignored", args.variant, " -> ".join(args.phases))
@@ -395,7 +395,8 @@ class PhaseRunner:
         settings = phase_settings(spec, self.args, phase_args)
         if takes_new_parameter_options(spec):
             options = self.new_parameter_options(spec)
-            settings["new_parameters_learning_rate"] = options["new_parameters_learning_rate"] or "the phase's"
+            rate = options["new_parameters_learning_rate"]
+            settings["new_parameters_learning_rate"] = phase_args.learning_rate if rate is None else rate
             settings["new_parameters_only_steps"] = options["new_parameters_only_steps"]
         write_card(spec.name, folder, metrics, settings, self.facts, embedding_size=config.projection_size)
 

@@ -509,8 +509,8 @@ def test_evaluation_flags_the_phases_replace_are_said_to_be_ignored(tmp_path, be
                               save_strategy="steps", save_steps=5, load_best_model_at_end=True)
     with caplog.at_level(logging.WARNING, logger="hf_threephase"):
         PhaseRunner(str(bert_dir), data, space, ThreePhaseArguments(variant="ft", max_seq_length=32), given)
-    assert ("--eval_strategy steps, --load_best_model_at_end true: each phase evaluates once an epoch where it has a "
-            "validation metric") in caplog.text
+    assert ("eval_strategy steps, load_best_model_at_end True: replaced; each phase evaluates once an epoch where it "
+            "has a validation metric") in caplog.text
 
 
 def test_max_seq_length_is_capped_at_what_the_model_takes(tmp_path, bert_dir, files, caplog):
@@ -599,6 +599,13 @@ def test_an_arguments_file_is_read_as_the_flags_it_stands_for(tmp_path, bert_dir
                                          r"'32.5'$"):
         parse_args([str(tmp_path / "args.json")])
 
+    (tmp_path / "args.yaml").write_text(json.dumps({**args, "dataset_config_name": 3.0}))  # a string flag: as written
+    assert parse_args([str(tmp_path / "args.yaml")])[1].dataset_config_name == "3.0"
+    (tmp_path / "args.json").write_text(json.dumps({**args, "load_best_model_at_end": True}))
+    with pytest.raises(InputError, match=r"args.json: --load_best_model_at_end does not apply: each phase with a "
+                                         r"validation metric keeps its best checkpoint"):
+        parse_args([str(tmp_path / "args.json")])
+
     (tmp_path / "args.yaml").write_text("- a list\n- not a mapping\n")
     with pytest.raises(InputError, match=r"args.yaml: expected a mapping of flag names to values"):
         parse_args([str(tmp_path / "args.yaml")])
@@ -683,6 +690,16 @@ def test_a_validation_share_that_leaves_a_split_empty_is_named(tmp_path, rows, p
 
 def test_a_single_class_left_by_the_validation_share_says_so(tmp_path):
     paths = write_splits(tmp_path, {"train": [("t0", "a"), ("t1", "b")], "test": [("x", "a")]}, ".csv")
-    with pytest.raises(InputError, match=rf"^{paths['train']} less the 20 % held out for validation \(rows left: 1\): "
+    with pytest.raises(InputError, match=rf"^{paths['train']} \(less the 20 % held out for validation; rows left: 1\): "
                                          r"a single class"):
         load_labelled_data(DataTrainingArguments(train_file=str(paths["train"]), test_file=str(paths["test"])))
+
+
+def test_json_lines_in_a_json_file_are_read_whatever_characters_a_text_holds(tmp_path):
+    rows = [{"text": "first\u2028part", "label": "a"}, {"text": "page\x0cbreak", "label": "b"},
+            {"text": "plain", "label": "a"}, {"text": "more", "label": "b"}]
+    path = tmp_path / "data.json"
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    data, _ = load_labelled_data(DataTrainingArguments(train_file=str(path), validation_file=str(path),
+                                                       test_file=str(path)))
+    assert data["train"]["text"] == [row["text"] for row in rows]

@@ -44,9 +44,8 @@ def test_a_variant_without_a_dae_says_it_ignores_text_only_data_and_does_not_rea
     with caplog.at_level(logging.INFO, logger="hf_threephase"):
         main(["--model_name_or_path", str(bert_dir), "--output_dir", str(tmp_path / "run"), "--variant", "cl_ft",
               *[x for s in splits for x in (f"--{s}_file", str(tmp_path / f"{s}.jsonl"))],
-              "--train_samples_per_class", "6", "--unlabeled_from_train", "true",
-              "--unlabeled_file", str(tmp_path / "texts.txt"), *FAST])
-    assert ("--unlabeled_file, --unlabeled_from_train: the cl_ft variant runs cl -> ft, and none of them reads "
+              "--unlabeled_file", str(tmp_path / "texts.txt"), "--max_unlabeled_samples", "3", *FAST])
+    assert ("--unlabeled_file, --max_unlabeled_samples: the cl_ft variant runs cl -> ft, and none of them reads "
             "text-only data; ignored") in caplog.text
     assert "text-only data for the DAE" not in caplog.text
 
