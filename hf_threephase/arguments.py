@@ -213,8 +213,9 @@ LOGGING_SHARE = 0.02
 
 
 def logs_by_default(training_args: TrainingArguments) -> bool:
-    """Whether --logging_steps was left at the Trainer's default (500, too sparse for a short phase)."""
-    default = TrainingArguments.__dataclass_fields__["logging_steps"].default
+    """Whether logging_steps was left at its class's default (the Trainer's 500, too sparse for a short phase; the
+    command line's is `LOGGING_SHARE`, so a given `--logging_steps 500` is kept)."""
+    default = type(training_args).__dataclass_fields__["logging_steps"].default
     return training_args.logging_strategy == "steps" and training_args.logging_steps == default
 
 
@@ -252,6 +253,8 @@ def replaced_by_policy(training_args: TrainingArguments) -> list[str]:
         replaced.append(f"eval_strategy {training_args.eval_strategy.value}")
     if training_args.load_best_model_at_end:
         replaced.append("load_best_model_at_end True")
+    if training_args.resume_from_checkpoint:  # a rerun resumes each unfinished phase from its own last checkpoint
+        replaced.append(f"resume_from_checkpoint {training_args.resume_from_checkpoint}")
     return replaced
 
 

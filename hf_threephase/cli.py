@@ -16,7 +16,8 @@ import yaml
 from transformers import AutoConfig, HfArgumentParser, TrainingArguments
 from transformers.hf_argparser import string_to_bool
 
-from .arguments import LoraArguments, RecipeArguments, ThreePhaseArguments, logs_by_default, phase_argument_classes
+from .arguments import (LOGGING_SHARE, LoraArguments, RecipeArguments, ThreePhaseArguments, logs_by_default,
+                        phase_argument_classes)
 from .cards import CardArguments
 from .data import DataTrainingArguments, load_labelled_data
 from .logs import quiet_by_design_notices
@@ -37,6 +38,7 @@ USAGE = ("%(prog)s --model_name_or_path MODEL --output_dir DIR (--train_file F -
          "[--variant V] [options]\n       %(prog)s ARGS.json|ARGS.yaml")
 # run_glue.py's switches: every run here trains all its phases, evaluates on validation and predicts the test split.
 RUN_GLUE_SWITCHES = ("do_train", "do_eval", "do_predict")
+ARGS_FILE_SUFFIXES = (".json", ".yaml", ".yml")
 
 
 @dataclass
@@ -58,6 +60,9 @@ class ThreePhaseTrainingArguments(TrainingArguments):
 
     output_dir: str = field(metadata={"help": "Where the phase folders, results.json, predictions.jsonl and the "
                                               "pictures go; a rerun resumes there."})
+    logging_steps: float = field(
+        default=LOGGING_SHARE, metadata={"help": "Log every X update steps, or a share of each phase's steps when "
+                                                 "below 1 (the default: every 2 %% of each phase's steps)."})
     # transformers 5 dropped TrainingArguments.overwrite_output_dir; run_glue users expect it
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "Train every phase of the variant again, removing its finished folders and "
@@ -79,10 +84,9 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 # TrainingArguments flags whose meaning or default differs here (arguments.selection_policy, LOGGING_SHARE)
 HELP_HERE = {
-    "logging_steps": "Log every X update steps, or a share of each phase's steps when below 1. Default: 0.02 (every "
-                     "2 %% of each phase's steps).",
     "eval_strategy": "Not used: each phase with a validation metric evaluates once an epoch (the FT phase, the DAE's "
-                     "reconstruction loss, CL's cosine gap).",
+                     "reconstruction loss, CL's cosine gap). Default: each phase's own.",
+    "eval_steps": "Not used: phases evaluate once an epoch. Default: None",
     "save_strategy": "When a phase that keeps its last weights saves a checkpoint to resume from; a phase that keeps "
                      "its best saves every epoch. Default: steps ('best' saves every epoch).",
     "metric_for_best_model": "The FT phase's validation metric for its best checkpoint: accuracy, f1, precision, "
@@ -148,7 +152,7 @@ def file_flags(path: str, int_flags: frozenset[str] = frozenset()) -> list[str]:
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
-        values = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+        values = json.loads(text) if path.lower().endswith(".json") else yaml.safe_load(text)
     except (OSError, ValueError, yaml.YAMLError) as err:
         raise InputError(f"{path}: cannot read it ({str(err).splitlines()[0]})") from None
     if not isinstance(values, dict):
@@ -186,20 +190,22 @@ def parse_args(argv: list[str] | None = None):
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     known = [option for action in parser._actions for option in action.option_strings]
+    source = ""
     try:
-        source = ""
-        if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
+        if len(argv) > 1 and argv[0].lower().endswith(ARGS_FILE_SUFFIXES):
+            raise InputError(f"{argv[0]}: an arguments file comes alone; put the other flags in it")
+        if len(argv) == 1 and argv[0].lower().endswith(ARGS_FILE_SUFFIXES):
             ints = frozenset(action.dest for action in parser._actions if action.type is int)
             source, argv = f"{argv[0]}: ", file_flags(argv[0], ints)
         if truthy(flag_value(argv, "load_best_model_at_end")):  # before TrainingArguments checks it
-            raise InputError(f"{source}--load_best_model_at_end does not apply: each phase with a validation metric "
+            raise InputError("--load_best_model_at_end does not apply: each phase with a validation metric "
                              "keeps its best checkpoint, with early stopping (--<phase>_model_selection last keeps "
                              "its last weights); drop it")
         *parsed, rest = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
         if rest:
-            raise InputError(source + unknown_flag(rest[0], known))
-    except InputError:
-        raise
+            raise InputError(unknown_flag(rest[0], known))
+    except InputError as err:  # from a check of ours or a dataclass's __post_init__: named by the file it came from
+        raise InputError(f"{source}{err}") from None
     except argparse.ArgumentError as err:  # --max_seq_length: invalid int value: 'abc'
         name = f"{err.argument_name.split('/')[0]}: " if err.argument_name else ""
         raise InputError(f"{source}{name}{err.message}") from None
@@ -209,10 +215,10 @@ def parse_args(argv: list[str] | None = None):
             message = ("--bf16 true needs a GPU; on this machine add --use_cpu true to train in bf16 on the CPU "
                        "(native only with AVX-512 BF16 or AMX, and measured slower than fp32 even there: see the "
                        "README)")
-        raise InputError(message) from None
+        raise InputError(source + message) from None
     switches = sorted(set(RUN_GLUE_SWITCHES) & given_flags(argv))
     if switches:
-        raise InputError(f"--{switches[0]} does not apply: every run trains its phases, evaluates on the validation "
+        raise InputError(f"{source}--{switches[0]} does not apply: every run trains its phases, evaluates on the validation "
                          "split and predicts the test split once; drop " + ", ".join(f"--{s}" for s in switches))
     model_args, data_args, recipe, *per_phase, lora, card_args, training_args = parsed
     threephase_args = ThreePhaseArguments(**dataclasses.asdict(recipe), **dataclasses.asdict(lora))
@@ -283,6 +289,8 @@ def run(model_args, data_args, threephase_args, training_args, card_args=None, c
         datasets.disable_progress_bars()
         quiet_by_design_notices()
     check_arguments(threephase_args, training_args)
+    if Path(training_args.output_dir).exists() and not Path(training_args.output_dir).is_dir():
+        raise InputError(f"--output_dir {training_args.output_dir}: a file, not a folder")
     check_model(model_args.model_name_or_path)
     logger.info(precision_line(training_args))
     if logs_by_default(training_args):

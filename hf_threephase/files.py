@@ -58,7 +58,7 @@ def check_json_rows(path: str, role: str):
         return
     if isinstance(document, (list, dict)) and not document:
         raise InputError(f"--{role}: {path} has no rows")
-    if isinstance(document, dict) and all(isinstance(v, list) for v in document.values()):
+    if isinstance(document, dict) and sum(isinstance(v, list) for v in document.values()) >= min(2, len(document)):
         raise InputError(f"--{role}: {path}: an object of lists, not a list of rows; give [{ROW_EXAMPLE}, ...] or a "
                          ".jsonl file")
     if not isinstance(document, (list, dict)):
@@ -71,8 +71,15 @@ def check_json_rows(path: str, role: str):
 
 
 def _check_lines(lines, path: str, role: str):
+    """Each non-blank line one JSON object (parsed here: pyarrow counts rows from 0 and adds a second line)."""
     for number, line in enumerate(lines, start=1):
-        if line.strip() and not line.lstrip().startswith("{"):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line.rstrip("\r\n"))
+        except json.JSONDecodeError as err:
+            raise InputError(f"--{role}: {path} line {number} column {err.colno}: not valid JSON ({err.msg})") from None
+        if not isinstance(row, dict):
             raise InputError(f"--{role}: {path} line {number}: not a JSON object (JSON Lines hold one row a line, as "
                              f"{ROW_EXAMPLE})")
 

@@ -11,7 +11,6 @@ only after the same chain.
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 RECORD_FILE = "phase_inputs.json"
@@ -64,7 +63,7 @@ def model_fingerprint(model: str) -> dict:
         return {"model": model}
     files = {path.name: file_sha256(path) for path in sorted(folder.iterdir())
              if path.is_file() and path.suffix in MODEL_FILE_SUFFIXES and path.name != "README.md"}
-    return {"model": os.path.normpath(model), "model_files": files}  # `model/` and `./model` are `model`
+    return {"model": model, "model_files": files}
 
 
 def record_hash(record: dict) -> str:
@@ -104,10 +103,8 @@ def differences(old: dict, new: dict) -> list[str]:
     found = []
     for key in sorted(set(old) | set(new), key=lambda k: (k != "data", k)):
         a, b = (record.get(key, LATER_FIELD_DEFAULTS.get(key)) for record in (old, new))
-        if key == "model" and a and b:  # a folder recorded as `model/` by an older version
-            a, b = os.path.normpath(a), os.path.normpath(b)
-        if a == b:
-            continue
+        if a == b or (key == "model" and old.get("model_files") and old.get("model_files") == new.get("model_files")):
+            continue  # a local folder is known by its files, however its path is written
         if key == "data":
             splits = [s for s in {**(b or {}), **(a or {})} if (a or {}).get(s) != (b or {}).get(s)]
             found.append(f"{', '.join(splits)} data")

@@ -69,6 +69,10 @@ def text_only_split(data, args, seed: int) -> Dataset | None:
     parts = [d for d in (load_unlabeled(args, args.text_column), data.pop("unlabeled_from_train", None))
              if d is not None]
     if not parts:
+        given = args.text_only_flags()
+        if given:
+            logger.warning("%s: no text-only data given (--unlabeled_file, --unlabeled_dataset_name or "
+                           "--unlabeled_from_train); ignored", ", ".join(given))
         return None
     texts = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
     def key(text: str) -> str:  # a BOM on a file's first line or spaces around a line do not make another text

@@ -126,7 +126,7 @@ CASES = {
     "a json file that is null": ({"data.json": "null"}, [*(x for s in ("train", "validation", "test")
                                                           for x in (f"--{s}_file", "{tmp}/data.json"))],
                                  "--train_file: {tmp}/data.json: not a JSON array of rows"),
-    "a json object of columns": ({"data.json": json.dumps({"text": ["a", "b"], "label": ["x", "y"]})},
+    "a json object of columns": ({"data.json": json.dumps({"text": ["a", "b"], "label": ["x", "y"], "name": "t"})},
                                  [*(x for s in ("train", "validation", "test") for x in (f"--{s}_file", "{tmp}/data.json"))],
                                  "--train_file: {tmp}/data.json: an object of lists, not a list of rows"),
     "a json list of nulls": ({"data.json": "[null, null]"}, [*(x for s in ("train", "validation", "test")
@@ -136,6 +136,10 @@ CASES = {
                             [*(x for s in ("train", "validation", "test") for x in (f"--{s}_file", "{tmp}/data.json"))],
                             "--train_file: {tmp}/data.json line 2 column 1: not valid JSON"),
     "load_best_model_at_end": ({}, ["--load_best_model_at_end"], "--load_best_model_at_end does not apply"),
+    "a jsonl syntax error": ({"test.jsonl": jsonl(GOOD[:2]) + '{"text": "a", \n'}, [],
+                             "--test_file: {tmp}/test.jsonl line 3 column 15: not valid JSON"),
+    "output_dir is a file": ({}, ["--output_dir", "{tmp}/train.jsonl"], "--output_dir {tmp}/train.jsonl: a file, not "
+                                                                        "a folder"),
     "a value of the wrong type": ({}, ["--max_seq_length", "abc"], "--max_seq_length: invalid int value: 'abc'"),
     "an unloadable metric": ({}, ["--variant", "ft", "--metric_name", "{tmp}/no_metric"],
                              "--metric_name {tmp}/no_metric: cannot load it"),

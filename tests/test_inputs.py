@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import shutil
 
 import datasets
@@ -345,7 +346,7 @@ def test_a_finished_phase_is_reused_only_for_the_same_data_and_settings(tmp_path
     first = run(files)
     written = (out / "ft" / "model.safetensors").stat().st_mtime_ns
     with caplog.at_level(logging.INFO, logger="hf_threephase"):
-        again = run(files, model=f"{bert_dir}/")  # the same folder, written another way
+        again = run(files, model=os.path.relpath(bert_dir) + "/")  # the same folder, written another way
     assert f"{out / 'ft'}: the finished ft phase is reused (same data and settings)" in caplog.text
     assert again["test"]["confusion_matrix"] == first["test"]["confusion_matrix"]
     assert again["reused_phases"] == ["ft"] and again["wall_s"] == {"ft": 0.0} and first["wall_s"]["ft"] > 0
@@ -506,11 +507,12 @@ def test_evaluation_flags_the_phases_replace_are_said_to_be_ignored(tmp_path, be
         train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
         text_column="sentence", label_column="topic"))
     given = TrainingArguments(output_dir=str(tmp_path / "o"), report_to="none", eval_strategy="steps", eval_steps=5,
-                              save_strategy="steps", save_steps=5, load_best_model_at_end=True)
+                              save_strategy="steps", save_steps=5, load_best_model_at_end=True,
+                              resume_from_checkpoint="elsewhere/checkpoint-5")
     with caplog.at_level(logging.WARNING, logger="hf_threephase"):
         PhaseRunner(str(bert_dir), data, space, ThreePhaseArguments(variant="ft", max_seq_length=32), given)
-    assert ("eval_strategy steps, load_best_model_at_end True: replaced; each phase evaluates once an epoch where it "
-            "has a validation metric") in caplog.text
+    assert ("eval_strategy steps, load_best_model_at_end True, resume_from_checkpoint elsewhere/checkpoint-5: "
+            "replaced; each phase evaluates once an epoch where it has a validation metric") in caplog.text
 
 
 def test_max_seq_length_is_capped_at_what_the_model_takes(tmp_path, bert_dir, files, caplog):
@@ -601,6 +603,11 @@ def test_an_arguments_file_is_read_as_the_flags_it_stands_for(tmp_path, bert_dir
 
     (tmp_path / "args.yaml").write_text(json.dumps({**args, "dataset_config_name": 3.0}))  # a string flag: as written
     assert parse_args([str(tmp_path / "args.yaml")])[1].dataset_config_name == "3.0"
+    (tmp_path / "args.json").write_text(json.dumps({**args, "max_train_samples": 0}))
+    with pytest.raises(InputError, match=rf"^{tmp_path / 'args.json'}: --max_train_samples must be >= 1"):
+        parse_args([str(tmp_path / "args.json")])  # a check after parsing names the file too
+    with pytest.raises(InputError, match=r"args.json: an arguments file comes alone; put the other flags in it"):
+        parse_args([str(tmp_path / "args.json"), "--num_train_epochs", "2"])
     (tmp_path / "args.json").write_text(json.dumps({**args, "load_best_model_at_end": True}))
     with pytest.raises(InputError, match=r"args.json: --load_best_model_at_end does not apply: each phase with a "
                                          r"validation metric keeps its best checkpoint"):
@@ -703,3 +710,11 @@ def test_json_lines_in_a_json_file_are_read_whatever_characters_a_text_holds(tmp
     data, _ = load_labelled_data(DataTrainingArguments(train_file=str(path), validation_file=str(path),
                                                        test_file=str(path)))
     assert data["train"]["text"] == [row["text"] for row in rows]
+
+
+def test_text_only_flags_without_text_only_data_are_said_to_be_ignored(tmp_path, files, caplog):
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        data, _ = load_labelled_data(DataTrainingArguments(
+            train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
+            text_column="sentence", label_column="topic", max_unlabeled_samples=5))
+    assert "--max_unlabeled_samples: no text-only data given" in caplog.text and "text_only" not in data

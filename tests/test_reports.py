@@ -19,7 +19,7 @@ from transformers import AutoTokenizer, TrainingArguments
 from hf_threephase import PHASES, VARIANTS, ThreePhaseArguments, ThreePhaseModel
 from hf_threephase.arguments import LOGGING_SHARE, phase_training_args
 from hf_threephase.cards import CardArguments, card_facts, render_card
-from hf_threephase.cli import build_parser, main
+from hf_threephase.cli import build_parser, main, parse_args
 from hf_threephase.logs import InfoLevel
 from hf_threephase.plots import plot_losses
 from hf_threephase.run_info import command_line, precision_line
@@ -89,8 +89,9 @@ def test_help_groups_every_project_flag_with_a_help_text_and_its_default(capsys)
     assert "{mean,cls}" in block and "(default: mean)" in block
     # Trainer flags whose meaning differs here say what they do here; run_glue's refused switches are not offered
     logging_help = block.split("--logging_steps LOGGING_STEPS")[1].split("--logging_first_step")[0]
-    assert "Default: 0.02 (every 2 % of each phase's steps)" in logging_help and "500" not in logging_help
-    assert "Not used: each phase with a validation metric" in block.split("--eval_strategy")[1][:200]
+    assert "(the default: every 2 % of each phase's steps). (default: 0.02)" in logging_help
+    eval_help = block.split("--eval_strategy")[1][:300]
+    assert "Not used: each phase with a validation metric" in eval_help and "(default: no)" not in eval_help
     assert "--do_train" not in block and "--do_predict" not in block and "--load_best_model_at_end" not in block
     assert "Phases with their own default (dae 0.5, cl 0.333, joint 0.333 of their steps)" in block
 
@@ -275,6 +276,12 @@ def test_by_design_notices_are_info_and_phases_log_often_and_pin_nothing_on_cpu(
     given = phase_training_args(PHASES["cl"], args, TrainingArguments(output_dir=str(tmp_path), logging_steps=7),
                                 tmp_path)
     assert given.logging_steps == 7
+    # the command line's default is the share, so a --logging_steps 500 given there is kept
+    cli_args = parse_args(["--model_name_or_path", "m", "--train_file", "t.csv", "--output_dir", str(tmp_path)])[3]
+    assert phase_training_args(PHASES["cl"], args, cli_args, tmp_path).logging_steps == LOGGING_SHARE
+    cli_500 = parse_args(["--model_name_or_path", "m", "--train_file", "t.csv", "--output_dir", str(tmp_path),
+                          "--logging_steps", "500"])[3]
+    assert phase_training_args(PHASES["cl"], args, cli_500, tmp_path).logging_steps == 500
 
 
 def test_precision_line_says_what_each_flag_does_on_a_cpu(tmp_path):
