@@ -106,6 +106,10 @@ class PhaseRunner:
         if unused:
             logger.warning("%s: the %s variant runs %s, and none of them reads these; ignored", ", ".join(unused),
                            args.variant, " -> ".join(args.phases))
+        final = PHASES[final_phase(args.phases)]
+        if training_args.metric_for_best_model and phase_options(final, args, training_args).model_selection == "last":
+            logger.warning("--metric_for_best_model %s: the %s phase keeps its last weights (--%s_model_selection "
+                           "last); ignored", training_args.metric_for_best_model, final.name, final.name)
         replaced = replaced_by_policy(training_args)
         if replaced:
             logger.warning("%s: replaced; each phase evaluates once an epoch where it has a validation metric and keeps "

@@ -42,6 +42,7 @@ from hf_threephase import (
     ThreePhaseModel,
     run_phases,
 )
+from hf_threephase.arguments import PhaseArguments
 from hf_threephase.cli import main, parse_args
 from hf_threephase.data import DataTrainingArguments, load_labelled_data
 from hf_threephase.modeling_threephase import load_phase_folder
@@ -513,6 +514,20 @@ def test_evaluation_flags_the_phases_replace_are_said_to_be_ignored(tmp_path, be
         PhaseRunner(str(bert_dir), data, space, ThreePhaseArguments(variant="ft", max_seq_length=32), given)
     assert ("eval_strategy steps, load_best_model_at_end True, resume_from_checkpoint elsewhere/checkpoint-5: "
             "replaced; each phase evaluates once an epoch where it has a validation metric") in caplog.text
+
+
+def test_a_selection_metric_for_a_phase_that_keeps_its_last_weights_is_said_to_be_ignored(tmp_path, bert_dir, files,
+                                                                                           caplog):
+    data, space = load_labelled_data(DataTrainingArguments(
+        train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
+        text_column="sentence", label_column="topic"))
+    args = ThreePhaseArguments(variant="ft", max_seq_length=32)
+    args.phase_arguments = {"ft": PhaseArguments(model_selection="last")}
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        PhaseRunner(str(bert_dir), data, space, args, TrainingArguments(output_dir=str(tmp_path / "o"),
+                                                                        report_to="none", metric_for_best_model="f1"))
+    assert ("--metric_for_best_model f1: the ft phase keeps its last weights (--ft_model_selection last); ignored"
+            in caplog.text)
 
 
 def test_max_seq_length_is_capped_at_what_the_model_takes(tmp_path, bert_dir, files, caplog):

@@ -1,6 +1,7 @@
 import json
 import logging
 
+import pytest
 import torch
 from conftest import corpus
 from safetensors import safe_open
@@ -58,3 +59,15 @@ def test_use_peft_in_every_phase(tmp_path, bert_dir, files, caplog):
             assert not [k for k in f.keys() if "lora" in k]
         AutoModel.from_pretrained(out / phase)
     assert json.loads((out / "results.json").read_text())["test"]["accuracy"] >= 0
+
+
+def test_lora_target_modules_the_encoder_lacks_stop_the_run_in_one_line(tmp_path, bert_dir, files, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--model_name_or_path", str(bert_dir), "--train_file", str(files["train"]), "--validation_file",
+              str(files["validation"]), "--test_file", str(files["test"]), "--text_column", "sentence",
+              "--label_column", "topic", "--output_dir", str(tmp_path / "run"), "--use_peft", "true",
+              "--lora_target_modules", "no_such_module", "--report_to", "none"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: --lora_target_modules no_such_module: Target modules") and "Traceback" not in err
+    assert not (tmp_path / "run" / "dae").exists()
