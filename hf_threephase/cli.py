@@ -38,6 +38,8 @@ USAGE = ("%(prog)s --model_name_or_path MODEL --output_dir DIR (--train_file F -
          "[--variant V] [options]\n       %(prog)s ARGS.json|ARGS.yaml")
 # run_glue.py's switches: every run here trains all its phases, evaluates on validation and predicts the test split.
 RUN_GLUE_SWITCHES = ("do_train", "do_eval", "do_predict")
+# refused with a message, so not offered in --help; false in an arguments file is left out
+REFUSED_FLAGS = (*RUN_GLUE_SWITCHES, "load_best_model_at_end")
 ARGS_FILE_SUFFIXES = (".json", ".yaml", ".yml")
 
 
@@ -113,7 +115,7 @@ def build_parser() -> HfArgumentParser:
     parser._option_string_actions["--warmup_steps"].help = (
         f"Warmup steps, or a share of each phase's steps when below 1. Phases with their own default ({own} of "
         "their steps) keep it unless this is above 0; --<phase>_warmup_steps 0 turns one off. Default: 0")
-    for name in (*RUN_GLUE_SWITCHES, "load_best_model_at_end"):  # refused with a message; not offered
+    for name in REFUSED_FLAGS:
         parser._option_string_actions[f"--{name}"].help = argparse.SUPPRESS
     return parser
 
@@ -167,7 +169,7 @@ def file_flags(path: str, int_flags: frozenset[str] = frozenset()) -> list[str]:
 
     argv = []
     for key, value in values.items():
-        if value is None or (key in (*RUN_GLUE_SWITCHES, "load_best_model_at_end") and value is False):
+        if value is None or (key in REFUSED_FLAGS and value is False):
             continue
         if not isinstance(value, list):
             argv.append(f"--{key}={text_of(value, key)}")  # one token: a value such as "--" stays a value
