@@ -41,6 +41,8 @@ RUN_GLUE_SWITCHES = ("do_train", "do_eval", "do_predict")
 # refused with a message, so not offered in --help; false in an arguments file is left out
 REFUSED_FLAGS = (*RUN_GLUE_SWITCHES, "load_best_model_at_end")
 ARGS_FILE_SUFFIXES = (".json", ".yaml", ".yml")
+# text-typed flags that hold a count (`--pairs_per_example 10` or `auto`): a file's whole float 10.0 is 10
+COUNT_TEXT_FLAGS = frozenset({"pairs_per_example"})
 
 
 @dataclass
@@ -187,7 +189,8 @@ def parse_args(argv: list[str] | None = None):
 
     Raises:
         InputError: run_glue's `--do_train` / `--do_eval` / `--do_predict` and `--load_best_model_at_end`, which do
-            not apply here; a value of the wrong type; an unknown flag.
+            not apply here; a value of the wrong type or out of range (`check_arguments`); an unknown flag. Errors
+            from an arguments file name it.
     """
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
@@ -197,7 +200,7 @@ def parse_args(argv: list[str] | None = None):
         if len(argv) > 1 and argv[0].lower().endswith(ARGS_FILE_SUFFIXES):
             raise InputError(f"{argv[0]}: an arguments file comes alone; put the other flags in it")
         if len(argv) == 1 and argv[0].lower().endswith(ARGS_FILE_SUFFIXES):
-            ints = frozenset(action.dest for action in parser._actions if action.type is int)
+            ints = frozenset(action.dest for action in parser._actions if action.type is int) | COUNT_TEXT_FLAGS
             source, argv = f"{argv[0]}: ", file_flags(argv[0], ints)
         if truthy(flag_value(argv, "load_best_model_at_end")):  # before TrainingArguments checks it
             raise InputError("--load_best_model_at_end does not apply: each phase with a validation metric "
@@ -225,6 +228,10 @@ def parse_args(argv: list[str] | None = None):
     model_args, data_args, recipe, *per_phase, lora, card_args, training_args = parsed
     threephase_args = ThreePhaseArguments(**dataclasses.asdict(recipe), **dataclasses.asdict(lora))
     threephase_args.phase_arguments = {p.phase_name: p.phase_arguments() for p in per_phase}
+    try:
+        check_arguments(threephase_args, training_args)
+    except InputError as err:
+        raise InputError(f"{source}{err}") from None
     return model_args, data_args, threephase_args, training_args, card_args
 
 
@@ -290,7 +297,6 @@ def run(model_args, data_args, threephase_args, training_args, card_args=None, c
         transformers.utils.logging.disable_progress_bar()
         datasets.disable_progress_bars()
         quiet_by_design_notices()
-    check_arguments(threephase_args, training_args)
     if Path(training_args.output_dir).exists() and not Path(training_args.output_dir).is_dir():
         raise InputError(f"--output_dir {training_args.output_dir}: a file, not a folder")
     check_model(model_args.model_name_or_path)

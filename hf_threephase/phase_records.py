@@ -1,9 +1,11 @@
 """What a phase was trained with, recorded in its folder (`phase_inputs.json`) and in its checkpoint folder, so that a
 rerun reuses a finished phase, or resumes its checkpoints, only when it would compute the same thing.
 
-A record holds the fingerprints of the data the phase may read (the texts and labels of every split but test, e.g. train,
-validation and text-only data; test too for the final phase), the class names, the recipe settings it reads (`PhaseSpec.recipe_fields` and those every phase
-reads), its per-phase overrides, its TrainingArguments (all but those that only change logging, saving cadence,
+A record holds the fingerprints of the data the phase may read (the texts and labels of every split but test, e.g.
+train, validation and text-only data; test too for the final phase), the class names, the recipe settings it reads
+(`PhaseSpec.recipe_fields` and those every phase reads), its per-phase overrides (compared only where no
+TrainingArguments field holds them; the others are compared there, by their effect: `--dae_learning_rate 5e-5` is
+`learning_rate 5e-05`, given or not), its TrainingArguments (all but those that only change logging, saving cadence,
 progress bars or where things go), the number of processes, and the hash of the previous phase's record (the first
 phase: the model it starts from, with the hashes of its files when it is a local folder), so that a phase is reused
 only after the same chain.
@@ -12,6 +14,8 @@ only after the same chain.
 import hashlib
 import json
 from pathlib import Path
+
+from .arguments import NEW_PARAMETER_OPTIONS
 
 RECORD_FILE = "phase_inputs.json"
 # ThreePhaseArguments fields every phase reads; the LoRA ones only matter under use_peft.
@@ -103,6 +107,8 @@ def differences(old: dict, new: dict) -> list[str]:
     found = []
     for key in sorted(set(old) | set(new), key=lambda k: (k != "data", k)):
         a, b = (record.get(key, LATER_FIELD_DEFAULTS.get(key)) for record in (old, new))
+        if key == "phase_arguments" and isinstance(a, dict) and isinstance(b, dict):  # see the module's docstring
+            a, b = ({name: d.get(name) for name in NEW_PARAMETER_OPTIONS} for d in (a, b))
         if a == b or (key == "model" and old.get("model_files") and old.get("model_files") == new.get("model_files")):
             continue  # a local folder is known by its files, however its path is written
         if key == "data":
@@ -138,7 +144,7 @@ def mismatch(folder: Path, record: dict) -> str | None:
     stored = read_record(folder)
     if stored is None:
         return f"it holds no {RECORD_FILE} (written by an older hf-threephase, or by hand)"
-    found = list(dict.fromkeys(differences(stored, record)))  # a setting both per phase and in TrainingArguments
+    found = differences(stored, record)
     if not found:
         return None
     shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")

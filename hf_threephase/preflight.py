@@ -99,6 +99,25 @@ def check_selection(phase: str, phase_args, labels, label_names, where: str):
                      f"--{phase}_model_selection last")
 
 
+def check_report_to(report_to: list[str]):
+    """Each integration of `--report_to` is one transformers knows and can start here: the Trainer would otherwise fail
+    on it when the first phase starts (wandb not installed, a misspelt name).
+
+    Raises:
+        InputError: the first that is not, with transformers' reason.
+    """
+    from transformers.integrations import INTEGRATION_TO_CALLBACK
+
+    for name in report_to:
+        if name not in INTEGRATION_TO_CALLBACK:
+            raise InputError(f"--report_to {name}: not an integration transformers knows (one of: "
+                             f"{', '.join(INTEGRATION_TO_CALLBACK)}, all, none)")
+        try:
+            INTEGRATION_TO_CALLBACK[name]()  # what the Trainer builds; it raises when its package is missing
+        except (ImportError, RuntimeError) as err:
+            raise InputError(f"--report_to {name}: {str(err).strip().splitlines()[0]}") from None
+
+
 def warn_fsdp_on_cpu(training_args):
     """accelerate shards with FSDP on accelerators only: asked for on a CPU (`--fsdp`, or an accelerate FSDP config),
     it runs plain data parallelism. Says so in one line."""

@@ -29,10 +29,11 @@ from .collators import SetEpochCallback, tokenize_function
 from .diagnostics import diagnostic_warnings, phase_diagnostics
 from .cards import CardArguments, RunFacts, card_facts, model_name, phase_settings
 from .export import add_remote_code, write_sentence_transformers_modules
+from .hub import check_hub_access
 from .label_space import LabelSpace
 from .modeling_threephase import ThreePhaseModel, load_phase_folder
 from .phase_records import mismatch, phase_record, write_record
-from .preflight import capped_max_seq_length, check_encoder, check_selection, warn_fsdp_on_cpu
+from .preflight import capped_max_seq_length, check_encoder, check_report_to, check_selection, warn_fsdp_on_cpu
 from .registry import PHASES, PhaseContext, PhaseSpec, final_phase, reads_text_only
 from .reporting import (
     draw_embeddings,
@@ -190,6 +191,9 @@ class PhaseRunner:
             InputError: what stops the run, in one line.
         """
         check_encoder(self.args.phases, self.encoder_config)
+        check_report_to(self.training_args.report_to)
+        if self.training_args.push_to_hub and self.training_args.should_save:
+            check_hub_access(self.training_args.hub_token)
         warn_fsdp_on_cpu(self.training_args)
         PartialState().wait_for_everyone()
         previous, done = self.model_name_or_path, []

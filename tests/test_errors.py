@@ -1,5 +1,6 @@
 """One case per bad input: the command exits with status 2 and one line that names the problem."""
 
+import importlib.util
 import json
 
 import pytest
@@ -147,6 +148,12 @@ CASES = {
                                 "--use_peft and --freeze_encoder both decide what of the encoder trains: choose one"),
 }
 
+
+if importlib.util.find_spec("wandb") is None:
+    CASES["a tracker that is not installed"] = ({}, ["--report_to", "wandb"],
+                                                "--report_to wandb: WandbCallback requires wandb to be installed")
+CASES["an unknown tracker"] = ({}, ["--report_to", "wandbb"], "--report_to wandbb: not an integration transformers "
+                                                              "knows (one of: azure_ml, comet_ml")
 
 if not torch.cuda.is_available():
     CASES["bf16 without a GPU"] = ({}, ["--bf16", "true"], "--bf16 true needs a GPU; on this machine add --use_cpu true")

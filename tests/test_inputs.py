@@ -357,6 +357,7 @@ def test_a_finished_phase_is_reused_only_for_the_same_data_and_settings(tmp_path
     for data, flags, differs in [
         (sentiment, [], "train, validation, test data, labels ['food', 'music', 'weather'] -> ['negative', 'positive']"),
         (files, ["--learning_rate", "0.01"], "learning_rate 0.001 -> 0.01"),
+        (files, ["--ft_learning_rate", "0.01"], "learning_rate 0.001 -> 0.01"),  # once: by its effect
     ]:
         with pytest.raises(SystemExit) as stop:
             run(data, *flags)
@@ -366,6 +367,10 @@ def test_a_finished_phase_is_reused_only_for_the_same_data_and_settings(tmp_path
             "--overwrite_output_dir true to train the variant's phases again (or delete that phase folder and those "
             "after it to train only them), or choose another --output_dir")
     assert (out / "ft" / "model.safetensors").stat().st_mtime_ns == written  # refused, and kept
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="hf_threephase"):
+        run(files, "--ft_learning_rate", "0.001")  # given per phase, the value it had: the same computation
+    assert f"{out / 'ft'}: the finished ft phase is reused (same data and settings)" in caplog.text
 
     fresh = run(sentiment, "--overwrite_output_dir", "true")
     assert len(fresh["test"]["confusion_matrix"]) == 2
@@ -621,6 +626,12 @@ def test_an_arguments_file_is_read_as_the_flags_it_stands_for(tmp_path, bert_dir
     (tmp_path / "args.json").write_text(json.dumps({**args, "max_train_samples": 0}))
     with pytest.raises(InputError, match=rf"^{tmp_path / 'args.json'}: --max_train_samples must be >= 1"):
         parse_args([str(tmp_path / "args.json")])  # a check after parsing names the file too
+    (tmp_path / "args.json").write_text(json.dumps({**args, "pairs_per_example": 10.0}))  # text-typed, a count
+    assert parse_args([str(tmp_path / "args.json")])[2].pairs_per_example == "10"
+    (tmp_path / "args.json").write_text(json.dumps({**args, "pairs_per_example": 0.5}))
+    with pytest.raises(InputError, match=rf"^{tmp_path / 'args.json'}: --pairs_per_example must be an integer >= 1 or "
+                                         r"'auto', got '0.5'$"):
+        parse_args([str(tmp_path / "args.json")])  # a range check of the recipe's names the file too
     with pytest.raises(InputError, match=r"args.json: an arguments file comes alone; put the other flags in it"):
         parse_args([str(tmp_path / "args.json"), "--num_train_epochs", "2"])
     (tmp_path / "args.json").write_text(json.dumps({**args, "load_best_model_at_end": True}))

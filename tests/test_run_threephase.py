@@ -128,6 +128,9 @@ def test_push_to_hub_uploads_each_phase(tmp_path, bert_dir, files, monkeypatch):
         def __init__(self, token=None):
             calls.append(("token", token))
 
+        def whoami(self):
+            calls.append(("whoami",))
+
         def create_repo(self, repo_id, private=None, exist_ok=False):
             calls.append(("create", repo_id))
 
@@ -138,14 +141,33 @@ def test_push_to_hub_uploads_each_phase(tmp_path, bert_dir, files, monkeypatch):
     main(["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(tmp_path / "run"),
           "--variant", "dae_ft", "--push_to_hub", "true", "--hub_model_id", "me/tickets", "--hub_token", "hf_secret",
           *FAST])
-    assert [c[:2] for c in calls if c[0] != "upload"] == [("token", "hf_secret"), ("create", "me/tickets-dae"),
-                                                          ("create", "me/tickets")]
+    assert [c[:2] for c in calls if c[0] != "upload"] == [("token", "hf_secret"), ("whoami",), ("token", "hf_secret"),
+                                                          ("create", "me/tickets-dae"), ("create", "me/tickets")]
     uploads = [c for c in calls if c[0] == "upload"]
     assert [u[1] for u in uploads] == ["me/tickets-dae", "me/tickets"]
     assert all({"model.safetensors", "README.md", "tokenizer.json"} <= set(u[2]) for u in uploads)
     for path in (tmp_path / "run").rglob("*"):
         if path.suffix in (".json", ".md"):
             assert "hf_secret" not in path.read_text(), path
+
+
+def test_push_to_hub_without_the_hub_stops_before_training(tmp_path, bert_dir, files, monkeypatch, capsys):
+    class OfflineHub:
+        def __init__(self, token=None):
+            pass
+
+        def whoami(self):
+            raise OSError("Failed to resolve 'huggingface.co'")
+
+    monkeypatch.setattr("hf_threephase.hub.HfApi", OfflineHub)
+    with pytest.raises(SystemExit) as stop:
+        main(["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(tmp_path / "run"),
+              "--variant", "dae_ft", "--push_to_hub", "true", *FAST])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: --push_to_hub: the Hub cannot be reached with this token (Failed to resolve 'huggingface.co'); nothing "
+        "was trained: log in (hf auth login) or pass --hub_token, or drop --push_to_hub")
+    assert not (tmp_path / "run" / "dae").exists()
 
 
 def test_data_loading_formats_and_labels(tmp_path, files):
