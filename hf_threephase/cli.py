@@ -226,9 +226,9 @@ def parse_args(argv: list[str] | None = None):
         raise InputError(f"{source}--{switches[0]} does not apply: every run trains its phases, evaluates on the validation "
                          "split and predicts the test split once; drop " + ", ".join(f"--{s}" for s in switches))
     model_args, data_args, recipe, *per_phase, lora, card_args, training_args = parsed
-    threephase_args = ThreePhaseArguments(**dataclasses.asdict(recipe), **dataclasses.asdict(lora))
-    threephase_args.phase_arguments = {p.phase_name: p.phase_arguments() for p in per_phase}
     try:
+        threephase_args = ThreePhaseArguments(**dataclasses.asdict(recipe), **dataclasses.asdict(lora))
+        threephase_args.phase_arguments = {p.phase_name: p.phase_arguments() for p in per_phase}
         check_arguments(threephase_args, training_args)
     except InputError as err:
         raise InputError(f"{source}{err}") from None

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from huggingface_hub import HfApi
+from huggingface_hub.errors import LocalTokenNotFoundError, OfflineModeIsEnabled
 
 from .registry import PHASES
 from .validation import InputError
@@ -15,18 +16,25 @@ def phase_repo_id(hub_model_id: str, phase: str) -> str:
 
 def check_hub_access(token: str | None = None, api: HfApi | None = None):
     """`--push_to_hub`: the Hub answers and knows the token (`whoami`), checked before any phase trains; the push
-    itself comes after the last phase.
+    itself comes after the last phase. (Whether the token may write to `--hub_model_id` shows only then.)
 
     Raises:
-        InputError: it does not (offline, no token, a refused token), with huggingface_hub's reason.
+        InputError: offline mode, no token, a token the Hub refuses, or no answer, with huggingface_hub's reason.
     """
     api = api or HfApi(token=token)
     try:
         api.whoami()
-    except Exception as err:  # offline mode, connection errors, no or a bad token: each its own class
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(f"--push_to_hub: the Hub cannot be reached with this token ({reason}); nothing was trained: "
-                         "log in (hf auth login) or pass --hub_token, or drop --push_to_hub") from None
+        return
+    except OfflineModeIsEnabled:
+        problem = "HF_HUB_OFFLINE is set: unset it"
+    except LocalTokenNotFoundError:
+        problem = "no token: log in (hf auth login) or pass --hub_token"
+    except Exception as err:  # HTTP errors (a refused token: 401), connection errors
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        status = getattr(getattr(err, "response", None), "status_code", None)
+        remedy = "log in again (hf auth login) or pass another --hub_token" if status == 401 else "check the connection"
+        problem = f"the Hub did not accept this run's token or could not be reached ({reason}): {remedy}"
+    raise InputError(f"--push_to_hub: {problem}; or drop --push_to_hub (nothing was trained)")
 
 
 def push_phases(output_dir: Path, phases: list[str], hub_model_id: str, token: str | None = None,

@@ -99,7 +99,7 @@ def check_selection(phase: str, phase_args, labels, label_names, where: str):
                      f"--{phase}_model_selection last")
 
 
-def check_report_to(report_to: list[str]):
+def check_report_to(report_to: str | list[str] | None):
     """Each integration of `--report_to` is one transformers knows and can start here: the Trainer would otherwise fail
     on it when the first phase starts (wandb not installed, a misspelt name).
 
@@ -108,13 +108,18 @@ def check_report_to(report_to: list[str]):
     """
     from transformers.integrations import INTEGRATION_TO_CALLBACK
 
-    for name in report_to:
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    for name in names:
+        if name in ("all", "none") and names != [name]:
+            raise InputError(f"--report_to {' '.join(names)}: '{name}' stands alone")
+        if name == "none" or (name == "all" and names == [name]):
+            continue
         if name not in INTEGRATION_TO_CALLBACK:
             raise InputError(f"--report_to {name}: not an integration transformers knows (one of: "
                              f"{', '.join(INTEGRATION_TO_CALLBACK)}, all, none)")
         try:
             INTEGRATION_TO_CALLBACK[name]()  # what the Trainer builds; it raises when its package is missing
-        except (ImportError, RuntimeError) as err:
+        except Exception as err:  # RuntimeError, ImportError, ValueError: each integration its own
             raise InputError(f"--report_to {name}: {str(err).strip().splitlines()[0]}") from None
 
 

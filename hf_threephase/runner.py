@@ -32,7 +32,7 @@ from .export import add_remote_code, write_sentence_transformers_modules
 from .hub import check_hub_access
 from .label_space import LabelSpace
 from .modeling_threephase import ThreePhaseModel, load_phase_folder
-from .phase_records import mismatch, phase_record, write_record
+from .phase_records import mismatch, phase_record, read_record, write_record
 from .preflight import capped_max_seq_length, check_encoder, check_report_to, check_selection, warn_fsdp_on_cpu
 from .registry import PHASES, PhaseContext, PhaseSpec, final_phase, reads_text_only
 from .reporting import (
@@ -183,7 +183,8 @@ class PhaseRunner:
 
     def preflight(self):
         """Everything that could stop the run later, checked before any training: each phase's model can be built on
-        this encoder; a finished phase folder, or an unfinished phase's checkpoints, were made from this command's
+        this encoder; the `--report_to` integrations can start; with `--push_to_hub`, the Hub answers and knows the
+        token; a finished phase folder, or an unfinished phase's checkpoints, were made from this command's
         data and settings (else the run stops, unless `overwrite_output_dir`); the data of every phase to train can be
         built (pairs, stop words, ...): they are built here, once.
 
@@ -192,7 +193,7 @@ class PhaseRunner:
         """
         check_encoder(self.args.phases, self.encoder_config)
         check_report_to(self.training_args.report_to)
-        if self.training_args.push_to_hub and self.training_args.should_save:
+        if self.training_args.push_to_hub:  # on every process, so that all stop alike
             check_hub_access(self.training_args.hub_token)
         warn_fsdp_on_cpu(self.training_args)
         PartialState().wait_for_everyone()
@@ -204,6 +205,7 @@ class PhaseRunner:
             done.append(phase)
             if (self.output_dir / phase / "config.json").exists() and not self.overwrite_output_dir:
                 self.check_finished(self.output_dir / phase, done, record)
+                previous = read_record(self.output_dir / phase)  # what the phases after it were chained to
                 continue
             last = None if self.overwrite_output_dir else last_complete_checkpoint(args.output_dir)
             problem = last and mismatch(args.output_dir, record)

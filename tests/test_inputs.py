@@ -46,7 +46,7 @@ from hf_threephase.arguments import PhaseArguments
 from hf_threephase.cli import main, parse_args
 from hf_threephase.data import DataTrainingArguments, load_labelled_data
 from hf_threephase.modeling_threephase import load_phase_folder
-from hf_threephase.preflight import capped_max_seq_length, warn_fsdp_on_cpu
+from hf_threephase.preflight import capped_max_seq_length, check_report_to, warn_fsdp_on_cpu
 from hf_threephase.runner import PhaseRunner
 from hf_threephase.trainers import PhaseTrainer
 from hf_threephase.validation import InputError
@@ -377,6 +377,16 @@ def test_a_finished_phase_is_reused_only_for_the_same_data_and_settings(tmp_path
     assert json.loads((out / "ft" / "config.json").read_text())["id2label"] == {"0": "negative", "1": "positive"}
 
 
+def test_a_per_phase_flag_at_the_value_it_had_reuses_that_phase_and_those_after_it(tmp_path, bert_dir, files, caplog):
+    argv = ["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(tmp_path / "run"),
+            "--variant", "dae_ft", *FAST]
+    first = main(argv)
+    with caplog.at_level(logging.INFO, logger="hf_threephase"):
+        again = main([*argv, "--dae_learning_rate", "1e-3"])  # FAST's --learning_rate: the DAE's rate already
+    assert again["reused_phases"] == ["dae", "ft"], caplog.text
+    assert again["test"]["confusion_matrix"] == first["test"]["confusion_matrix"]
+
+
 def test_a_cl_phase_recorded_before_the_positive_pair_fraction_is_reused_at_its_default(tmp_path, bert_dir, files,
                                                                                         caplog, capsys):
     out = tmp_path / "run"
@@ -535,6 +545,15 @@ def test_a_selection_metric_for_a_phase_that_keeps_its_last_weights_is_said_to_b
             in caplog.text)
 
 
+def test_report_to_is_read_as_the_trainer_reads_it():
+    for nothing in ("none", ["none"], [], None):
+        check_report_to(nothing)
+    with pytest.raises(InputError, match=r"^--report_to all tensorboard: 'all' stands alone$"):
+        check_report_to(["all", "tensorboard"])  # the Trainer would stop at 'all'
+    with pytest.raises(InputError, match=r"^--report_to wandbb: not an integration transformers knows"):
+        check_report_to("wandbb")  # a name set after TrainingArguments was built: one name, not its letters
+
+
 def test_max_seq_length_is_capped_at_what_the_model_takes(tmp_path, bert_dir, files, caplog):
     # max-seq-length-over-positions: 64 positions, --max_seq_length 1000 and one long text
     long = [("will it rain " * 60, "weather")]
@@ -628,6 +647,9 @@ def test_an_arguments_file_is_read_as_the_flags_it_stands_for(tmp_path, bert_dir
         parse_args([str(tmp_path / "args.json")])  # a check after parsing names the file too
     (tmp_path / "args.json").write_text(json.dumps({**args, "pairs_per_example": 10.0}))  # text-typed, a count
     assert parse_args([str(tmp_path / "args.json")])[2].pairs_per_example == "10"
+    (tmp_path / "args.json").write_text(json.dumps({**args, "variant": "bogus"}))
+    with pytest.raises(InputError, match=rf"^{tmp_path / 'args.json'}: --variant must be one of "):
+        parse_args([str(tmp_path / "args.json")])
     (tmp_path / "args.json").write_text(json.dumps({**args, "pairs_per_example": 0.5}))
     with pytest.raises(InputError, match=rf"^{tmp_path / 'args.json'}: --pairs_per_example must be an integer >= 1 or "
                                          r"'auto', got '0.5'$"):

@@ -165,8 +165,8 @@ def test_push_to_hub_without_the_hub_stops_before_training(tmp_path, bert_dir, f
               "--variant", "dae_ft", "--push_to_hub", "true", *FAST])
     assert stop.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        "error: --push_to_hub: the Hub cannot be reached with this token (Failed to resolve 'huggingface.co'); nothing "
-        "was trained: log in (hf auth login) or pass --hub_token, or drop --push_to_hub")
+        "error: --push_to_hub: the Hub did not accept this run's token or could not be reached (Failed to resolve "
+        "'huggingface.co'): check the connection; or drop --push_to_hub (nothing was trained)")
     assert not (tmp_path / "run" / "dae").exists()
 
 
