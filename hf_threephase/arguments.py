@@ -75,12 +75,12 @@ def phase_arguments_class(spec: PhaseSpec) -> type:
     """A dataclass of `PhaseArguments`' fields prefixed `<phase>_`, in its own `--help` group (HfArgumentParser's
     `_argument_group_name`); its `phase_arguments()` returns the unprefixed `PhaseArguments`."""
     def default(f) -> str:
-        if f.name in spec.defaults:
-            return f"{spec.defaults[f.name]:.4g}" if isinstance(spec.defaults[f.name], float) else spec.defaults[f.name]
+        if f.name in spec.defaults:  # as typed, so that the default given as a flag is the same value
+            return str(spec.defaults[f.name])
         if not f.metadata.get("training", True):
             if f.name == "model_selection":
                 return "best" if spec.selection_metric else "last"
-            return "off"
+            return "the phase's learning rate" if f.name == "new_parameters_learning_rate" else "off"
         return f"--{PhaseArguments.TRAINING_FIELDS.get(f.name, f.name)}"
 
     fields = [(f"{spec.name}_{f.name}", f.type,
@@ -191,6 +191,14 @@ class ThreePhaseArguments(LoraArguments, RecipeArguments):
 
     def for_phase(self, phase: str) -> PhaseArguments:
         return self.phase_arguments.get(phase) or PhaseArguments()
+
+    def lora_options_without_peft(self) -> list[str]:
+        """The LoRA options set away from their defaults without `--use_peft`, as flags (they do nothing then)."""
+        if self.use_peft:
+            return []
+        return [f"--{f.name}" for f in dataclasses.fields(LoraArguments)
+                if f.name != "use_peft" and getattr(self, f.name) != (
+                    f.default if f.default is not dataclasses.MISSING else f.default_factory())]
 
     def options_outside_variant(self) -> list[str]:
         """The options set for phases the variant does not run, as flags: per-phase ones (`--dae_learning_rate`) and

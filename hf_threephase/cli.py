@@ -24,6 +24,7 @@ from .logs import quiet_by_design_notices
 from .registry import PHASES, VARIANTS, final_phase, reads_text_only
 from .run_info import command_line, precision_line
 from .runner import run_phases
+from .preflight import check_report_to
 from .validation import InputError, check_arguments
 
 logger = logging.getLogger("hf_threephase")
@@ -96,6 +97,13 @@ HELP_HERE = {
     "metric_for_best_model": "The FT phase's validation metric for its best checkpoint: accuracy, f1, precision, "
                              "recall (macro), loss, or a key of --metric_name; larger is better unless the name ends "
                              "in loss. Default: selection_score (accuracy, ties broken by the lower loss).",
+    "push_to_hub": "After the last phase, push each phase folder: the final classifier to --hub_model_id, the "
+                   "others to <hub_model_id>-<phase>; the Hub and the token are checked before any training. "
+                   "Default: False",
+    "hub_model_id": "The repo of the final classifier (the other phases get -<phase>). Default: the --output_dir "
+                    "folder's name",
+    "save_total_limit": "Most checkpoints a phase that keeps its last weights leaves in <output_dir>/.work/<phase> "
+                        "(a phase that keeps its best keeps 2). Default: None (all)",
 }
 
 
@@ -230,6 +238,7 @@ def parse_args(argv: list[str] | None = None):
         threephase_args = ThreePhaseArguments(**dataclasses.asdict(recipe), **dataclasses.asdict(lora))
         threephase_args.phase_arguments = {p.phase_name: p.phase_arguments() for p in per_phase}
         check_arguments(threephase_args, training_args)
+        check_report_to(training_args.report_to)
     except InputError as err:
         raise InputError(f"{source}{err}") from None
     return model_args, data_args, threephase_args, training_args, card_args

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from huggingface_hub import HfApi
+from huggingface_hub import HfApi, constants
 from huggingface_hub.errors import LocalTokenNotFoundError, OfflineModeIsEnabled
 
 from .registry import PHASES
@@ -23,6 +23,8 @@ def check_hub_access(token: str | None = None, api: HfApi | None = None):
     """
     api = api or HfApi(token=token)
     try:
+        if constants.HF_HUB_OFFLINE:  # said first: a token would not help
+            raise OfflineModeIsEnabled()
         api.whoami()
         return
     except OfflineModeIsEnabled:

@@ -86,6 +86,7 @@ def phase_record(spec, recipe_args, phase_args, data, label_space, previous: dic
     """What phase `spec` computes from: see the module's docstring. `phase_args` are the phase's TrainingArguments,
     `previous` the previous phase's record or, for the first phase, the model it starts from."""
     fields = [*COMMON_RECIPE_FIELDS, *(LORA_FIELDS if recipe_args.use_peft else ()), *spec.recipe_fields]
+    options = recipe_args.for_phase(spec.name)
     splits = [split for split in data if split != "test" or spec.final]
     training = {k: v for k, v in phase_args.to_dict().items()
                 if k not in NOT_RECORDED and not k.startswith(NOT_RECORDED_PREFIXES)}
@@ -96,7 +97,8 @@ def phase_record(spec, recipe_args, phase_args, data, label_space, previous: dic
         "labels": list(label_space.names),
         "recipe": {name: _recorded(getattr(recipe_args, name), name) for name in dict.fromkeys(fields)
                    if LATER_FIELD_DEFAULTS.get(name, object()) != getattr(recipe_args, name)},
-        "phase_arguments": dict(vars(recipe_args.for_phase(spec.name))),
+        "phase_arguments": {**vars(options), **{name: None for name in NEW_PARAMETER_OPTIONS
+                                                if getattr(options, name) == spec.defaults.get(name, 0)}},
         "training": training,
         "world_size": phase_args.world_size,
     }

@@ -103,6 +103,9 @@ class PhaseRunner:
                  callbacks: list | None = None, card_args: CardArguments | None = None, command: str | None = None,
                  overwrite_output_dir: bool = False):
         check_arguments(args, training_args)  # also for Python callers, who skip the command line's checks
+        lora = args.lora_options_without_peft()
+        if lora:
+            logger.warning("%s: LoRA options without --use_peft; ignored", ", ".join(lora))
         unused = args.options_outside_variant()
         if unused:
             logger.warning("%s: the %s variant runs %s, and none of them reads these; ignored", ", ".join(unused),

@@ -382,7 +382,8 @@ def test_a_per_phase_flag_at_the_value_it_had_reuses_that_phase_and_those_after_
             "--variant", "dae_ft", *FAST]
     first = main(argv)
     with caplog.at_level(logging.INFO, logger="hf_threephase"):
-        again = main([*argv, "--dae_learning_rate", "1e-3"])  # FAST's --learning_rate: the DAE's rate already
+        again = main([*argv, "--dae_learning_rate", "1e-3", "--dae_new_parameters_learning_rate", "0.001",
+                      "--dae_new_parameters_only_steps", "0", "--dae_warmup_steps", "0.5"])  # the values they had
     assert again["reused_phases"] == ["dae", "ft"], caplog.text
     assert again["test"]["confusion_matrix"] == first["test"]["confusion_matrix"]
 
@@ -545,6 +546,13 @@ def test_a_selection_metric_for_a_phase_that_keeps_its_last_weights_is_said_to_b
             in caplog.text)
 
 
+def test_lora_options_without_peft_are_said_to_be_ignored(tmp_path, bert_dir, files, caplog):
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        main(["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(tmp_path / "run"),
+              "--variant", "ft", "--lora_r", "16", "--lora_target_modules", "query", *FAST])
+    assert "--lora_r, --lora_target_modules: LoRA options without --use_peft; ignored" in caplog.text
+
+
 def test_report_to_is_read_as_the_trainer_reads_it():
     for nothing in ("none", ["none"], [], None):
         check_report_to(nothing)
@@ -647,6 +655,9 @@ def test_an_arguments_file_is_read_as_the_flags_it_stands_for(tmp_path, bert_dir
         parse_args([str(tmp_path / "args.json")])  # a check after parsing names the file too
     (tmp_path / "args.json").write_text(json.dumps({**args, "pairs_per_example": 10.0}))  # text-typed, a count
     assert parse_args([str(tmp_path / "args.json")])[2].pairs_per_example == "10"
+    (tmp_path / "args.json").write_text(json.dumps({**args, "report_to": "tensorbord"}))
+    with pytest.raises(InputError, match=rf"^{tmp_path / 'args.json'}: --report_to tensorbord: not an integration"):
+        parse_args([str(tmp_path / "args.json")])
     (tmp_path / "args.json").write_text(json.dumps({**args, "variant": "bogus"}))
     with pytest.raises(InputError, match=rf"^{tmp_path / 'args.json'}: --variant must be one of "):
         parse_args([str(tmp_path / "args.json")])

@@ -169,6 +169,13 @@ def test_push_to_hub_without_the_hub_stops_before_training(tmp_path, bert_dir, f
         "'huggingface.co'): check the connection; or drop --push_to_hub (nothing was trained)")
     assert not (tmp_path / "run" / "dae").exists()
 
+    monkeypatch.setattr("hf_threephase.hub.constants.HF_HUB_OFFLINE", True)
+    with pytest.raises(SystemExit):
+        main(["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(tmp_path / "run"),
+              "--variant", "dae_ft", "--push_to_hub", "true", *FAST])
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: --push_to_hub: HF_HUB_OFFLINE is set: unset it; or drop --push_to_hub (nothing was trained)")
+
 
 def test_data_loading_formats_and_labels(tmp_path, files):
     csv = tmp_path / "train.csv"
