@@ -265,11 +265,18 @@ def _class_order(names) -> list[str]:
     return sorted(names)
 
 
-def _all_named(values: list, names) -> bool:
-    try:
-        return all(read_label(v)[1] in names for v in values)
-    except ValueError:
-        return False
+def _as_name(value, names) -> str | None:
+    """The name in `names` a raw label is written as, or None: `1.0` as "1.0" or "1", `False` as "False" or "false",
+    a string without its surrounding spaces."""
+    if isinstance(value, bool):
+        texts = (str(value), str(value).lower())
+    elif isinstance(value, float) and value.is_integer():
+        texts = (str(value), str(int(value)))
+    elif isinstance(value, (int, str)):
+        texts = (str(value).strip(),)
+    else:
+        return None
+    return next((text for text in texts if text in names), None)
 
 
 def _index_reading(value, names):
@@ -309,11 +316,12 @@ class _LabelReader:
         names, source = self.names, f"--label_names_file {self.names_file}"
         if isinstance(feature, ClassLabel):  # ids, always
             names, source = names or feature.names, f"the ClassLabel names of column {column!r}"
-        elif names is not None and all(_all_named(v, names) for v in values.values()):
-            # number-like names ("1" ... "5" stars): the values are the names, not indices into them
-            if any(_index_reading(v, names) not in (None, read_label(v)[1]) for vs in values.values() for v in vs):
+        elif names is not None and all(_as_name(v, names) is not None for vs in values.values() for v in vs):
+            # number-like names ("1" ... "5" stars, "1.0", "True"): the values are the names, not indices into them
+            if any(_index_reading(v, names) not in (None, _as_name(v, names)) for vs in values.values() for v in vs):
                 logger.warning("column %r: labels read as the names in %s, not as indices into it (both fit)",
                                column, source)
+            values = {split: [_as_name(v, names) for v in vs] for split, vs in values.items()}
             names = None
         return {split: self.read(values[split], feature, column, names, source, sources[split], rows[split])
                 for split in splits}

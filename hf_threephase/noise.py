@@ -29,10 +29,18 @@ def delete_token_words(input_ids: Sequence[int], word_ids: Sequence[int], ratio:
 
 def load_stopwords(language: str = "english", stopwords: Iterable[str] | None = None,
                    file: str | None = None) -> frozenset[str]:
-    """The user's list when given (`stopwords`, or `file`: one stop word a line), else nltk's stopwords corpus (found
-    through NLTK_DATA; nothing is downloaded)."""
+    """The user's list when given (`stopwords`, or `file`: one stop word a line, UTF-8), else nltk's stopwords corpus
+    (found through NLTK_DATA; nothing is downloaded).
+
+    Raises:
+        OSError: a file that cannot be read, or is not UTF-8.
+        LookupError: no list given and nltk's corpus not found.
+    """
     if file is not None:
-        stopwords = Path(file).read_text(encoding="utf-8").split()
+        try:
+            stopwords = Path(file).read_text(encoding="utf-8").split()
+        except UnicodeDecodeError as err:
+            raise OSError(f"{file} is not UTF-8 (byte {err.start})") from None
     if stopwords is not None:
         return frozenset(w.strip().lower() for w in stopwords if w.strip())
     from nltk.corpus import stopwords as corpus

@@ -167,16 +167,24 @@ def ft_data(context: PhaseContext, training_args: TrainingArguments) -> PhaseDat
                      collator=DataCollatorWithPadding(context.tokenizer))
 
 
-def ft_trainer_kwargs(context: PhaseContext, data: PhaseData) -> dict:
-    metric = None
-    if context.args.metric_name is not None:
-        import evaluate
+def load_metric(name: str | None):
+    """`--metric_name`: an `evaluate` module (a local script or a Hub id), or None.
 
-        try:
-            metric = evaluate.load(context.args.metric_name)
-        except Exception as err:  # not on disk and the Hub unreachable, or no such metric
-            raise InputError(f"--metric_name {context.args.metric_name}: cannot load it ({first_line(err)})") from None
-    return {"compute_metrics": with_metric(metric)}
+    Raises:
+        InputError: it cannot be loaded.
+    """
+    if name is None:
+        return None
+    import evaluate
+
+    try:
+        return evaluate.load(name)
+    except Exception as err:  # not on disk and the Hub unreachable, or no such metric
+        raise InputError(f"--metric_name {name}: cannot load it ({first_line(err)})") from None
+
+
+def ft_trainer_kwargs(context: PhaseContext, data: PhaseData) -> dict:
+    return {"compute_metrics": with_metric(load_metric(context.args.metric_name))}
 
 
 def ft_config_kwargs(context: PhaseContext) -> dict:

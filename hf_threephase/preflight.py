@@ -99,6 +99,36 @@ def check_selection(phase: str, phase_args, labels, label_names, where: str):
                      f"--{phase}_model_selection last")
 
 
+def check_metric(metric_name: str | None, metric_for_best_model: str | None, num_labels: int):
+    """`--metric_name` loads and runs on predictions of FT's shape, and `--metric_for_best_model` is one of the keys
+    FT's evaluation then reports; checked before any phase trains (FT would otherwise fail at its first evaluation,
+    after the phases before it).
+
+    Raises:
+        InputError: the module cannot be loaded or run, or it does not report the chosen metric.
+    """
+    if metric_name is None:
+        return
+    import numpy as np
+    from transformers import EvalPrediction
+
+    from .files import first_line
+    from .metrics import with_metric
+    from .phases import load_metric
+
+    labels = np.arange(max(num_labels, 2)) % num_labels
+    try:
+        reported = with_metric(load_metric(metric_name))(EvalPrediction(np.eye(num_labels)[labels], labels))
+    except InputError:
+        raise
+    except Exception as err:
+        raise InputError(f"--metric_name {metric_name}: fails on FT's predictions ({first_line(err)})") from None
+    chosen = (metric_for_best_model or "").removeprefix("eval_")
+    if chosen and chosen not in {*reported, "loss"}:
+        raise InputError(f"--metric_for_best_model {chosen!r} is not a metric FT reports with --metric_name "
+                         f"{metric_name} (one of: {', '.join([*reported, 'loss'])})")
+
+
 def check_report_to(report_to: str | list[str] | None):
     """Each integration of `--report_to` is one transformers knows and can start here: the Trainer would otherwise fail
     on it when the first phase starts (wandb not installed, a misspelt name).

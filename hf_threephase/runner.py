@@ -33,7 +33,8 @@ from .hub import check_hub_access
 from .label_space import LabelSpace
 from .modeling_threephase import ThreePhaseModel, load_phase_folder
 from .phase_records import mismatch, phase_record, read_record, write_record
-from .preflight import capped_max_seq_length, check_encoder, check_report_to, check_selection, warn_fsdp_on_cpu
+from .preflight import (capped_max_seq_length, check_encoder, check_metric, check_report_to, check_selection,
+                        warn_fsdp_on_cpu)
 from .registry import PHASES, PhaseContext, PhaseSpec, final_phase, reads_text_only
 from .reporting import (
     draw_embeddings,
@@ -186,7 +187,8 @@ class PhaseRunner:
 
     def preflight(self):
         """Everything that could stop the run later, checked before any training: each phase's model can be built on
-        this encoder; the `--report_to` integrations can start; with `--push_to_hub`, the Hub answers and knows the
+        this encoder; `--metric_name` runs and reports `--metric_for_best_model`; the `--report_to` integrations can
+        start; with `--push_to_hub`, the Hub answers and knows the
         token; a finished phase folder, or an unfinished phase's checkpoints, were made from this command's
         data and settings (else the run stops, unless `overwrite_output_dir`); the data of every phase to train can be
         built (pairs, stop words, ...): they are built here, once.
@@ -196,6 +198,8 @@ class PhaseRunner:
         """
         check_encoder(self.args.phases, self.encoder_config)
         check_report_to(self.training_args.report_to)
+        check_metric(self.args.metric_name, self.training_args.metric_for_best_model,
+                     self.context.label_space.num_labels)
         if self.training_args.push_to_hub:  # on every process, so that all stop alike
             check_hub_access(self.training_args.hub_token)
         warn_fsdp_on_cpu(self.training_args)

@@ -122,6 +122,10 @@ CASES = {
     "missing stop-word file": ({}, ["--stopwords_file", "{tmp}/none.txt", "--imbalance_max_ratio", "20"],
                                "the imbalance correction adds stop-word-noised copies of rare classes of "
                                "{tmp}/train.jsonl, but: [Errno 2] No such file or directory: '{tmp}/none.txt'"),
+    "stop-word file not utf-8": ({"stop.txt": b"caf\xe9\nthe\n"}, ["--stopwords_file", "{tmp}/stop.txt",
+                                                                      "--imbalance_max_ratio", "20"],
+                                 "the imbalance correction adds stop-word-noised copies of rare classes of "
+                                 "{tmp}/train.jsonl, but: {tmp}/stop.txt is not UTF-8 (byte 3)"),
     "a jsonl row that is null": ({"test.jsonl": jsonl(GOOD[:2]) + "null\n"}, [],
                                  "--test_file: {tmp}/test.jsonl line 3: not a JSON object"),
     "a json file that is null": ({"data.json": "null"}, [*(x for s in ("train", "validation", "test")

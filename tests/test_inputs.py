@@ -155,6 +155,19 @@ def test_number_like_names_in_the_names_file_are_names_not_indices(tmp_path, suf
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+@pytest.mark.parametrize("names, values, expected", [
+    ('["True", "False"]', [False, True, False], ["False", "True", "False"]),  # not index 0 = "True"
+    ("[true, false]", [False, True, False], ["False", "True", "False"]),
+    ('["1.0", "2.0", "3.0"]', [1.0, 3.0, 2.0], ["1.0", "3.0", "2.0"]),  # not index 1 = "2.0"
+])
+def test_labels_written_as_the_names_in_another_form_read_as_those_names(tmp_path, suffix, names, values, expected):
+    (tmp_path / "names.json").write_text(names)
+    rows = [(f"text {i}", str(v) if suffix == ".csv" else v) for i, v in enumerate(values)]
+    data, space = load(write_splits(tmp_path, {"train": rows}, suffix), label_names_file=str(tmp_path / "names.json"))
+    assert [space.names[i] for i in labels_of(data)] == expected
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
 def test_a_column_reads_one_way_in_every_split(tmp_path, suffix):
     # ids 0-4 against names "1"-"5": train holds a 0, so ids; a test split without 0 must not switch to names
     (tmp_path / "names.json").write_text('["1", "2", "3", "4", "5"]')

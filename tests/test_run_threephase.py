@@ -227,7 +227,7 @@ class ExactShare(evaluate.Metric):
 '''
 
 
-def test_json_config_and_a_local_evaluate_metric(tmp_path, bert_dir, files):
+def test_json_config_and_a_local_evaluate_metric(tmp_path, bert_dir, files, capsys):
     metric = tmp_path / "exact_share" / "exact_share.py"
     metric.parent.mkdir()
     metric.write_text(METRIC_SCRIPT)
@@ -239,6 +239,14 @@ def test_json_config_and_a_local_evaluate_metric(tmp_path, bert_dir, files):
     main([str(tmp_path / "run.json")])
     metrics = json.loads((tmp_path / "run" / "ft" / "phase_metrics.json").read_text())["validation"]
     assert metrics["exact_share"] == pytest.approx(metrics["accuracy"])
+
+    with pytest.raises(SystemExit):  # a key the module does not report: refused before the DAE trains
+        main([*flags[:flags.index("--variant")], "--variant", "3phase", "--metric_name", str(metric),
+              "--metric_for_best_model", "exact", "--output_dir", str(tmp_path / "late"), *FAST])
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        f"error: --metric_for_best_model 'exact' is not a metric FT reports with --metric_name {metric} (one of: "
+        "accuracy, precision, recall, f1, selection_score, exact_share, loss)")
+    assert not (tmp_path / "late" / "dae").exists()
 
 
 def test_a_phase_folder_keeps_its_own_pooling(tmp_path, bert_dir):
