@@ -266,17 +266,20 @@ def _class_order(names) -> list[str]:
 
 
 def _as_name(value, names) -> str | None:
-    """The name in `names` a raw label is written as, or None: `1.0` as "1.0" or "1", `False` as "False" or "false",
-    a string without its surrounding spaces."""
+    """The name in `names` a raw label is written as, or None: a string without its surrounding spaces; a boolean as
+    the one name that reads as it in any case (`False`: "False", "FALSE", "false"); a number as its own text, else as
+    the one number-like name of its value (`1.0`: "1.0", "1.00", "1"; not "01", a code)."""
+    if isinstance(value, str):
+        return value.strip() if value.strip() in names else None
     if isinstance(value, bool):
-        texts = (str(value), str(value).lower())
-    elif isinstance(value, float) and value.is_integer():
-        texts = (str(value), str(int(value)))
-    elif isinstance(value, (int, str)):
-        texts = (str(value).strip(),)
+        found = [name for name in names if name.lower() == str(value).lower()]
+    elif isinstance(value, (int, float)):
+        if str(value) in names:
+            return str(value)
+        found = [name for name in names if re.fullmatch(r"[+-]?(0|[1-9]\d*)(\.\d+)?", name) and float(name) == value]
     else:
         return None
-    return next((text for text in texts if text in names), None)
+    return found[0] if len(found) == 1 else None
 
 
 def _index_reading(value, names):
@@ -318,15 +321,20 @@ class _LabelReader:
             names, source = names or feature.names, f"the ClassLabel names of column {column!r}"
         elif names is not None and all(_as_name(v, names) is not None for vs in values.values() for v in vs):
             # number-like names ("1" ... "5" stars, "1.0", "True"): the values are the names, not indices into them
-            if any(_index_reading(v, names) not in (None, _as_name(v, names)) for vs in values.values() for v in vs):
+            readings = [(_index_reading(v, names), _as_name(v, names)) for vs in values.values() for v in vs]
+            if all(index is not None for index, _ in readings) and any(index != name for index, name in readings):
                 logger.warning("column %r: labels read as the names in %s, not as indices into it (both fit)",
                                column, source)
-            values = {split: [_as_name(v, names) for v in vs] for split, vs in values.items()}
-            names = None
+            named = names
+            return {split: self.read(values[split], feature, column, None, source, sources[split], rows[split],
+                                     as_name=lambda value: _as_name(value, named)) for split in splits}
         return {split: self.read(values[split], feature, column, names, source, sources[split], rows[split])
                 for split in splits}
 
-    def read(self, values: list, feature, column: str, names, source: str, where: str, rows: list[int]) -> list[str]:
+    def read(self, values: list, feature, column: str, names, source: str, where: str, rows: list[int],
+             as_name=None) -> list[str]:
+        """The class names of one split's labels; `as_name` maps a raw value to its name where the values are written
+        as the names file's names."""
         first, out, stripped = None, [], 0
         for row, value in zip(rows, values):
             if isinstance(feature, ClassLabel) and value == -1:  # ClassLabel's "no label" (e.g. GLUE test splits)
@@ -341,7 +349,7 @@ class _LabelReader:
                 raise InputError(f"{where} row {row}: label {value!r} is a {kind}, but row {first[0]}'s is a "
                                  f"{first[1]}: a label column holds one kind of value")
             stripped += isinstance(value, str) and value.strip() != value
-            out.append(name)
+            out.append(as_name(value) if as_name else name)
         if stripped:
             self.stripped[where, column] = stripped  # once per file, however many splits it serves
         return out

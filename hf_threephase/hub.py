@@ -28,7 +28,7 @@ def check_hub_access(token: str | None = None, api: HfApi | None = None):
         api.whoami()
         return
     except OfflineModeIsEnabled:
-        problem = "HF_HUB_OFFLINE is set: unset it"
+        problem = "offline mode is on (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE): unset it"
     except LocalTokenNotFoundError:
         problem = "no token: log in (hf auth login) or pass --hub_token"
     except Exception as err:  # HTTP errors (a refused token: 401), connection errors

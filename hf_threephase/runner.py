@@ -198,8 +198,6 @@ class PhaseRunner:
         """
         check_encoder(self.args.phases, self.encoder_config)
         check_report_to(self.training_args.report_to)
-        check_metric(self.args.metric_name, self.training_args.metric_for_best_model,
-                     self.context.label_space.num_labels)
         if self.training_args.push_to_hub:  # on every process, so that all stop alike
             check_hub_access(self.training_args.hub_token)
         warn_fsdp_on_cpu(self.training_args)
@@ -225,6 +223,11 @@ class PhaseRunner:
             if len(examples) < len(validation):  # its evaluation reads a subset
                 where = f"--diagnostic_samples {len(examples)} (a subset of {where})"
             check_selection(phase, args, examples["label"], self.context.label_space.names, where)
+        final = PHASES[final_phase(self.args.phases)]
+        if final.name == "ft" and "ft" in self.prepared:  # FT trains: its metric module runs, and reports the chosen
+            last = phase_options(final, self.args, self.training_args).model_selection == "last"
+            check_metric(self.args.metric_name, None if last else self.training_args.metric_for_best_model,
+                         self.context.label_space.num_labels)
         if self.overwrite_output_dir and self.training_args.should_save:  # only once every check has passed
             self.clear_output_dir()
         PartialState().wait_for_everyone()

@@ -159,6 +159,8 @@ def test_number_like_names_in_the_names_file_are_names_not_indices(tmp_path, suf
     ('["True", "False"]', [False, True, False], ["False", "True", "False"]),  # not index 0 = "True"
     ("[true, false]", [False, True, False], ["False", "True", "False"]),
     ('["1.0", "2.0", "3.0"]', [1.0, 3.0, 2.0], ["1.0", "3.0", "2.0"]),  # not index 1 = "2.0"
+    ('["TRUE", "FALSE"]', [False, True], ["FALSE", "TRUE"]),  # a spreadsheet's booleans
+    ('["1.00", "2.00", "3.00"]', [1.0, 2.0], ["1.00", "2.00"]),
 ])
 def test_labels_written_as_the_names_in_another_form_read_as_those_names(tmp_path, suffix, names, values, expected):
     (tmp_path / "names.json").write_text(names)
@@ -390,7 +392,8 @@ def test_a_finished_phase_is_reused_only_for_the_same_data_and_settings(tmp_path
     assert json.loads((out / "ft" / "config.json").read_text())["id2label"] == {"0": "negative", "1": "positive"}
 
 
-def test_a_per_phase_flag_at_the_value_it_had_reuses_that_phase_and_those_after_it(tmp_path, bert_dir, files, caplog):
+def test_a_per_phase_flag_at_the_value_it_had_reuses_that_phase_and_those_after_it(tmp_path, bert_dir, files, caplog,
+                                                                                      capsys):
     argv = ["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(tmp_path / "run"),
             "--variant", "dae_ft", *FAST]
     first = main(argv)
@@ -399,6 +402,9 @@ def test_a_per_phase_flag_at_the_value_it_had_reuses_that_phase_and_those_after_
                       "--dae_new_parameters_only_steps", "0", "--dae_warmup_steps", "0.5"])  # the values they had
     assert again["reused_phases"] == ["dae", "ft"], caplog.text
     assert again["test"]["confusion_matrix"] == first["test"]["confusion_matrix"]
+    with pytest.raises(SystemExit):
+        main([*argv, "--dae_new_parameters_learning_rate", "5e-4"])
+    assert "this command differs in new_parameters_learning_rate None -> 0.0005" in capsys.readouterr().err
 
 
 def test_a_cl_phase_recorded_before_the_positive_pair_fraction_is_reused_at_its_default(tmp_path, bert_dir, files,

@@ -174,7 +174,8 @@ def test_push_to_hub_without_the_hub_stops_before_training(tmp_path, bert_dir, f
         main(["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(tmp_path / "run"),
               "--variant", "dae_ft", "--push_to_hub", "true", *FAST])
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        "error: --push_to_hub: HF_HUB_OFFLINE is set: unset it; or drop --push_to_hub (nothing was trained)")
+        "error: --push_to_hub: offline mode is on (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE): unset it; or drop "
+        "--push_to_hub (nothing was trained)")
 
 
 def test_data_loading_formats_and_labels(tmp_path, files):
