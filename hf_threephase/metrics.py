@@ -45,14 +45,17 @@ def compute_metrics(eval_pred) -> dict[str, float]:
 
 
 def with_metric(metric=None):
-    """`compute_metrics`, plus an `evaluate` metric module's results on the argmax predictions when one is given."""
+    """`compute_metrics`, plus an `evaluate` metric module's results on the argmax predictions when one is given; a
+    key both report (`evaluate.load("f1")`'s binary `f1`) is the module's as `<module name>_<key>`, so that the
+    macro scores keep their names."""
     if metric is None:
         return compute_metrics
 
     def compute(eval_pred) -> dict[str, float]:
         metrics = compute_metrics(eval_pred)
         predictions = eval_pred.predictions.argmax(axis=1)
-        metrics.update(metric.compute(predictions=predictions, references=eval_pred.label_ids))
+        extra = metric.compute(predictions=predictions, references=eval_pred.label_ids)
+        metrics.update({f"{metric.name}_{key}" if key in metrics else key: value for key, value in extra.items()})
         return metrics
 
     return compute

@@ -20,7 +20,7 @@ from hf_threephase import (
     ThreePhaseModel,
 )
 from hf_threephase.collators import SetEpochCallback, tokenize_function
-from hf_threephase.metrics import compute_metrics
+from hf_threephase.metrics import compute_metrics, with_metric
 
 LABELS = sorted(TOPICS)
 
@@ -176,3 +176,17 @@ def test_selection_score_ranks_by_accuracy_then_validation_loss():
     assert scores["confident"]["selection_score"] > scores["hesitant"]["selection_score"]
     assert scores["better"]["selection_score"] > scores["confident"]["selection_score"]
     assert set(scores["better"]) == {"accuracy", "precision", "recall", "f1", "selection_score"}
+
+
+def test_a_metric_module_reporting_a_key_of_ours_keeps_the_macro_score():
+    class BinaryF1:  # what evaluate.load("f1") reports: the positive class's F1
+        name = "f1"
+
+        def compute(self, predictions, references):
+            return {"f1": 0.0, "support": len(references)}
+
+    labels = np.array([0, 0, 1, 1])
+    logits = np.array([[1.0, 0], [1.0, 0], [1.0, 0], [0, 1.0]])
+    scores = with_metric(BinaryF1())(EvalPrediction(predictions=logits, label_ids=labels))
+    assert scores["f1"] == pytest.approx(compute_metrics(EvalPrediction(predictions=logits, label_ids=labels))["f1"])
+    assert scores["f1_f1"] == 0.0 and scores["support"] == 4
