@@ -12,7 +12,7 @@ from pathlib import Path
 from datasets import ClassLabel, Dataset, DatasetDict, DatasetInfo, Features, List, Value, load_dataset
 
 from .files import file_format, first_line, load_data_file
-from .label_space import LabelSpace, read_label, typed_strings
+from .label_space import NUMBER, LabelSpace, read_label, typed_strings
 from .unlabeled import sample_per_class, text_only_split
 from .validation import InputError, check_classes, check_file, check_label_paths, check_texts_and_labels
 
@@ -276,7 +276,7 @@ def _as_name(value, names) -> str | None:
     elif isinstance(value, (int, float)):
         if str(value) in names:
             return str(value)
-        found = [name for name in names if re.fullmatch(r"[+-]?(0|[1-9]\d*)(\.\d+)?", name) and float(name) == value]
+        found = [name for name in names if NUMBER.fullmatch(name) and float(name) == value]
     else:
         return None
     return found[0] if len(found) == 1 else None

@@ -4,12 +4,13 @@ rerun reuses a finished phase, or resumes its checkpoints, only when it would co
 A record holds the fingerprints of the data the phase may read (the texts and labels of every split but test, e.g.
 train, validation and text-only data; test too for the final phase), the class names, the recipe settings it reads
 (`PhaseSpec.recipe_fields` and those every phase reads), its per-phase overrides (of which only the decoder's
-new-parameter options are compared as given; the others are compared through the TrainingArguments they set, by their
-effect: `--dae_learning_rate 5e-5` is `learning_rate 5e-05`, given or not, and `--cl_model_selection` is
-`load_best_model_at_end` and `metric_for_best_model`), its TrainingArguments (all but those that only change logging,
-saving cadence, progress bars or where things go), the number of processes, and the hash of the previous phase's
-record (as its folder holds it, when that phase is reused; the first phase: the model it starts from, with the hashes
-of its files when it is a local folder), so that a phase is reused only after the same chain.
+new-parameter options are compared as such, one given at the phase's default, or at 0, being recorded as not given;
+the others are compared through the TrainingArguments they set, by their effect: `--dae_learning_rate 5e-5` is
+`learning_rate 5e-05`, given or not, and `--cl_model_selection` is `load_best_model_at_end` and
+`metric_for_best_model`), its TrainingArguments (all but those that only change logging, saving cadence, progress bars
+or where things go), the number of processes, and the hash of the previous phase's record (as its folder holds it,
+when that phase is reused; the first phase: the model it starts from, with the hashes of its files when it is a local
+folder), so that a phase is reused only after the same chain.
 """
 
 import hashlib
