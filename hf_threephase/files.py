@@ -14,7 +14,8 @@ def first_line(err: BaseException) -> str:
     """The first line of the innermost cause's message (datasets wraps parser errors)."""
     while err.__cause__ is not None:
         err = err.__cause__
-    return str(err).splitlines()[0] if str(err) else type(err).__name__
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def check_csv_rows(path: str, role: str):

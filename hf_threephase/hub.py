@@ -5,6 +5,7 @@ from pathlib import Path
 from huggingface_hub import HfApi, constants
 from huggingface_hub.errors import LocalTokenNotFoundError, OfflineModeIsEnabled
 
+from .files import first_line
 from .registry import PHASES
 from .validation import InputError
 
@@ -32,7 +33,7 @@ def check_hub_access(token: str | None = None, api: HfApi | None = None):
     except LocalTokenNotFoundError:
         problem = "no token: log in (hf auth login) or pass --hub_token"
     except Exception as err:  # HTTP errors (a refused token: 401), connection errors
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        reason = first_line(err)
         status = getattr(getattr(err, "response", None), "status_code", None)
         remedy = "log in again (hf auth login) or pass another --hub_token" if status == 401 else "check the connection"
         problem = f"the Hub did not accept this run's token or could not be reached ({reason}): {remedy}"

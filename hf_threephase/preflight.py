@@ -8,6 +8,7 @@ from collections import Counter
 import torch
 from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
 
+from .files import first_line
 from .registry import PHASES, VARIANTS
 from .validation import InputError
 
@@ -112,15 +113,13 @@ def check_metric(metric_name: str | None, metric_for_best_model: str | None, num
     import numpy as np
     from transformers import EvalPrediction
 
-    from .files import first_line
     from .metrics import with_metric
     from .phases import load_metric
 
+    compute = with_metric(load_metric(metric_name))
     labels = np.arange(max(num_labels, 2)) % num_labels
     try:
-        reported = with_metric(load_metric(metric_name))(EvalPrediction(np.eye(num_labels)[labels], labels))
-    except InputError:
-        raise
+        reported = compute(EvalPrediction(np.eye(num_labels)[labels], labels))
     except Exception as err:
         raise InputError(f"--metric_name {metric_name}: fails on FT's predictions ({first_line(err)})") from None
     chosen = (metric_for_best_model or "").removeprefix("eval_")
@@ -150,7 +149,7 @@ def check_report_to(report_to: str | list[str] | None):
         try:
             INTEGRATION_TO_CALLBACK[name]()  # what the Trainer builds; it raises when its package is missing
         except Exception as err:  # RuntimeError, ImportError, ValueError: each integration its own
-            raise InputError(f"--report_to {name}: {str(err).strip().splitlines()[0]}") from None
+            raise InputError(f"--report_to {name}: {first_line(err)}") from None
 
 
 def warn_fsdp_on_cpu(training_args):
