@@ -13,7 +13,7 @@ Arms: ft; ft_weighted (class-weighted cross-entropy, what a practitioner tries f
 extra_imb (the imbalance correction off / at max_ratio 20); setfit (SetFit 1.x at its own defaults: its
 oversampling pair strategy, one epoch, a logistic-regression head, the same body). FT keeps the checkpoint best in
 validation accuracy (the package's default) unless --metric_for_best_model names another metric (e.g. f1, for the
-macro-F1 headline): such runs form settings of their own (`k32-sel_f1`). Arms share phases: dae_ft starts from a copy
+macro-F1 headline): such runs form settings of their own (`k32-sel_f1`). Arms share phases: dae_ft, no_imb and extra_imb start from a copy
 of 3phase's finished DAE folder, and a run with --metric_for_best_model from copies of every phase before FT of the same
 arm and seed on the default (SetFit, which selects nothing, takes that run's result); the runner reuses a copy only if
 its recorded data and settings match, else the copies are removed and the run trains its own. A finished run is
@@ -161,13 +161,15 @@ def run_one(task: str, regime: str, k: int | None, arm: str, seed: int, cli) -> 
 
 def phase_donors(task: str, regime: str, k: int | None, arm: str, seed: int, cli) -> dict[str, Path]:
     """Finished phase folders of other runs this run may start from ({phase: folder}); the runner reuses a copy only
-    if its record matches this run's data and settings. dae_ft: 3phase's DAE. With --metric_for_best_model: every
-    phase before FT of the same arm and seed selecting on the default (FT's metric changes only FT)."""
+    if its record matches this run's data and settings. With --metric_for_best_model, where that run exists: every
+    phase before FT of the same arm and seed selecting on the default (FT's metric changes only FT). Otherwise arms
+    that start with a DAE (dae_ft, no_imb, extra_imb): the DAE of 3phase of the same setting and seed."""
     root = Path(cli.output_dir)
-    if cli.metric_for_best_model:
-        base = root / f"{task}-{regime_name(regime, k)}-{arm}-s{seed}"
-        return {phase: base / phase for phase in VARIANTS[ARMS[arm][0]].phases[:-1]}
-    if arm == "dae_ft":
+    phases = VARIANTS[ARMS[arm][0]].phases[:-1]
+    base = root / f"{task}-{regime_name(regime, k)}-{arm}-s{seed}"
+    if cli.metric_for_best_model and phases and (base / phases[0] / "config.json").exists():
+        return {phase: base / phase for phase in phases}
+    if arm != "3phase" and phases[:1] == ("dae",):
         return {"dae": root / f"{task}-{regime_name(regime, k, cli)}-3phase-s{seed}" / "dae"}
     return {}
 
