@@ -24,11 +24,17 @@ to <task>-<regime>-summary.md.
     python benchmarks/low_label.py --task sst5 --k 8 32 --seeds 0 1 2 3 4
     python benchmarks/low_label.py --task sst5 --k 8 32 --seeds 0 1 2 --metric_for_best_model f1
     python benchmarks/low_label.py --task sst5 --regime imbalanced --arms ft ft_weighted 3phase no_imb extra_imb cl_ft \
-        --seeds 0 1 2
+        --seeds 0 1 2 --metric_for_best_model f1
+    python benchmarks/low_label.py --task sst5 --k 32 --seeds 0 1 2 --metric_for_best_model f1 --arms cl_ft \
+        --sweep_name pairs2 --sweep_flags "--pairs_per_example 2"
+
+A sweep (--sweep_name, --sweep_flags) forms a setting of its own (`k32-sel_f1-pairs2`), compared with ft and setfit of
+the setting without the sweep.
 """
 
 import argparse
 import json
+import shlex
 import shutil
 import statistics
 import sys
@@ -135,6 +141,7 @@ def run_one(task: str, regime: str, k: int | None, arm: str, seed: int, cli) -> 
             "--seed", str(seed), "--output_dir", str(output_dir), *COMMON]
     if cli.metric_for_best_model:
         argv += ["--metric_for_best_model", cli.metric_for_best_model]
+    argv += shlex.split(cli.sweep_flags)
     if arm == "setfit":
         base = Path(cli.results_dir) / f"{task}-{regime_name(regime, k)}-setfit-s{seed}.json"
         if cli.metric_for_best_model and base.exists():  # SetFit selects nothing: the same run
@@ -149,35 +156,43 @@ def run_one(task: str, regime: str, k: int | None, arm: str, seed: int, cli) -> 
               if (donor / "config.json").exists() and not (output_dir / phase).exists()]
     for phase in copied:
         shutil.copytree(donors[phase], output_dir / phase)
-    if copied:
+    while copied:
         try:
             return {"command": command, "phases_from": {p: donors[p].parent.name for p in copied},
                     **run_threephase(argv)}
-        except SystemExit:  # the runner refused a copy (its record differs from this run's): train our own
-            for phase in copied:
-                shutil.rmtree(output_dir / phase)
+        except SystemExit:  # the runner refused a copy (its record differs from this run's): train the last one anew
+            shutil.rmtree(output_dir / copied.pop())
     return {"command": command, **run_threephase(argv)}
 
 
 def phase_donors(task: str, regime: str, k: int | None, arm: str, seed: int, cli) -> dict[str, Path]:
-    """Finished phase folders of other runs this run may start from ({phase: folder}); the runner reuses a copy only
-    if its record matches this run's data and settings. With --metric_for_best_model, where that run exists: every
-    phase before FT of the same arm and seed selecting on the default (FT's metric changes only FT). Otherwise arms
-    that start with a DAE (dae_ft, no_imb, extra_imb): the DAE of 3phase of the same setting and seed."""
+    """Finished phase folders of other runs this run may start from ({phase: folder}, in chain order); the runner
+    reuses a copy only if its record matches this run's data and settings, and a refused copy is dropped with the ones
+    after it. Every phase before FT of the same arm and seed from the first run that has them of: the setting without
+    --sweep_name (a sweep's flags may leave early phases as they are), the setting selecting on the default (FT's
+    metric changes only FT). Otherwise, arms that start with a DAE (dae_ft, no_imb, extra_imb): the DAE of 3phase of
+    the same setting and seed."""
     root = Path(cli.output_dir)
     phases = VARIANTS[ARMS[arm][0]].phases[:-1]
-    base = root / f"{task}-{regime_name(regime, k)}-{arm}-s{seed}"
-    if cli.metric_for_best_model and phases and (base / phases[0] / "config.json").exists():
-        return {phase: base / phase for phase in phases}
+    bases = [regime_name(regime, k, cli, sweep=False)] if cli.sweep_name else []
+    bases += [regime_name(regime, k)] if cli.metric_for_best_model else []
+    for base in (root / f"{task}-{setting}-{arm}-s{seed}" for setting in bases):
+        if phases and (base / phases[0] / "config.json").exists():
+            return {phase: base / phase for phase in phases}
     if arm != "3phase" and phases[:1] == ("dae",):
         return {"dae": root / f"{task}-{regime_name(regime, k, cli)}-3phase-s{seed}" / "dae"}
     return {}
 
 
-def regime_name(regime: str, k: int | None, cli=None) -> str:
-    """A setting's name: `k8`, `imbalanced`; `-sel_f1` where FT selects on --metric_for_best_model f1."""
+def regime_name(regime: str, k: int | None, cli=None, sweep: bool = True) -> str:
+    """A setting's name: `k8`, `imbalanced`; `-sel_f1` where FT selects on --metric_for_best_model f1; `-<name>` for a
+    sweep's --sweep_name."""
     name = f"k{k}" if regime == "k_shot" else "imbalanced"
-    return name + (f"-sel_{cli.metric_for_best_model}" if cli is not None and cli.metric_for_best_model else "")
+    if cli is not None and cli.metric_for_best_model:
+        name += f"-sel_{cli.metric_for_best_model}"
+    if cli is not None and sweep and cli.sweep_name:
+        name += f"-{cli.sweep_name}"
+    return name
 
 
 def summary(results_dir: Path, task: str, regime: str) -> str:
@@ -190,14 +205,17 @@ def summary(results_dir: Path, task: str, regime: str) -> str:
     k_of = {r["setting"]: r["k"] or 0 for r in runs}
     for setting in sorted(k_of, key=k_of.get):
         by = {(r["arm"], r["seed"]): r for r in runs if r["setting"] == setting}
+        base = next((r["base_setting"] for r in runs if r["setting"] == setting and "base_setting" in r), setting)
+        references = {(r["arm"], r["seed"]): r for r in runs if r["setting"] in (base, setting)
+                      and (r["setting"] == setting or (r["arm"], r["seed"]) not in by)}
         for arm in [a for a in ARMS if any(a == b for b, _ in by)]:
             seeds = sorted(s for a, s in by if a == arm)
             f1 = [100 * by[arm, s]["test"]["f1"] for s in seeds]
             acc = [100 * by[arm, s]["test"]["accuracy"] for s in seeds]
             paired = []
             for reference in ("ft", "setfit"):
-                diffs = [f1[i] - 100 * by[reference, s]["test"]["f1"] for i, s in enumerate(seeds)
-                         if (reference, s) in by]
+                diffs = [f1[i] - 100 * references[reference, s]["test"]["f1"] for i, s in enumerate(seeds)
+                         if (reference, s) in references]
                 tally = f"{sum(d > 0.5 for d in diffs)}/{sum(abs(d) <= 0.5 for d in diffs)}/{sum(d < -0.5 for d in diffs)}"
                 paired += ["", ""] if arm == reference else [", ".join(f"{d:+.2f}" for d in diffs), tally if diffs else ""]
             wall = statistics.mean(sum(v for v in by[arm, s]["wall_s"].values() if v) for s in seeds)
@@ -226,6 +244,10 @@ def main():
     parser.add_argument("--metric_for_best_model", help="FT's selection metric (e.g. f1; default: the package's, "
                         "accuracy), in settings named <k>-sel_<metric>: the phases before FT are copied from the run "
                         "of the same arm and seed on the default, and SetFit's result is that run's")
+    parser.add_argument("--sweep_name", help="a sweep's setting suffix (`k32-sel_f1-pairs2`); its runs are compared "
+                        "with ft and setfit of the setting without it")
+    parser.add_argument("--sweep_flags", default="", help="run_threephase flags of the sweep, one string "
+                        "(e.g. '--pairs_per_example 2')")
     parser.add_argument("--arms", nargs="+", default=["ft", "ft_frozen", "dae_ft", "cl_ft", "3phase", "joint",
                                                       "setfit"], choices=list(ARMS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
@@ -245,6 +267,8 @@ def main():
                     continue
                 record = {"task": cli.task, "regime": cli.regime, "setting": setting, "k": k, "arm": arm,
                           "seed": seed, "text_only_cap": cli.text_only if cli.regime == "k_shot" else 0,
+                          **({"base_setting": regime_name(cli.regime, k, cli, sweep=False),
+                              "sweep_flags": cli.sweep_flags} if cli.sweep_name else {}),
                           **run_one(cli.task, cli.regime, k, arm, seed, cli)}
                 tmp = path.with_suffix(".tmp")
                 tmp.write_text(json.dumps(record, indent=2))
