@@ -107,7 +107,7 @@ def data_flags(task: str, regime: str, k: int | None, seed: int, cli) -> list[st
     if regime == "k_shot":
         return [*flags, "--train_file", str(DATA / task / "train.jsonl"), "--train_samples_per_class", str(k),
                 "--unlabeled_from_train", "true", "--max_unlabeled_samples", str(cli.text_only)]
-    train = work / f"{task}-imbalanced-{'-'.join(map(str, cli.tail))}-s{seed}.jsonl"
+    train = imbalanced_train_file(task, seed, cli)
     if not train.exists():
         rows = read_rows(task, "train")
         rng = np.random.default_rng(seed)
@@ -120,12 +120,15 @@ def data_flags(task: str, regime: str, k: int | None, seed: int, cli) -> list[st
     return [*flags, "--train_file", str(train)]
 
 
+def imbalanced_train_file(task: str, seed: int, cli) -> Path:
+    return Path(cli.output_dir) / "data" / f"{task}-imbalanced-{'-'.join(map(str, cli.tail))}-s{seed}.jsonl"
+
+
 def train_class_sizes(task: str, seed: int, cli) -> dict[str, int]:
-    """The imbalanced regime's train split of `seed`: {label name: texts}, largest first."""
+    """The imbalanced regime's train split of `seed`: {label name: texts} for every label, largest first."""
     names = json.loads((DATA / task / "labels.json").read_text())
-    train = Path(cli.output_dir) / "data" / f"{task}-imbalanced-{'-'.join(map(str, cli.tail))}-s{seed}.jsonl"
-    counts = Counter(json.loads(line)["label"] for line in train.read_text().splitlines())
-    return {names[label]: n for label, n in counts.most_common()}
+    counts = Counter(json.loads(line)["label"] for line in imbalanced_train_file(task, seed, cli).read_text().splitlines())
+    return dict(sorted(((name, counts[label]) for label, name in enumerate(names)), key=lambda item: -item[1]))
 
 
 def run_setfit(argv: list[str], seed: int) -> dict:
@@ -236,13 +239,12 @@ def summary(results_dir: Path, task: str, regime: str) -> str:
                 paired += ["", ""] if arm == reference else [", ".join(f"{d:+.2f}" for d in diffs), tally if diffs else ""]
             wall = statistics.mean(sum(v for v in by[arm, s]["wall_s"].values() if v) for s in seeds)
             shown = []
-            if all("train_class_sizes" in by[arm, s] for s in seeds):  # imbalanced: F1 of each class by its size
-                per_size = {}
-                for s in seeds:
-                    for name, size in by[arm, s]["train_class_sizes"].items():
-                        per_size.setdefault(size, []).append(by[arm, s]["test"]["per_class"][name]["f1"])
-                shown.append(f"test F1 of the class of {' / '.join(map(str, per_size))} train texts: "
-                             + " / ".join(f"{statistics.mean(v):.3f}" for v in per_size.values()))
+            if all("train_class_sizes" in by[arm, s] for s in seeds):  # imbalanced: each class's F1 by its size rank
+                ranked = [list(by[arm, s]["train_class_sizes"].items()) for s in seeds]
+                f1_by_rank = [statistics.mean(by[arm, s]["test"]["per_class"][classes[i][0]]["f1"]
+                                              for s, classes in zip(seeds, ranked)) for i in range(len(ranked[0]))]
+                shown.append(f"test F1 (0–1) of the classes of {' / '.join(str(n) for _, n in ranked[0])} train "
+                             f"texts: {' / '.join(f'{v:.3f}' for v in f1_by_rank)}")
             for phase, metric in SHOWN:
                 values = [by[arm, s]["diagnostics"][phase]["after"][metric] for s in seeds
                           if phase in by[arm, s].get("diagnostics", {})]
