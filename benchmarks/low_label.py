@@ -281,7 +281,7 @@ def main():
     cli = parser.parse_args()
     if bool(cli.sweep_name) != bool(cli.sweep_flags):
         parser.error("--sweep_name and --sweep_flags come together")
-    if cli.sweep_name and not re.fullmatch(r"[a-z][a-z0-9_]*", cli.sweep_name) or str(cli.sweep_name).startswith("sel_"):
+    if cli.sweep_name and (not re.fullmatch(r"[a-z][a-z0-9_]*", cli.sweep_name) or cli.sweep_name.startswith("sel_")):
         parser.error(f"--sweep_name {cli.sweep_name!r}: lower-case letters, digits and _, not starting with sel_")
     if cli.sweep_name and "setfit" in cli.arms:
         parser.error("--sweep_flags are run_threephase flags: SetFit takes none; leave setfit out of a sweep")
