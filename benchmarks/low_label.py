@@ -52,7 +52,7 @@ from hf_threephase.run_info import command_line
 from hf_threephase.data import load_labelled_data
 from hf_threephase.metrics import classification_metrics
 from hf_threephase.registry import VARIANTS
-from hf_threephase.validation import InputError
+from hf_threephase.validation import FinishedPhaseMismatch, InputError
 from table_cells import mean_std
 
 logger = logging.getLogger("hf_threephase")
@@ -174,7 +174,8 @@ def run_one(task: str, regime: str, k: int | None, arm: str, seed: int, cli) -> 
             result = run(*parse_args(argv), command=command_line(argv, "python run_threephase.py"))
             return {"phases_from": {p: d.parent.name for p, d in donors.items()}, **result} if donors else result
         except InputError as err:
-            refused = next((p for p in donors if str(err).startswith(f"{output_dir / p} holds")), None)
+            mismatched = err.folder.resolve() if isinstance(err, FinishedPhaseMismatch) else None
+            refused = next((p for p in donors if (output_dir / p).resolve() == mismatched), None)
             if refused is None:
                 raise SystemExit(f"error: {err}") from None
             logger.info("%s: the copy of %s is refused (%s); trained anew with the phases after it", name, refused, err)

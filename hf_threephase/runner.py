@@ -49,7 +49,7 @@ from .reporting import (
 )
 from .run_info import hardware, package_versions
 from .trainers import PhaseTrainer
-from .validation import InputError, check_arguments
+from .validation import FinishedPhaseMismatch, InputError, check_arguments
 
 logger = logging.getLogger("hf_threephase")
 AFRESH = ("rerun with --overwrite_output_dir true to train the variant's phases again (or delete that phase folder and "
@@ -250,13 +250,12 @@ class PhaseRunner:
         the same base model, and the same data and settings (`record`)."""
         config = AutoConfig.from_pretrained(folder)
         if config.phases != phases or config.base_model != self.base_model:
-            raise InputError(
+            raise FinishedPhaseMismatch(
                 f"{folder} holds phases {config.phases} from {config.base_model}, but this command runs {phases} from "
-                f"{self.base_model}: {AFRESH}"
-            )
+                f"{self.base_model}: {AFRESH}", folder)
         problem = mismatch(folder, record)
         if problem:
-            raise InputError(f"{folder} holds a finished {phases[-1]} phase, but {problem}: {AFRESH}")
+            raise FinishedPhaseMismatch(f"{folder} holds a finished {phases[-1]} phase, but {problem}: {AFRESH}", folder)
 
     def rewrite_card(self, spec: PhaseSpec, folder: Path):
         """A finished folder reused by this command (e.g. another variant's DAE phase) gets this run's card."""

@@ -13,6 +13,15 @@ class InputError(ValueError):
     """Bad input from the user: the command prints the message and exits non-zero, with no traceback."""
 
 
+class FinishedPhaseMismatch(InputError):
+    """A finished phase folder that this command would not have written (other phases, base model, data or
+    settings); it is kept and refused. `folder` (`Path`) names it, so that a caller may remove it and rerun."""
+
+    def __init__(self, message: str, folder: Path):
+        super().__init__(message)
+        self.folder = folder
+
+
 def check_file(path: str, role: str):
     """Exists, is not empty, and is UTF-8 text."""
     file = Path(path)

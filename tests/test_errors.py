@@ -8,7 +8,8 @@ import torch
 from conftest import corpus
 
 from hf_threephase import DAEForSeqReconstruction
-from hf_threephase.cli import main
+from hf_threephase.cli import main, parse_args, run
+from hf_threephase.validation import FinishedPhaseMismatch
 
 GOOD = [{"text": t, "label": l} for t, l in corpus()]
 
@@ -185,13 +186,17 @@ def test_bad_input_is_one_line_and_exit_2(case, tmp_path, bert_dir, capsys):
 def test_finished_phase_from_another_base_is_kept_and_refused(tmp_path, bert_dir, roberta_dir, files, capsys):
     out = tmp_path / "out"
     DAEForSeqReconstruction.from_encoder_pretrained(roberta_dir).save_pretrained(out / "dae")
+    argv = ["--model_name_or_path", str(bert_dir), "--train_file", str(files["train"]), "--validation_file",
+            str(files["validation"]), "--test_file", str(files["test"]), "--text_column", "sentence",
+            "--label_column", "topic", "--output_dir", str(out), "--report_to", "none", "--disable_tqdm", "true"]
     with pytest.raises(SystemExit) as stop:
-        main(["--model_name_or_path", str(bert_dir), "--train_file", str(files["train"]), "--validation_file",
-              str(files["validation"]), "--test_file", str(files["test"]), "--text_column", "sentence",
-              "--label_column", "topic", "--output_dir", str(out), "--report_to", "none", "--disable_tqdm", "true"])
+        main(argv)
     assert stop.value.code == 2
     assert f"error: {out / 'dae'} holds phases [] from {roberta_dir}, but this command runs ['dae'] from {bert_dir.name}" \
         in capsys.readouterr().err
+    with pytest.raises(FinishedPhaseMismatch) as refused:  # what a caller (benchmarks/low_label.py) removes to retry
+        run(*parse_args(argv))
+    assert refused.value.folder == out / "dae"
     assert (out / "dae" / "model.safetensors").is_file()
 
 
