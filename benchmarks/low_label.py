@@ -174,9 +174,9 @@ def run_one(task: str, regime: str, k: int | None, arm: str, seed: int, cli) -> 
             result = run(*parse_args(argv), command=command_line(argv, "python run_threephase.py"))
             return {"phases_from": {p: d.parent.name for p, d in donors.items()}, **result} if donors else result
         except InputError as err:
-            mismatched = err.folder.resolve() if isinstance(err, FinishedPhaseMismatch) else None
-            refused = next((p for p in donors if (output_dir / p).resolve() == mismatched), None)
-            if refused is None:
+            folder = err.folder.expanduser().resolve() if isinstance(err, FinishedPhaseMismatch) else None
+            refused = next((p for p in donors if (output_dir / p).expanduser().resolve() == folder), None)
+            if refused is None:  # bad input, or a folder this run did not copy
                 raise SystemExit(f"error: {err}") from None
             logger.info("%s: the copy of %s is refused (%s); trained anew with the phases after it", name, refused, err)
             for phase in list(donors)[list(donors).index(refused):]:

@@ -194,7 +194,8 @@ class PhaseRunner:
         built (pairs, stop words, ...): they are built here, once.
 
         Raises:
-            InputError: what stops the run, in one line.
+            InputError: what stops the run, in one line; `FinishedPhaseMismatch` (a subclass) for a finished phase
+                folder this command would not have written.
         """
         check_encoder(self.args.phases, self.encoder_config)
         check_report_to(self.training_args.report_to)
@@ -247,7 +248,12 @@ class PhaseRunner:
 
     def check_finished(self, folder: Path, phases: list[str], record: dict):
         """A finished phase folder is reused only if this command would have written it: same chain of phases from
-        the same base model, and the same data and settings (`record`)."""
+        the same base model, and the same data and settings (`record`).
+
+        Raises:
+            FinishedPhaseMismatch: the folder holds other phases, another base model, data or settings; its `folder`
+                is this one, which is kept.
+        """
         config = AutoConfig.from_pretrained(folder)
         if config.phases != phases or config.base_model != self.base_model:
             raise FinishedPhaseMismatch(

@@ -40,6 +40,7 @@ from hf_threephase import (
     ThreePhaseForJointTraining,
     ThreePhaseForSequenceClassification,
     ThreePhaseModel,
+    cli,
     run_phases,
 )
 from hf_threephase.arguments import PhaseArguments
@@ -49,7 +50,7 @@ from hf_threephase.modeling_threephase import load_phase_folder
 from hf_threephase.preflight import capped_max_seq_length, check_report_to, warn_fsdp_on_cpu
 from hf_threephase.runner import PhaseRunner
 from hf_threephase.trainers import PhaseTrainer
-from hf_threephase.validation import InputError
+from hf_threephase.validation import FinishedPhaseMismatch, InputError
 
 
 def write_splits(folder, rows_by_split: dict, suffix: str) -> dict:
@@ -381,6 +382,10 @@ def test_a_finished_phase_is_reused_only_for_the_same_data_and_settings(tmp_path
             f"error: {out / 'ft'} holds a finished ft phase, but this command differs in {differs}: rerun with "
             "--overwrite_output_dir true to train the variant's phases again (or delete that phase folder and those "
             "after it to train only them), or choose another --output_dir")
+    with pytest.raises(FinishedPhaseMismatch) as refused:  # what a caller (benchmarks/low_label.py) removes to retry
+        cli.run(*parse_args(["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(out),
+                             "--variant", "ft", *FAST, "--learning_rate", "0.01"]))
+    assert refused.value.folder == out / "ft"
     assert (out / "ft" / "model.safetensors").stat().st_mtime_ns == written  # refused, and kept
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="hf_threephase"):
