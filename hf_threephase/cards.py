@@ -179,6 +179,15 @@ def _diagnostics(metrics: dict) -> list[tuple[str, float, float]]:
             if name in before and isinstance(after[name], (int, float)) and isinstance(before[name], (int, float))]
 
 
+def _imbalance_correction(facts: dict | None) -> str | None:
+    """The correction's line of the Data section, from `phases.train_pairs`' facts."""
+    if not facts:
+        return None
+    copies = ", ".join(f"{name} ×{m}" for name, m in facts["multipliers"].items())
+    return (f"{copies}: {facts['examples_before']} → {facts['examples_after']} train examples, each added copy with "
+            "its own stop words deleted")
+
+
 def _wall_time(seconds: float | None) -> str:
     if seconds is None:
         return "not recorded"
@@ -235,6 +244,7 @@ def render_card(phase: str, facts: RunFacts, metrics: dict, settings: dict, *, e
         example=facts.examples[0] if facts.examples else "An example text.", embedding_size=embedding_size,
         sentence_transformers=facts.sentence_transformers and bool(module_paths),
         module_files=", ".join(f"`{path}/`" for path in module_paths), splits=facts.splits, label_names=names,
+        imbalance_correction=_imbalance_correction(metrics.get("imbalance_correction")),
         test=_test_rows(test) if test else None, per_class=per_class,
         selects_checkpoint="metric_for_best_model" in settings,
         validation=validation, diagnostics=diagnostics,

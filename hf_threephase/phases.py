@@ -27,21 +27,22 @@ from .validation import InputError
 logger = logging.getLogger("hf_threephase")
 
 
-def pair_data(context: PhaseContext, split: str, seed: int, upsampled: bool):
-    """Tokenised examples of a split and their pairs; for training, after the imbalance correction (noised copies of
-    rare classes).
+def train_pairs(context: PhaseContext, seed: int):
+    """The tokenised train examples after the imbalance correction (noised copies of rare classes, eq. 5), their CL
+    pairs, and the correction's facts: `{"imbalance_correction": {"multipliers": {class name: m > 1},
+    "examples_before": int, "examples_after": int}}`, or `{}` when it adds no copy.
 
     Raises:
-        InputError: the split cannot form pairs, or the correction adds copies and no stop-word list can be read;
-            naming the split's source.
+        InputError: train cannot form pairs, or the correction adds copies and no stop-word list can be read;
+            naming train's source.
     """
-    args, examples = context.args, context.tokenized[split]
-    labels = context.label_space.pair_labels(context.data[split])
-    where = context.data[split].info.description or f"the {split} split"
+    args, examples = context.args, context.tokenized["train"]
+    labels = context.label_space.pair_labels(context.data["train"])
+    where = context.data["train"].info.description or "the train split"
     names = context.label_space.names
     class_name = lambda c: "/".join(c) if isinstance(c, tuple) else names[c]  # noqa: E731
     multipliers = (class_multipliers(labels, args.imbalance_max_ratio, args.imbalance_min_ratio)
-                   if upsampled and args.imbalance_max_ratio is not None else {})
+                   if args.imbalance_max_ratio is not None else {})
     if any(m > 1 for m in multipliers.values()):
         try:
             stopwords = load_stopwords(file=args.stopwords_file)
@@ -50,13 +51,16 @@ def pair_data(context: PhaseContext, split: str, seed: int, upsampled: bool):
                              f"but: {err}") from None
         before = len(labels)
         examples, labels = upsampled_examples(
-            examples, context.data[split]["text"], labels, context.tokenize, args.imbalance_max_ratio,
+            examples, context.data["train"]["text"], labels, context.tokenize, args.imbalance_max_ratio,
             args.imbalance_min_ratio, stopwords, seed=seed)
+        added = {class_name(c): m for c, m in sorted(multipliers.items(), key=lambda cm: repr(cm[0])) if m > 1}
+        facts = {"imbalance_correction": {"multipliers": added, "examples_before": before,
+                                          "examples_after": len(labels)}}
         logger.info(f"imbalance correction of {where} (max_ratio {args.imbalance_max_ratio}, min_ratio "
-                    f"{args.imbalance_min_ratio}): " + ", ".join(
-                        f"{class_name(c)} x{m}" for c, m in sorted(multipliers.items(), key=lambda cm: repr(cm[0]))
-                        if m > 1) + f"; {before} -> {len(labels)} CL examples, each added copy with its own stop words "
-                    "deleted")
+                    f"{args.imbalance_min_ratio}): " + ", ".join(f"{name} x{m}" for name, m in added.items())
+                    + f"; {before} -> {len(labels)} CL examples, each added copy with its own stop words deleted")
+    else:
+        facts = {}
     budget = pairs_per_example(args.pairs_per_example, context.label_space)
     try:
         pairs = ContrastivePairs(labels, budget, seed, args.positive_pair_fraction)
@@ -69,7 +73,7 @@ def pair_data(context: PhaseContext, split: str, seed: int, upsampled: bool):
         logger.warning(f"CL pairs of {where}: {len(pairs)} per epoch, {pairs.positive_share:.0%} same-class, not "
                        f"{budget} per example ({wanted}) at --positive_pair_fraction "
                        f"{args.positive_pair_fraction}: the class sizes allow no closer draw of distinct pairs")
-    return examples, pairs
+    return examples, pairs, facts
 
 
 def pairs_per_example(setting: str, label_space) -> int:
@@ -124,8 +128,8 @@ PAIR_FIELDS = ("imbalance_max_ratio", "imbalance_min_ratio", "stopwords_file", "
 
 
 def cl_data(context: PhaseContext, training_args: TrainingArguments) -> PhaseData:
-    return PhaseData(train=PairDataset(*pair_data(context, "train", training_args.seed, upsampled=True)),
-                     collator=PairCollator(context.tokenizer))
+    examples, pairs, facts = train_pairs(context, training_args.seed)
+    return PhaseData(train=PairDataset(examples, pairs), collator=PairCollator(context.tokenizer), facts=facts)
 
 
 register_phase(PhaseSpec(
@@ -144,9 +148,9 @@ register_phase(PhaseSpec(
 def joint_data(context: PhaseContext, training_args: TrainingArguments) -> PhaseData:
     seed = training_args.seed
     pool = text_only_pool(context) if "text_only" in context.tokenized else None
-    train = JointDataset(*pair_data(context, "train", seed, upsampled=True), context.args.noise_ratio, seed,
-                         dae_examples=pool)
-    return PhaseData(train=train, collator=JointCollator(context.tokenizer))
+    examples, pairs, facts = train_pairs(context, seed)
+    train = JointDataset(examples, pairs, context.args.noise_ratio, seed, dae_examples=pool)
+    return PhaseData(train=train, collator=JointCollator(context.tokenizer), facts=facts)
 
 
 register_phase(PhaseSpec(

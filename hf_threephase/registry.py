@@ -45,11 +45,13 @@ class PhaseContext:
 
 @dataclass
 class PhaseData:
-    """A phase's training set, optional evaluation set, and the collator that batches both."""
+    """A phase's training set, optional evaluation set, and the collator that batches both; `facts`: what building
+    them changed that the phase's `phase_metrics.json` and card report (e.g. `imbalance_correction`)."""
 
     train: Any
     collator: Callable
     eval: Any = None
+    facts: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from .modeling_threephase import ThreePhaseModel, load_phase_folder
 from .phase_records import mismatch, phase_record, read_record, write_record
 from .preflight import (capped_max_seq_length, check_encoder, check_metric, check_report_to, check_selection,
                         warn_fsdp_on_cpu)
-from .registry import PHASES, PhaseContext, PhaseSpec, final_phase, reads_text_only
+from .registry import PHASES, PhaseContext, PhaseData, PhaseSpec, final_phase, reads_text_only
 from .reporting import (
     draw_embeddings,
     draw_phase,
@@ -312,10 +312,11 @@ class PhaseRunner:
         before = self.diagnose(model.to(args.device))
         if self.training_args.should_save:
             write_record(args.output_dir, self.records[spec.name])  # beside the checkpoints it may resume from
-        trainer = self.build_trainer(spec, model, args)
+        data, extras = self.prepared.pop(spec.name) if spec.name in self.prepared else self.build_data(spec, args)
+        trainer = self.build_trainer(spec, model, args, data, extras)
         last = last_complete_checkpoint(args.output_dir)
         metrics = {"train": trainer.train(resume_from_checkpoint=last).metrics,
-                   "train_examples": len(trainer.train_dataset)}
+                   "train_examples": len(trainer.train_dataset), **data.facts}
         after = self.diagnose(trainer.model)
         metrics["diagnostics"] = {"before": before, "after": after}
         for line in diagnostic_warnings(spec.name, before, after, spec.expected_rise):
@@ -345,9 +346,8 @@ class PhaseRunner:
         data = spec.build_data(self.context, args)
         return data, dict(spec.trainer_kwargs(self.context, data))
 
-    def build_trainer(self, spec: PhaseSpec, model, args: TrainingArguments) -> Trainer:
+    def build_trainer(self, spec: PhaseSpec, model, args: TrainingArguments, data: PhaseData, extras: dict) -> Trainer:
         context = self.context
-        data, extras = self.prepared.pop(spec.name) if spec.name in self.prepared else self.build_data(spec, args)
         if issubclass(spec.trainer_class, PhaseTrainer):
             extras.update(diagnostic_dataset=context.diagnostic_examples,
                           diagnostic_pair_labels=context.diagnostic_pair_labels, noise_ratio=self.args.noise_ratio,

@@ -489,18 +489,23 @@ def test_checkpoints_of_another_command_are_not_resumed(tmp_path, bert_dir, file
 
 def test_the_imbalance_correction_says_what_it_added(tmp_path, bert_dir, caplog):
     rare = [(t, l) for t, l in corpus() if l != "food"] + [(t, l) for t, l in corpus() if l == "food"][:3]
-    data, space = load_labelled_data(DataTrainingArguments(**{
-        f"{split}_file": str(path) for split, path in jsonl_files(
-            tmp_path / "data", {"train": rare, "validation": corpus()[::3], "test": corpus()[1::3]}).items()},
-        text_column="sentence", label_column="topic"))
-    runner = PhaseRunner(str(bert_dir), data, space, ThreePhaseArguments(max_seq_length=32, variant="cl_ft"),
-                         TrainingArguments(output_dir=str(tmp_path / "run"), report_to="none"))
+    data = jsonl_files(tmp_path / "data", {"train": rare, "validation": corpus()[::3], "test": corpus()[1::3]})
+    out = tmp_path / "run"
     with caplog.at_level(logging.INFO, logger="hf_threephase"):
-        runner.preflight()
+        main(["--model_name_or_path", str(bert_dir), *data_flags(data), "--output_dir", str(out), "--variant", "cl_ft",
+              *FAST])
     added = 2 * 3  # food x3: two noised copies of each of its 3 texts
-    assert (f"imbalance correction of {tmp_path / 'data' / 'train.jsonl'} (max_ratio 4.0, min_ratio 1.5): food x3; "
+    assert (f"imbalance correction of {data['train']} (max_ratio 4.0, min_ratio 1.5): food x3; "
             f"{len(rare)} -> {len(rare) + added} CL examples, each added copy with its own stop words deleted"
             ) in caplog.text
+    metrics = json.loads((out / "cl" / "phase_metrics.json").read_text())
+    assert metrics["imbalance_correction"] == {"multipliers": {"food": 3}, "examples_before": len(rare),
+                                               "examples_after": len(rare) + added}
+    assert metrics["train_examples"] == 2 * (len(rare) + added)  # --pairs_per_example 2, over the corrected set
+    assert (f"Imbalance correction of train (eq. 5), the up-sampled classes: food ×3: {len(rare)} → "
+            f"{len(rare) + added} train examples, each added copy with its own stop words deleted."
+            ) in (out / "cl" / "README.md").read_text()
+    assert "Imbalance correction" not in (out / "ft" / "README.md").read_text()
 
 
 def test_missing_stop_words_stop_the_command_before_any_training(tmp_path, bert_dir, files, monkeypatch, capsys):
