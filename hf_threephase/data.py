@@ -4,6 +4,7 @@
 import dataclasses
 import json
 import logging
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -14,7 +15,8 @@ from datasets import ClassLabel, Dataset, DatasetDict, DatasetInfo, Features, Li
 from .files import file_format, first_line, load_data_file
 from .label_space import NUMBER, LabelSpace, read_label, typed_strings
 from .unlabeled import sample_per_class, text_only_split
-from .validation import InputError, check_classes, check_file, check_label_paths, check_texts_and_labels
+from .validation import (InputError, check_classes, check_columns, check_file, check_label_paths,
+                         check_texts_and_labels)
 
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json"}
 ROW_COLUMN = "__hf_threephase_row__"  # a row's number in its file, carried through reordering
@@ -57,7 +59,8 @@ class DataTrainingArguments:
                                         "one of its names (number-like names such as \"1\" ... \"5\")."}
     )
     validation_split_percentage: int = field(
-        default=20, metadata={"help": "Without a validation split: the percentage of train held out for it."})
+        default=20, metadata={"help": "Without a validation split: the percentage of train held out for it (seeded, "
+                                      "stratified by class; a class of one row stays in train)."})
     max_train_samples: int | None = field(default=None, metadata={"help": "A seeded random subset of train."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "The first N validation examples."})
     max_predict_samples: int | None = field(default=None, metadata={"help": "The first N test examples."})
@@ -128,18 +131,50 @@ def _raw_splits(args: DataTrainingArguments, seed: int) -> tuple[DatasetDict, bo
     # each row's number in its file (or Hub split), for messages, before a validation share or a subset reorders it
     raw = DatasetDict({name: split.add_column(ROW_COLUMN, list(range(1, len(split) + 1)))
                        for name, split in raw.items()})
+    label_columns = args.label_columns or [args.label_column]
+    check_columns(raw, [args.text_column, *label_columns], split_sources(args))
     carved = "validation" not in raw
     if carved:
+        train = raw["train"]
+        classes = list(zip(*(map(repr, train[column]) for column in label_columns)))  # as written: before reading
+        where = f"--validation_split_percentage {args.validation_split_percentage} of {split_sources(args)['train']}"
         try:
-            split = raw["train"].train_test_split(test_size=args.validation_split_percentage / 100, seed=seed)
-        except ValueError:  # scikit-learn's rule: both parts need a row
-            raise InputError(f"--validation_split_percentage {args.validation_split_percentage} of "
-                             f"{split_sources(args)['train']} ({len(raw['train'])} rows) leaves train or validation "
-                             "without a row: give --validation_file, or another percentage") from None
-        raw["train"], raw["validation"] = split["train"], split["test"]
+            kept, held_out = validation_share(classes, args.validation_split_percentage / 100, seed, where)
+        except ValueError:
+            raise InputError(f"{where} ({len(train)} rows) leaves train or validation without a row: give "
+                             "--validation_file, or another percentage") from None
+        raw["train"], raw["validation"] = train.select(kept), train.select(held_out)
     if "test" not in raw:
         raise InputError("no test split: give --test_file (or a dataset with a test split)")
     return raw, carved
+
+
+def validation_share(classes: list, fraction: float, seed: int, where: str) -> tuple[list[int], list[int]]:
+    """Train and validation row indices for a seeded `fraction` of train held out for validation (ceil(fraction x
+    rows), scikit-learn's rule), stratified by class: each class keeps its proportion in both, and a class of one row
+    stays in train. When the share is too small (or too large) to hold every class, the draw is not stratified, and
+    a warning names `where`.
+
+    Raises:
+        ValueError: train or validation would have no row.
+    """
+    from sklearn.model_selection import train_test_split
+
+    rows = range(len(classes))
+    size = Counter(classes)
+    shared = [i for i in rows if size[classes[i]] > 1]
+    held_out = math.ceil(fraction * len(classes))
+    if not 0 < held_out < len(classes):
+        raise ValueError(f"{held_out} of {len(classes)} rows held out")
+    try:
+        _, validation = train_test_split(shared, test_size=held_out, random_state=seed,
+                                         stratify=[classes[i] for i in shared])
+    except ValueError:  # fewer held-out (or kept) rows than classes, or too few rows in classes of two or more
+        logger.warning("%s: %d validation rows of %d cannot hold the %d classes in proportion; drawn without "
+                       "stratification", where, held_out, len(classes), len(size))
+        _, validation = train_test_split(list(rows), test_size=held_out, random_state=seed)
+    held = set(validation)
+    return [i for i in rows if i not in held], sorted(validation)
 
 
 def split_sources(args: DataTrainingArguments) -> dict[str, str]:

@@ -105,14 +105,20 @@ def check_phase_arguments(phase: str, options):
                              "decoder's cross-attention and LM-head transform take it)")
 
 
+def check_columns(raw: DatasetDict, columns: list[str], sources: dict[str, str]):
+    """Every split has the text and label columns."""
+    for split, ds in raw.items():
+        for column in columns:
+            if column not in ds.column_names:
+                raise InputError(f"{sources.get(split, split)}: no column {column!r} (columns: "
+                                 f"{', '.join(ds.column_names)})")
+
+
 def check_texts_and_labels(raw: DatasetDict, text_column: str, label_columns: list[str], sources: dict[str, str],
                            rows: dict[str, list[int]]):
     """Every row has a non-blank text and a label; messages name a row by its number in `rows` (its file's)."""
     for split, ds in raw.items():
         where = sources.get(split, split)
-        for column in [text_column, *label_columns]:
-            if column not in ds.column_names:
-                raise InputError(f"{where}: no column {column!r} (columns: {', '.join(ds.column_names)})")
         for row, text in zip(rows[split], ds[text_column]):
             if text is not None and not isinstance(text, str):
                 raise InputError(f"{where} row {row}: text {text!r} in column {text_column!r} is not a string (quote it "

@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import shutil
+from collections import Counter
 
 import datasets
 import nltk
@@ -783,11 +784,26 @@ def test_a_validation_share_that_leaves_a_split_empty_is_named(tmp_path, rows, p
                                                  validation_split_percentage=percentage))
 
 
-def test_a_single_class_left_by_the_validation_share_says_so(tmp_path):
+@pytest.mark.parametrize("seed", range(5))
+def test_the_validation_share_is_stratified_by_class_and_a_class_of_one_row_stays_in_train(tmp_path, seed):
+    rows = [(f"dish {i}", "food") for i in range(40)] + [(f"song {i}", "music") for i in range(10)] + [
+        ("a lone forecast", "weather")]
+    paths = write_splits(tmp_path, {"train": rows, "test": rows[:3]}, ".jsonl")
+    data, space = load_labelled_data(DataTrainingArguments(train_file=str(paths["train"]), test_file=str(paths["test"])),
+                                     seed=seed)
+    names = lambda split: Counter(space.names[i] for i in data[split]["label"])  # noqa: E731
+    assert names("validation") == {"food": 9, "music": 2}  # ceil(20 % of 51) = 11, in proportion
+    assert names("train") == {"food": 31, "music": 8, "weather": 1}
+    assert sorted([*data["train"]["text"], *data["validation"]["text"]]) == sorted(text for text, _ in rows)
+
+
+def test_a_single_class_left_by_the_validation_share_says_so(tmp_path, caplog):
     paths = write_splits(tmp_path, {"train": [("t0", "a"), ("t1", "b")], "test": [("x", "a")]}, ".csv")
     with pytest.raises(InputError, match=rf"^{paths['train']} \(less the 20 % held out for validation; rows left: 1\): "
                                          r"a single class"):
         load_labelled_data(DataTrainingArguments(train_file=str(paths["train"]), test_file=str(paths["test"])))
+    assert (f"--validation_split_percentage 20 of {paths['train']}: 1 validation rows of 2 cannot hold the 2 classes "
+            "in proportion; drawn without stratification") in caplog.text
 
 
 def test_json_lines_in_a_json_file_are_read_whatever_characters_a_text_holds(tmp_path):
