@@ -82,13 +82,17 @@ def read_label(value, names: Sequence[str] | None = None, names_source: str = "t
     spaces around them (a string that is not one of `names` but an integer, `"1"`, is an index into them).
 
     Raises:
-        ValueError: a list (multi-label data), a nested or other value, a float that is not whole, a string not in
-            `names`, or an index outside `names`; the message names the value, for the caller to add file and row.
+        ValueError: a list (multi-label data), a nested or other value, a float that is not whole or is whole beyond
+            2**53 (where distinct integers read as one float), a string not in `names`, or an index outside `names`;
+            the message names the value, for the caller to add file and row.
     """
     if isinstance(value, bool):
         kind, index = "boolean", int(value)
         if names is None:
             return kind, str(value).lower()
+    elif isinstance(value, float) and value.is_integer() and abs(value) > 2 ** 53:
+        raise ValueError(f"label {value!r} is a whole number too large for a float to hold exactly (over 2**53; a "
+                         "JSON reader gives such integers as floats): write the labels as strings")
     elif isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
         kind, index = "number", int(value)
         if names is None:

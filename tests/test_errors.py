@@ -63,6 +63,11 @@ CASES = {
                                  "metric FT reports (one of: accuracy, precision, recall, f1, selection_score, loss"),
     "float label not whole": ({"train.jsonl": jsonl([{"text": "a", "label": 1}, {"text": "b", "label": 2.5}])}, [],
                               "{tmp}/train.jsonl row 2: label 2.5 is not a class: a number label must be whole"),
+    # integers beyond 2**53 reach us as floats: 10**20 + 1 and 10**20 + 2 would read as one class
+    "huge integer labels": ({"train.jsonl": jsonl([{"text": "a", "label": 10**20 + 1}, {"text": "b", "label": 10**20 + 2}])},
+                            [], "{tmp}/train.jsonl row 1: label 1e+20 is a whole number too large for a float to hold "
+                                "exactly (over 2**53; a JSON reader gives such integers as floats): write the labels as "
+                                "strings"),
     # multilabel-lists-silent: a label column of lists stops with one line instead of a class per distinct list
     "lists of labels": ({"train.jsonl": jsonl([{"text": "my card was charged twice", "label": ["billing"]},
                                                {"text": "refund it", "label": ["billing", "refund"]}])}, [],
