@@ -185,23 +185,27 @@ def run_one(task: str, regime: str, k: int | None, arm: str, seed: int, cli) -> 
 
 
 def phase_donors(task: str, regime: str, k: int | None, arm: str, seed: int, cli) -> dict[str, Path]:
-    """Finished phase folders this run may start from ({phase: folder}, in chain order): the phases before FT of the
-    same arm and seed in the first of these settings that has them: without --sweep_name (a sweep may leave the
-    early phases as they are), on the default selection (FT's metric changes only FT). Else, for arms that start
-    with a DAE (dae_ft, no_imb, extra_imb), 3phase's DAE of the same seed in this setting or those."""
+    """Finished phase folders this run may start from ({phase: folder}, in chain order). For arms that start with a
+    DAE (dae_ft, no_imb, extra_imb), first 3phase's DAE of the same seed in this setting: the same computation.
+    Else the phases before FT of the same arm and seed in the first of these settings that has them: without
+    --sweep_name (a sweep may leave the early phases as they are), on the default selection (FT's metric changes only
+    FT); else 3phase's DAE of the same seed in those."""
     root = Path(cli.output_dir)
     phases = VARIANTS[ARMS[arm][0]].phases[:-1]
+    shares_dae = arm != "3phase" and phases[:1] == ("dae",)
     bases = [regime_name(regime, k, cli, sweep=False)] if cli.sweep_name else []
     bases += [regime_name(regime, k)] if cli.metric_for_best_model else []
+    dae = root / f"{task}-{regime_name(regime, k, cli)}-3phase-s{seed}" / "dae"
+    if shares_dae and (dae / "config.json").exists():
+        return {"dae": dae}
     for setting in bases:
         found = {p: root / f"{task}-{setting}-{arm}-s{seed}" / p for p in phases}
         if found and all((folder / "config.json").exists() for folder in found.values()):
             return found
-    if arm != "3phase" and phases[:1] == ("dae",):
-        for setting in [regime_name(regime, k, cli), *bases]:
-            dae = root / f"{task}-{setting}-3phase-s{seed}" / "dae"
-            if (dae / "config.json").exists():
-                return {"dae": dae}
+    for setting in bases if shares_dae else []:
+        dae = root / f"{task}-{setting}-3phase-s{seed}" / "dae"
+        if (dae / "config.json").exists():
+            return {"dae": dae}
     return {}
 
 
