@@ -257,9 +257,49 @@ def summary(results_dir: Path, task: str, regime: str) -> str:
                     shown.append(f"{phase} {metric} {statistics.mean(values):.3f}")
             lines.append(f"| {setting} | {arm} | {len(seeds)} | {mean_std(f1)} | {mean_std(acc)} | "
                          f"{' | '.join(paired)} | {wall:.0f} | {'; '.join(shown)} |")
-    table = "\n".join(lines) + "\n"
+    table = "\n".join(lines) + "\n" + sweep_table(task, regime, runs)
     (results_dir / f"{task}-{regime}-summary.md").write_text(table)
     return table
+
+
+# (phase, diagnostic) shown for a sweep, with the same arm's value without the sweep
+SWEEP_SHOWN = {"dae": ("information_gap", "mean_pairwise_cosine", "centroid_accuracy"),
+               "cl": ("cosine_gap", "mean_pairwise_cosine", "pair_loss", "centroid_accuracy")}
+
+
+def sweep_table(task: str, regime: str, runs: list[dict]) -> str:
+    """Each sweep's runs against the same arm and seeds in the setting without the sweep (its `base_setting`):
+    macro F1 and its paired difference, the wall seconds of the phases it trained, and the swept phases' diagnostics
+    after, beside the base's."""
+    swept = sorted({(r["setting"], r["arm"]) for r in runs if "sweep_flags" in r})
+    if not swept:
+        return ""
+    lines = ["", f"### {task}, {regime}, sweeps: each against the same arm and seeds without the sweep", "",
+             "| setting | flags | arm | seeds | macro F1 | without the sweep | − without, per seed | a/t/b | − ft, per seed | "
+             "wall s of the phases it trained (mean) | diagnostics after, on validation (without the sweep) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for setting, arm in swept:
+        by = {r["seed"]: r for r in runs if (r["setting"], r["arm"]) == (setting, arm)}
+        base_setting = next(iter(by.values()))["base_setting"]
+        base = {r["seed"]: r for r in runs if (r["setting"], r["arm"]) == (base_setting, arm)}
+        ft = {r["seed"]: r for r in runs if (r["setting"], r["arm"]) == (base_setting, "ft")}
+        seeds = sorted(s for s in by if s in base)
+        if not seeds:
+            continue
+        f1 = lambda group, s: 100 * group[s]["test"]["f1"]  # noqa: E731
+        diffs = [f1(by, s) - f1(base, s) for s in seeds]
+        tally = f"{sum(d > 0.5 for d in diffs)}/{sum(abs(d) <= 0.5 for d in diffs)}/{sum(d < -0.5 for d in diffs)}"
+        trained = [p for p in by[seeds[0]]["wall_s"] if all(by[s]["wall_s"][p] for s in seeds)]
+        wall = ", ".join(f"{p} {statistics.mean(by[s]['wall_s'][p] for s in seeds):.0f}" for p in trained)
+        shown = [f"{phase} {metric} {statistics.mean(by[s]['diagnostics'][phase]['after'][metric] for s in seeds):.3f} "
+                 f"({statistics.mean(base[s]['diagnostics'][phase]['after'][metric] for s in seeds):.3f})"
+                 for phase, metrics in SWEEP_SHOWN.items() if phase in trained for metric in metrics]
+        lines.append(f"| {setting} | `{by[seeds[0]]['sweep_flags']}` | {arm} | {len(seeds)} | "
+                     f"{mean_std([f1(by, s) for s in seeds])} | {mean_std([f1(base, s) for s in seeds])} | "
+                     f"{', '.join(f'{d:+.2f}' for d in diffs)} | {tally} | "
+                     f"{', '.join(f'{f1(by, s) - f1(ft, s):+.2f}' for s in seeds if s in ft)} | {wall} | "
+                     f"{'; '.join(shown)} |")
+    return "\n".join(lines) + "\n"
 
 
 def main():
