@@ -3,7 +3,8 @@ rerun reuses a finished phase, or resumes its checkpoints, only when it would co
 
 A record holds the fingerprints of the data the phase may read (the texts and labels of every split but test, e.g.
 train, validation and text-only data; test too for the final phase), the class names, the recipe settings it reads
-(`PhaseSpec.recipe_fields` and those every phase reads), its per-phase overrides (of which only the decoder's
+(`PhaseSpec.recipe_fields` and those every phase reads; `--pairs_per_example` given as the number `auto` stands for
+is recorded as `auto`), its per-phase overrides (of which only the decoder's
 new-parameter options are compared as such, one given at the phase's default, or at 0, being recorded as not given;
 the others are compared through the TrainingArguments they set, by their effect: `--dae_learning_rate 5e-5` is
 `learning_rate 5e-05`, given or not, and `--cl_model_selection` is `load_best_model_at_end` and
@@ -18,6 +19,7 @@ import json
 from pathlib import Path
 
 from .arguments import NEW_PARAMETER_OPTIONS
+from .pairs import pairs_per_example
 
 RECORD_FILE = "phase_inputs.json"
 # ThreePhaseArguments fields every phase reads; the LoRA ones only matter under use_peft.
@@ -103,6 +105,9 @@ def phase_record(spec, recipe_args, phase_args, data, label_space, previous: dic
         "training": training,
         "world_size": phase_args.world_size,
     }
+    budget = record["recipe"].get("pairs_per_example", "auto")
+    if budget != "auto" and int(budget) == pairs_per_example("auto", label_space):
+        record["recipe"]["pairs_per_example"] = "auto"  # the same pairs, given as the number 'auto' means here
     return json.loads(json.dumps(record, default=str))  # as it reads back from the file
 
 

@@ -19,7 +19,7 @@ from .modeling_threephase import (
 )
 from .files import first_line
 from .noise import load_stopwords
-from .pairs import ContrastivePairs
+from .pairs import ContrastivePairs, pairs_per_example
 from .registry import PhaseCard, PhaseContext, PhaseData, PhaseSpec, register_phase, register_variant
 from .trainers import JointTrainer, PhaseTrainer, SiameseCosineTrainer
 from .validation import InputError
@@ -74,17 +74,6 @@ def train_pairs(context: PhaseContext, seed: int):
                        f"{budget} per example ({wanted}) at --positive_pair_fraction "
                        f"{args.positive_pair_fraction}: the class sizes allow no closer draw of distinct pairs")
     return examples, pairs, facts
-
-
-def pairs_per_example(setting: str, label_space) -> int:
-    """`--pairs_per_example`: a number, or `auto`: the authors' budget, Augmentation x floor(log2 K) pairs per
-    example for K classes, with Augmentation 5 (10 on SST-5, 5 on SST-2)."""
-    if str(setting) == "auto":
-        return PAIRS_AUGMENTATION * max(1, label_space.num_labels.bit_length() - 1)
-    return int(setting)
-
-
-PAIRS_AUGMENTATION = 5
 
 
 def text_only_pool(context: PhaseContext):

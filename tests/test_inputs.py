@@ -428,6 +428,20 @@ def test_a_cl_phase_recorded_before_the_positive_pair_fraction_is_reused_at_its_
     assert "this command differs in positive_pair_fraction 0.5 -> 0.2" in capsys.readouterr().err
 
 
+def test_a_pair_budget_given_as_the_number_auto_stands_for_reuses_the_cl_phase(tmp_path, bert_dir, files, caplog,
+                                                                              capsys):
+    out = tmp_path / "run"
+    argv = ["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(out), "--variant", "cl_ft",
+            *FAST, "--pairs_per_example", "auto"]
+    main(argv)
+    with caplog.at_level(logging.INFO, logger="hf_threephase"):
+        main([*argv, "--pairs_per_example", "5"])  # 3 classes: auto is 5 x floor(log2 3) = 5 pairs per example
+    assert f"{out / 'cl'}: the finished cl phase is reused (same data and settings)" in caplog.text
+    with pytest.raises(SystemExit):
+        main([*argv, "--pairs_per_example", "6"])
+    assert "this command differs in pairs_per_example 'auto' -> '6'" in capsys.readouterr().err
+
+
 def test_an_edited_stop_word_file_is_not_reused(tmp_path, bert_dir, capsys):
     rare = [(t, l) for t, l in corpus() if l != "food"] + [(t, l) for t, l in corpus() if l == "food"][:3]
     data = jsonl_files(tmp_path / "data", {"train": rare, "validation": corpus()[::3], "test": corpus()[1::3]})
