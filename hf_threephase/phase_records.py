@@ -5,7 +5,7 @@ A record holds the fingerprints of the data the phase may read (the texts and la
 train, validation and text-only data; test too for the final phase), the class names, the recipe settings it reads
 (`PhaseSpec.recipe_fields` and those every phase reads; `--pairs_per_example` given as the number `auto` stands for
 is recorded as `auto`), its per-phase overrides (of which only the decoder's
-new-parameter options are compared as such, one given at the phase's default, or at 0, being recorded as not given;
+new-parameter options are compared as such, one given at what leaving it out computes being recorded as not given;
 the others are compared through the TrainingArguments they set, by their effect: `--dae_learning_rate 5e-5` is
 `learning_rate 5e-05`, given or not, and `--cl_model_selection` is `load_best_model_at_end` and
 `metric_for_best_model`), its TrainingArguments (all but those that only change logging, saving cadence, progress bars
@@ -85,6 +85,14 @@ def _recorded(value, name: str):
     return value
 
 
+def _unset_means(spec, name: str, phase_args) -> tuple:
+    """The values of a new-parameter option that compute what leaving it out does: the phase's default; without one,
+    0 (no decoder-only stretch) or the phase's own learning rate."""
+    if name in spec.defaults:
+        return (spec.defaults[name],)
+    return (0, phase_args.learning_rate) if name == "new_parameters_learning_rate" else (0,)
+
+
 def phase_record(spec, recipe_args, phase_args, data, label_space, previous: dict | str) -> dict:
     """What phase `spec` computes from: see the module's docstring. `phase_args` are the phase's TrainingArguments,
     `previous` the previous phase's record or, for the first phase, the model it starts from."""
@@ -101,7 +109,7 @@ def phase_record(spec, recipe_args, phase_args, data, label_space, previous: dic
         "recipe": {name: _recorded(getattr(recipe_args, name), name) for name in dict.fromkeys(fields)
                    if LATER_FIELD_DEFAULTS.get(name, object()) != getattr(recipe_args, name)},
         "phase_arguments": {**vars(options), **{name: None for name in NEW_PARAMETER_OPTIONS
-                                                if getattr(options, name) == spec.defaults.get(name, 0)}},
+                                                if getattr(options, name) in _unset_means(spec, name, phase_args)}},
         "training": training,
         "world_size": phase_args.world_size,
     }

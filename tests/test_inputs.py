@@ -413,6 +413,20 @@ def test_a_per_phase_flag_at_the_value_it_had_reuses_that_phase_and_those_after_
     assert "this command differs in new_parameters_learning_rate None -> 0.0005" in capsys.readouterr().err
 
 
+def test_joint_new_parameters_at_the_phase_learning_rate_reuse_the_joint_phase(tmp_path, bert_dir, files, caplog,
+                                                                               capsys):
+    out = tmp_path / "run"
+    argv = ["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(out), "--variant", "joint",
+            *FAST]
+    main(argv)  # joint has no default of its own: its decoder's new parameters train at the phase's rate, 1e-3
+    with caplog.at_level(logging.INFO, logger="hf_threephase"):
+        main([*argv, "--joint_new_parameters_learning_rate", "1e-3"])
+    assert f"{out / 'joint'}: the finished joint phase is reused (same data and settings)" in caplog.text
+    with pytest.raises(SystemExit):
+        main([*argv, "--joint_new_parameters_learning_rate", "1e-2"])
+    assert "this command differs in new_parameters_learning_rate None -> 0.01" in capsys.readouterr().err
+
+
 def test_a_cl_phase_recorded_before_the_positive_pair_fraction_is_reused_at_its_default(tmp_path, bert_dir, files,
                                                                                         caplog, capsys):
     out = tmp_path / "run"
