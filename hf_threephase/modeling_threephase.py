@@ -244,6 +244,7 @@ def decoder_config(encoder_config: PreTrainedConfig, own: bool | None = None) ->
 
 
 _PROBED: dict[str, bool] = {}
+_BUILT: dict[str, str | None] = {}  # DAE builds probed by `check_encoder_config`: None, or why not
 
 
 def has_cross_attention_decoder(encoder_config: PreTrainedConfig) -> bool:
@@ -374,11 +375,32 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
     @classmethod
     def check_encoder_config(cls, encoder_config: PreTrainedConfig):
         """Raises `ValueError` when no decoder can share this encoder's word embeddings: none hidden-sized (ALBERT),
-        or none at all (the character model CANINE, whose own causal-LM form does not exist)."""
+        or none at all (the character model CANINE, whose own causal-LM form does not exist); or when a one-layer DAE
+        of this architecture cannot be built, take an encoder's weights (as `from_encoder_pretrained` does) and
+        reconstruct a sentence (GPT-2, whose tied decoder does not fit its encoder's weights). Probed once per
+        configuration, on the CPU, without touching the global random state."""
         try:
             decoder_config(encoder_config)
         except NotImplementedError:  # transformers' get_input_embeddings of a model without word embeddings
             raise ValueError("it has no word-embedding matrix for a decoder to share") from None
+        key = encoder_config.to_json_string()
+        if key not in _BUILT:
+            small = copy.deepcopy(encoder_config)
+            small.num_hidden_layers = 1
+            special = [getattr(small, f"{name}_token_id", None) for name in ("pad", "bos", "eos", "sep", "cls")]
+            small.vocab_size = 1 + max([3, *(i for i in special if isinstance(i, int))])
+            ids = torch.full((1, 3), 2)
+            try:
+                with torch.device("cpu"), torch.random.fork_rng(), transformers_errors_only(), torch.no_grad():
+                    model = cls(ThreePhaseConfig(encoder=small))
+                    model.encoder.load_state_dict(AutoModel.from_config(small).state_dict(), strict=False)
+                    model(input_ids=ids, attention_mask=torch.ones_like(ids), decoder_input_ids=ids, labels=ids)
+                _BUILT[key] = None
+            except Exception as err:  # noqa: BLE001 (whatever fails here would fail the run after other work)
+                why = " ".join(line.strip() for line in str(err).strip().splitlines()[:2])
+                _BUILT[key] = f"a DAE of it cannot be built and loaded ({why})"
+        if _BUILT[key]:
+            raise ValueError(_BUILT[key])
 
     def _decoder_ties(self) -> dict[str, str]:
         """{decoder parameter: encoder parameter} for every decoder weight that the encoder also has; with a decoder

@@ -30,6 +30,8 @@ from transformers import (
     ElectraModel,
     FunnelConfig,
     FunnelModel,
+    GPT2Config,
+    GPT2Model,
     MegatronBertConfig,
     MegatronBertModel,
     TrainingArguments,
@@ -667,6 +669,20 @@ def test_an_encoder_no_decoder_can_share_stops_with_the_variants_that_run(tmp_pa
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "error: the dae phase cannot run on this albert model: its word embeddings have 16 dimensions and its hidden "
         "states 32: a decoder cannot share them; the variants that run on it: ft, cl_ft")
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_encoder_whose_dae_cannot_be_built_stops_before_any_work(tmp_path, files, capsys):
+    # GPT-2 has a causal-LM form with cross-attention, but its decoder's tied weights do not fit its encoder's
+    model = save_tiny(tmp_path / "gpt2", GPT2Model, GPT2Config, _wordpiece_tokenizer(), n_embd=32, n_layer=2, n_head=2,
+                      n_positions=64)
+    with pytest.raises(SystemExit) as stop:
+        main(["--model_name_or_path", str(model), *data_flags(files), "--output_dir", str(tmp_path / "o"), *FAST])
+    assert stop.value.code == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("error: the dae phase cannot run on this gpt2 model: a DAE of it cannot be built and "
+                           "loaded (Error(s) in loading state_dict for GPT2Model: size mismatch for "), line
+    assert line.endswith("; the variants that run on it: ft, cl_ft")
     assert not (tmp_path / "o").exists()
 
 
