@@ -21,6 +21,7 @@ from .arguments import (LOGGING_SHARE, LoraArguments, RecipeArguments, ThreePhas
 from .cards import CardArguments
 from .data import DataTrainingArguments, load_labelled_data
 from .logs import quiet_by_design_notices
+from .phase_records import unreadable_weights
 from .registry import PHASES, VARIANTS, final_phase, reads_text_only
 from .run_info import command_line, precision_line
 from .runner import run_phases
@@ -261,6 +262,9 @@ def check_model(path: str):
         raise InputError(f"--model_name_or_path {path}: not a model checkpoint ({str(err).splitlines()[0]})") from None
     if Path(path).is_dir() and not any(Path(path).glob("*.safetensors")):
         raise InputError(f"--model_name_or_path {path}: no .safetensors weights (pickled weights are not loaded)")
+    problem = Path(path).is_dir() and unreadable_weights(Path(path))
+    if problem:
+        raise InputError(f"--model_name_or_path {path}: {problem}")
 
 
 def main(argv: list[str] | None = None, program: str = "hf-threephase") -> dict:

@@ -19,9 +19,11 @@ import json
 from pathlib import Path
 
 from .arguments import NEW_PARAMETER_OPTIONS
+from .files import first_line
 from .pairs import pairs_per_example
 
 RECORD_FILE = "phase_inputs.json"
+WEIGHTS_FILE = "weights_sha256.json"  # the phase folder's weight files as written, to see a damaged or replaced one
 # ThreePhaseArguments fields every phase reads; the LoRA ones only matter under use_peft.
 COMMON_RECIPE_FIELDS = ("max_seq_length", "pooling_mode", "use_peft", "diagnostic_samples", "early_stopping_patience")
 LORA_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")
@@ -154,6 +156,39 @@ def write_record(folder: Path, record: dict):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / RECORD_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
+
+
+def unreadable_weights(folder: Path) -> str | None:
+    """None when every .safetensors file of `folder` opens (its header and offsets are whole); else which does not."""
+    from safetensors import safe_open
+
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        try:
+            with safe_open(path, "pt") as weights:
+                weights.keys()
+        except Exception as err:  # noqa: BLE001 (safetensors raises its own error types)
+            return f"its {path.name} cannot be read ({first_line(err)})"
+    return None
+
+
+def write_weight_hashes(folder: Path):
+    """The sha256 of each .safetensors file of a phase folder, written beside its record (`WEIGHTS_FILE`)."""
+    hashes = {path.name: file_sha256(path) for path in sorted(Path(folder).glob("*.safetensors"))}
+    (Path(folder) / WEIGHTS_FILE).write_text(json.dumps(hashes, indent=2))
+
+
+def changed_weights(folder: Path) -> str | None:
+    """None when the phase folder's weights are those it was written with (or it predates `WEIGHTS_FILE`); else
+    which file is missing or changed."""
+    path = Path(folder) / WEIGHTS_FILE
+    if not path.is_file():
+        return None
+    for name, digest in json.loads(path.read_text()).items():
+        if not (Path(folder) / name).is_file():
+            return f"its {name} is missing"
+        if file_sha256(Path(folder) / name) != digest:
+            return f"its {name} changed since the phase wrote it (sha256 differs)"
+    return None
 
 
 def mismatch(folder: Path, record: dict) -> str | None:

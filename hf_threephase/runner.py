@@ -32,7 +32,8 @@ from .export import add_remote_code, write_sentence_transformers_modules
 from .hub import check_hub_access
 from .label_space import LabelSpace
 from .modeling_threephase import ThreePhaseModel, load_phase_folder
-from .phase_records import mismatch, phase_record, read_record, write_record
+from .phase_records import (changed_weights, mismatch, phase_record, read_record, unreadable_weights,
+                            write_record, write_weight_hashes)
 from .preflight import (capped_max_seq_length, check_encoder, check_metric, check_report_to, check_selection,
                         warn_fsdp_on_cpu)
 from .registry import PHASES, PhaseContext, PhaseData, PhaseSpec, final_phase, reads_text_only
@@ -251,15 +252,15 @@ class PhaseRunner:
         the same base model, and the same data and settings (`record`).
 
         Raises:
-            FinishedPhaseMismatch: the folder holds other phases, another base model, data or settings; its `folder`
-                is this one, which is kept.
+            FinishedPhaseMismatch: the folder holds other phases, another base model, data or settings, or weights
+                that cannot be read or differ from those the phase wrote; its `folder` is this one, which is kept.
         """
         config = AutoConfig.from_pretrained(folder)
         if config.phases != phases or config.base_model != self.base_model:
             raise FinishedPhaseMismatch(
                 f"{folder} holds phases {config.phases} from {config.base_model}, but this command runs {phases} from "
                 f"{self.base_model}: {AFRESH}", folder)
-        problem = mismatch(folder, record)
+        problem = mismatch(folder, record) or unreadable_weights(folder) or changed_weights(folder)
         if problem:
             raise FinishedPhaseMismatch(f"{folder} holds a finished {phases[-1]} phase, but {problem}: {AFRESH}", folder)
 
@@ -391,6 +392,7 @@ class PhaseRunner:
             if predictions is not None:
                 write_predictions(self.output_dir / "predictions.jsonl", predictions)
             write_record(tmp, self.records[phase])
+            write_weight_hashes(tmp)
             os.replace(tmp, final)
             shutil.rmtree(trainer.args.output_dir, ignore_errors=True)
         trainer.accelerator.wait_for_everyone()

@@ -50,6 +50,7 @@ from hf_threephase.arguments import PhaseArguments
 from hf_threephase.cli import main, parse_args
 from hf_threephase.data import DataTrainingArguments, load_labelled_data
 from hf_threephase.modeling_threephase import load_phase_folder
+from hf_threephase.phase_records import file_sha256
 from hf_threephase.preflight import capped_max_seq_length, check_report_to, warn_fsdp_on_cpu
 from hf_threephase.runner import PhaseRunner
 from hf_threephase.trainers import PhaseTrainer
@@ -398,6 +399,36 @@ def test_a_finished_phase_is_reused_only_for_the_same_data_and_settings(tmp_path
     fresh = run(sentiment, "--overwrite_output_dir", "true")
     assert len(fresh["test"]["confusion_matrix"]) == 2
     assert json.loads((out / "ft" / "config.json").read_text())["id2label"] == {"0": "negative", "1": "positive"}
+
+
+def test_a_finished_phase_whose_weights_were_damaged_is_refused_before_any_training(tmp_path, bert_dir, files,
+                                                                                      capsys):
+    out = tmp_path / "run"
+    argv = ["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(out), "--variant", "cl_ft",
+            *FAST]
+    main(argv)
+    weights = out / "cl" / "model.safetensors"
+    assert json.loads((out / "cl" / "weights_sha256.json").read_text()) == {"model.safetensors": file_sha256(weights)}
+    shutil.rmtree(out / "ft")
+    whole = weights.read_bytes()
+    for damaged, problem in [
+        (whole[:-1000] + bytes(1000), "its model.safetensors changed since the phase wrote it (sha256 differs)"),
+        (whole[:3000], "its model.safetensors cannot be read ("),
+    ]:
+        weights.write_bytes(damaged)  # bytes overwritten (the header still whole), or the file cut short
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+            f"error: {out / 'cl'} holds a finished cl phase, but {problem}")
+        assert not (out / "ft").exists()  # refused before FT trained
+    model = tmp_path / "model"
+    shutil.copytree(bert_dir, model)
+    (model / "model.safetensors").write_bytes((model / "model.safetensors").read_bytes()[:3000])
+    with pytest.raises(SystemExit):
+        main(["--model_name_or_path", str(model), *argv[2:]])
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        f"error: --model_name_or_path {model}: its model.safetensors cannot be read (")
 
 
 def test_a_per_phase_flag_at_the_value_it_had_reuses_that_phase_and_those_after_it(tmp_path, bert_dir, files, caplog,
