@@ -339,13 +339,14 @@ class _LabelReader:
         """Per split, one list of level names per row; `rows` are the rows' numbers in their files, for messages."""
         levels = {split: [] for split in splits}
         for column in columns:
-            for split, names in self.column(splits, column, sources, rows).items():
+            for split, names in self.column(splits, column, sources, rows, separator).items():
                 levels[split].append(names)
         if separator is None:
             return {split: [list(path) for path in zip(*columns_)] for split, columns_ in levels.items()}
         return {split: [name.split(separator) for name in columns_[0]] for split, columns_ in levels.items()}
 
-    def column(self, splits: dict, column: str, sources: dict, rows: dict) -> dict[str, list[str]]:
+    def column(self, splits: dict, column: str, sources: dict, rows: dict,
+               separator: str | None = None) -> dict[str, list[str]]:
         values = {split: ds[column] for split, ds in splits.items()}
         if self.csv:  # typed as a whole: "1" in train and "01" in test make every split text
             typed = iter(typed_strings([v for split_values in values.values() for v in split_values]))
@@ -363,13 +364,19 @@ class _LabelReader:
             named = names
             return {split: self.read(values[split], feature, column, None, source, sources[split], rows[split],
                                      as_name=lambda value: _as_name(value, named)) for split in splits}
-        return {split: self.read(values[split], feature, column, names, source, sources[split], rows[split])
-                for split in splits}
+        return {split: self.read(values[split], feature, column, names, source, sources[split], rows[split],
+                                 separator=separator) for split in splits}
 
     def read(self, values: list, feature, column: str, names, source: str, where: str, rows: list[int],
-             as_name=None) -> list[str]:
+             as_name=None, separator: str | None = None) -> list[str]:
         """The class names of one split's labels; `as_name` maps a raw value to its name where the values are written
-        as the names file's names."""
+        as the names file's names. With a `separator` (hierarchical labels in one column), each level is read without
+        the spaces around it ("x / b" is x/b).
+
+        Raises:
+            InputError: a label `read_label` refuses, one of another kind than the column's first, or a level left
+                empty, naming `where` and the row.
+        """
         first, out, stripped = None, [], 0
         for row, value in zip(rows, values):
             if isinstance(feature, ClassLabel) and value == -1:  # ClassLabel's "no label" (e.g. GLUE test splits)
@@ -383,7 +390,15 @@ class _LabelReader:
             elif kind != first[1]:
                 raise InputError(f"{where} row {row}: label {value!r} is a {kind}, but row {first[0]}'s is a "
                                  f"{first[1]}: a label column holds one kind of value")
-            stripped += isinstance(value, str) and value.strip() != value
+            spaced = isinstance(value, str) and value.strip() != value
+            if separator is not None:
+                levels = [level.strip() for level in name.split(separator)]
+                if "" in levels:
+                    raise InputError(f"{where} row {row}: label {value!r} has an empty level (levels joined by "
+                                     f"{separator!r})")
+                spaced |= levels != name.split(separator)
+                name = separator.join(levels)
+            stripped += spaced
             out.append(as_name(value) if as_name else name)
         if stripped:
             self.stripped[where, column] = stripped  # once per file, however many splits it serves

@@ -859,6 +859,20 @@ def test_a_validation_share_that_leaves_a_split_empty_is_named(tmp_path, rows, p
                                                  validation_split_percentage=percentage))
 
 
+def test_hierarchical_levels_are_read_without_their_spaces_and_an_empty_level_is_named(tmp_path, caplog):
+    rows = [("t1", "x/a"), ("t2", "x / b"), ("t3", "x/b "), ("t4", " y/a")] * 3
+    paths = write_splits(tmp_path, {"train": rows}, ".jsonl")
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        data, space = load(paths, label_separator="/")
+    assert space.names == ("x/a", "x/b", "y/a")  # "x / b" is not a third class under another parent
+    assert data["train"]["label_path"][:2] == [["x", "a"], ["x", "b"]]
+    assert f"string labels read without the spaces around them: 9 in {paths['train']}" in caplog.text  # once a file
+    paths = write_splits(tmp_path, {"train": [("t1", "x/a"), ("t2", "x/ /b")]}, ".jsonl")
+    with pytest.raises(InputError, match=rf"^{paths['train']} row 2: label 'x/ /b' has an empty level \(levels "
+                                         r"joined by '/'\)"):
+        load(paths, label_separator="/")
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_the_validation_share_is_stratified_by_class_and_a_class_of_one_row_stays_in_train(tmp_path, seed):
     rows = [(f"dish {i}", "food") for i in range(40)] + [(f"song {i}", "music") for i in range(10)] + [
