@@ -332,7 +332,7 @@ class _LabelReader:
 
     def __init__(self, names: list[str] | None, names_file: str | None, csv: bool):
         self.names, self.names_file, self.csv = names, names_file, csv
-        self.stripped: dict[tuple[str, str], int] = {}
+        self.stripped: dict[tuple[str, str], tuple[int, str, str]] = {}  # count, first value, its name
 
     def paths(self, splits: dict, columns: list[str], separator: str | None, sources: dict,
               rows: dict) -> dict[str, list[list[str]]]:
@@ -377,7 +377,7 @@ class _LabelReader:
             InputError: a label `read_label` refuses, one of another kind than the column's first, or a level left
                 empty, naming `where` and the row.
         """
-        first, out, stripped = None, [], 0
+        first, out, stripped, example = None, [], 0, None
         for row, value in zip(rows, values):
             if isinstance(feature, ClassLabel) and value == -1:  # ClassLabel's "no label" (e.g. GLUE test splits)
                 raise InputError(f"{where} row {row}: missing label in column {column!r} (-1: no label)")
@@ -399,12 +399,14 @@ class _LabelReader:
                 spaced |= levels != name.split(separator)
                 name = separator.join(levels)
             stripped += spaced
+            example = example or (spaced and (value, name))
             out.append(as_name(value) if as_name else name)
         if stripped:
-            self.stripped[where, column] = stripped  # once per file, however many splits it serves
+            self.stripped[where, column] = (stripped, *example)  # once per file, however many splits it serves
         return out
 
     def log_stripped(self):
         if self.stripped:
             logger.warning("string labels read without the spaces around them: %s",
-                           ", ".join(f"{count} in {where}" for (where, _), count in self.stripped.items()))
+                           ", ".join(f"{count} in {where} ({value!r} is class {name!r})"
+                                     for (where, _), (count, value, name) in self.stripped.items()))

@@ -201,7 +201,8 @@ def test_spaces_around_string_labels_are_dropped_and_said(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="hf_threephase"):
         data, space = load(write_splits(tmp_path, {"train": rows}, ".csv"))
     assert space.names == ("music", "weather") and labels_of(data) == [1, 0, 1, 0]
-    assert f"read without the spaces around them: 2 in {tmp_path / 'train.csv'}" in caplog.text
+    assert f"read without the spaces around them: 2 in {tmp_path / 'train.csv'} (' weather ' is class 'weather')" \
+        in caplog.text
 
 
 def test_classlabel_names_and_order_and_its_missing_value(tmp_path):
@@ -866,7 +867,8 @@ def test_hierarchical_levels_are_read_without_their_spaces_and_an_empty_level_is
         data, space = load(paths, label_separator="/")
     assert space.names == ("x/a", "x/b", "y/a")  # "x / b" is not a third class under another parent
     assert data["train"]["label_path"][:2] == [["x", "a"], ["x", "b"]]
-    assert f"string labels read without the spaces around them: 9 in {paths['train']}" in caplog.text  # once a file
+    assert (f"string labels read without the spaces around them: 9 in {paths['train']} ('x / b' is class 'x/b')"
+            in caplog.text)  # once a file, however many splits it serves
     paths = write_splits(tmp_path, {"train": [("t1", "x/a"), ("t2", "x/ /b")]}, ".jsonl")
     with pytest.raises(InputError, match=rf"^{paths['train']} row 2: label 'x/ /b' has an empty level \(levels "
                                          r"joined by '/'\)"):
