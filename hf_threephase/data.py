@@ -20,6 +20,7 @@ from .validation import (InputError, check_classes, check_columns, check_file, c
 
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json"}
 ROW_COLUMN = "__hf_threephase_row__"  # a row's number in its file, carried through reordering
+LIMIT_FLAGS = {"train": "max_train_samples", "validation": "max_eval_samples", "test": "max_predict_samples"}
 
 logger = logging.getLogger("hf_threephase")
 TEXT_ONLY_FIELDS = ("unlabeled_file", "unlabeled_dataset_name", "unlabeled_split", "unlabeled_from_train",
@@ -169,6 +170,7 @@ def validation_share(classes: list, fraction: float, seed: int, where: str) -> t
     try:
         _, validation = train_test_split(shared, test_size=held_out, random_state=seed,
                                          stratify=[classes[i] for i in shared])
+        logger.info("%s: %d of %d rows held out for validation, stratified by class", where, held_out, len(classes))
     except ValueError:  # fewer held-out (or kept) rows than classes, or too few rows in classes of two or more
         logger.warning("%s: %d validation rows of %d cannot hold the %d classes in proportion; drawn without "
                        "stratification", where, held_out, len(classes), len(size))
@@ -201,7 +203,8 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
     raw, carved = _raw_splits(args, seed)
     if args.max_train_samples is not None:
         raw["train"] = raw["train"].shuffle(seed=seed).select(range(min(args.max_train_samples, len(raw["train"]))))
-    for split, limit in (("validation", args.max_eval_samples), ("test", args.max_predict_samples)):
+    for split in ("validation", "test"):
+        limit = getattr(args, LIMIT_FLAGS[split])
         if limit is not None:
             raw[split] = raw[split].select(range(min(limit, len(raw[split]))))
 
@@ -252,8 +255,9 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
         columns = {"text": raw[split][args.text_column], "label": ids}
         if hierarchical:
             columns["label_path"] = paths[split]
-        data[split] = Dataset.from_dict(columns, info=DatasetInfo(description=sources[split],
-                                                                  features=Features(features)))
+        limit = getattr(args, LIMIT_FLAGS[split])
+        where = sources[split] if limit is None else f"--{LIMIT_FLAGS[split]} {limit} of {sources[split]}"
+        data[split] = Dataset.from_dict(columns, info=DatasetInfo(description=where, features=Features(features)))
     if args.train_samples_per_class is not None:
         data["train"], rest = sample_per_class(data["train"], args.train_samples_per_class, seed)
         drawn = f"--train_samples_per_class {args.train_samples_per_class} of {sources['train']}"

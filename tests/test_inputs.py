@@ -888,6 +888,19 @@ def test_the_validation_share_is_stratified_by_class_and_a_class_of_one_row_stay
     assert sorted([*data["train"]["text"], *data["validation"]["text"]]) == sorted(text for text, _ in rows)
 
 
+def test_a_split_cut_by_a_flag_is_named_by_it(tmp_path, caplog):
+    rows = [(f"t{i}", "ab"[i % 2]) for i in range(20)]
+    paths = write_splits(tmp_path, {"train": rows, "validation": rows, "test": rows}, ".jsonl")
+    data, _ = load(paths, max_eval_samples=2, max_predict_samples=3)
+    assert data["validation"].info.description == f"--max_eval_samples 2 of {paths['validation']}"
+    assert data["test"].info.description == f"--max_predict_samples 3 of {paths['test']}"
+    assert data["train"].info.description == str(paths["train"])
+    with caplog.at_level(logging.INFO, logger="hf_threephase"):
+        load_labelled_data(DataTrainingArguments(train_file=str(paths["train"]), test_file=str(paths["test"])))
+    assert f"--validation_split_percentage 20 of {paths['train']}: 4 of 20 rows held out for validation, stratified " \
+        "by class" in caplog.text
+
+
 def test_a_single_class_left_by_the_validation_share_says_so(tmp_path, caplog):
     paths = write_splits(tmp_path, {"train": [("t0", "a"), ("t1", "b")], "test": [("x", "a")]}, ".csv")
     with pytest.raises(InputError, match=rf"^{paths['train']} \(less the 20 % held out for validation; rows left: 1\): "
