@@ -265,7 +265,7 @@ def has_cross_attention_decoder(encoder_config: PreTrainedConfig) -> bool:
         special = [getattr(config, f"{name}_token_id", None) for name in ("pad", "bos", "eos", "sep", "cls")]
         config.vocab_size = 1 + max([3, *(i for i in special if isinstance(i, int))])
         try:  # on the CPU even inside from_pretrained's meta-device context
-            with torch.device("cpu"), torch.random.fork_rng(), transformers_errors_only(), torch.no_grad():
+            with torch.device("cpu"), torch.random.fork_rng(devices=[]), transformers_errors_only(), torch.no_grad():
                 decoder = AutoModelForCausalLM.from_config(config)
                 decoder.base_model(input_ids=torch.full((1, 3), 2),
                                    encoder_hidden_states=torch.zeros(1, 1, config.hidden_size))
@@ -376,9 +376,9 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
     def check_encoder_config(cls, encoder_config: PreTrainedConfig):
         """Raises `ValueError` when no decoder can share this encoder's word embeddings: none hidden-sized (ALBERT),
         or none at all (the character model CANINE, whose own causal-LM form does not exist); or when a one-layer DAE
-        of this architecture cannot be built, take an encoder's weights (as `from_encoder_pretrained` does) and
-        reconstruct a sentence (GPT-2, whose tied decoder does not fit its encoder's weights). Probed once per
-        configuration, on the CPU, without touching the global random state."""
+        of this architecture (with a small vocabulary, random weights) cannot be built, take a same-sized encoder's
+        weights and reconstruct a sentence (GPT-2, whose tied decoder does not fit its encoder's weights). Probed once
+        per configuration, on the CPU, without touching the global random state."""
         try:
             decoder_config(encoder_config)
         except NotImplementedError:  # transformers' get_input_embeddings of a model without word embeddings
@@ -391,12 +391,13 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
             small.vocab_size = 1 + max([3, *(i for i in special if isinstance(i, int))])
             ids = torch.full((1, 3), 2)
             try:
-                with torch.device("cpu"), torch.random.fork_rng(), transformers_errors_only(), torch.no_grad():
-                    model = cls(ThreePhaseConfig(encoder=small))
+                with torch.device("cpu"), torch.random.fork_rng(devices=[]), transformers_errors_only(), torch.no_grad():
+                    model = DAEForSeqReconstruction(ThreePhaseConfig(encoder=small))  # Joint's DAE part too
                     model.encoder.load_state_dict(AutoModel.from_config(small).state_dict(), strict=False)
                     model(input_ids=ids, attention_mask=torch.ones_like(ids), decoder_input_ids=ids, labels=ids)
                 _BUILT[key] = None
             except Exception as err:  # noqa: BLE001 (whatever fails here would fail the run after other work)
+                logger.debug("DAE build probe for %s", encoder_config.model_type, exc_info=True)
                 why = " ".join(line.strip() for line in str(err).strip().splitlines()[:2])
                 _BUILT[key] = f"a DAE of it cannot be built and loaded ({why})"
         if _BUILT[key]:

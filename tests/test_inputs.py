@@ -718,6 +718,14 @@ def test_an_encoder_whose_dae_cannot_be_built_stops_before_any_work(tmp_path, fi
     assert not (tmp_path / "o").exists()
 
 
+def test_the_dae_build_probe_passes_joint_in_a_fresh_process(bert_dir, monkeypatch):
+    from hf_threephase import modeling_threephase
+
+    monkeypatch.setattr(modeling_threephase, "_BUILT", {})  # as in a process that has probed nothing yet
+    ThreePhaseForJointTraining.check_encoder_config(AutoConfig.from_pretrained(bert_dir))
+    assert list(modeling_threephase._BUILT.values()) == [None]
+
+
 def test_an_unreachable_hub_dataset_is_one_line(tmp_path, bert_dir, monkeypatch, capsys):
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     with pytest.raises(SystemExit) as stop:
