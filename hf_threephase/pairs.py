@@ -17,11 +17,11 @@ import numpy as np
 PAIRS_AUGMENTATION = 5
 
 
-def pairs_per_example(setting: str, label_space) -> int:
+def pairs_per_example(setting: str, num_labels: int) -> int:
     """`--pairs_per_example`: a number, or `auto`: the authors' budget, Augmentation x floor(log2 K) pairs per
     example for K classes, with Augmentation 5 (10 on SST-5, 5 on SST-2)."""
     if str(setting) == "auto":
-        return PAIRS_AUGMENTATION * max(1, label_space.num_labels.bit_length() - 1)
+        return PAIRS_AUGMENTATION * max(1, num_labels.bit_length() - 1)
     return int(setting)
 
 

@@ -115,10 +115,16 @@ def phase_record(spec, recipe_args, phase_args, data, label_space, previous: dic
         "training": training,
         "world_size": phase_args.world_size,
     }
-    budget = record["recipe"].get("pairs_per_example", "auto")
-    if budget != "auto" and int(budget) == pairs_per_example("auto", label_space):
-        record["recipe"]["pairs_per_example"] = "auto"  # the same pairs, given as the number 'auto' means here
-    return json.loads(json.dumps(record, default=str))  # as it reads back from the file
+    return _pairs_as_auto(json.loads(json.dumps(record, default=str)))  # as it reads back from the file
+
+
+def _pairs_as_auto(record: dict) -> dict:
+    """The record with a `pairs_per_example` number that `auto` means for its classes written as `auto` (the same
+    pairs): applied to a new record and to one read back, which an older version wrote as given."""
+    budget = record.get("recipe", {}).get("pairs_per_example", "auto")
+    if budget != "auto" and int(budget) == pairs_per_example("auto", len(record["labels"])):
+        record["recipe"]["pairs_per_example"] = "auto"
+    return record
 
 
 def differences(old: dict, new: dict) -> list[str]:
@@ -196,7 +202,7 @@ def mismatch(folder: Path, record: dict) -> str | None:
     stored = read_record(folder)
     if stored is None:
         return f"it holds no {RECORD_FILE} (written by an older hf-threephase, or by hand)"
-    found = differences(stored, record)
+    found = differences(_pairs_as_auto(stored), record)
     if not found:
         return None
     shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")

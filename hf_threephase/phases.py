@@ -61,7 +61,7 @@ def train_pairs(context: PhaseContext, seed: int):
                     + f"; {before} -> {len(labels)} CL examples, each added copy with its own stop words deleted")
     else:
         facts = {}
-    budget = pairs_per_example(args.pairs_per_example, context.label_space)
+    budget = pairs_per_example(args.pairs_per_example, context.label_space.num_labels)
     try:
         pairs = ContrastivePairs(labels, budget, seed, args.positive_pair_fraction)
     except ValueError:

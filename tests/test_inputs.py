@@ -485,6 +485,14 @@ def test_a_pair_budget_given_as_the_number_auto_stands_for_reuses_the_cl_phase(t
     with caplog.at_level(logging.INFO, logger="hf_threephase"):
         main([*argv, "--pairs_per_example", "5"])  # 3 classes: auto is 5 x floor(log2 3) = 5 pairs per example
     assert f"{out / 'cl'}: the finished cl phase is reused (same data and settings)" in caplog.text
+    record = json.loads((out / "cl" / "phase_inputs.json").read_text())
+    record["recipe"]["pairs_per_example"] = "5"  # as an older version wrote the number given
+    (out / "cl" / "phase_inputs.json").write_text(json.dumps(record))
+    shutil.rmtree(out / "ft")  # chained to the record as it was
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="hf_threephase"):
+        main(argv)
+    assert f"{out / 'cl'}: the finished cl phase is reused (same data and settings)" in caplog.text
     with pytest.raises(SystemExit):
         main([*argv, "--pairs_per_example", "6"])
     assert "this command differs in pairs_per_example 'auto' -> '6'" in capsys.readouterr().err
