@@ -262,7 +262,7 @@ def check_model(path: str):
         raise InputError(f"--model_name_or_path {path}: not a model checkpoint ({str(err).splitlines()[0]})") from None
     if Path(path).is_dir() and not any(Path(path).glob("*.safetensors")):
         raise InputError(f"--model_name_or_path {path}: no .safetensors weights (pickled weights are not loaded)")
-    problem = Path(path).is_dir() and unreadable_weights(Path(path))
+    problem = Path(path).is_dir() and unreadable_weights(Path(path))  # its header or offsets not whole
     if problem:
         raise InputError(f"--model_name_or_path {path}: {problem}")
 

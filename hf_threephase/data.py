@@ -137,27 +137,36 @@ def _raw_splits(args: DataTrainingArguments, seed: int) -> tuple[DatasetDict, bo
     carved = "validation" not in raw
     if carved:
         train = raw["train"]
-        classes = list(zip(*(map(repr, train[column]) for column in label_columns)))  # as written: before reading
+        # classes before the labels are read (which needs the split): each value as written, spaces aside
+        classes = list(zip(*([_stratum(v, args.label_separator) for v in train[c]] for c in label_columns)))
         where = f"--validation_split_percentage {args.validation_split_percentage} of {split_sources(args)['train']}"
         try:
             kept, held_out = validation_share(classes, args.validation_split_percentage / 100, seed, where)
-        except ValueError:
-            raise InputError(f"{where} ({len(train)} rows) leaves train or validation without a row: give "
-                             "--validation_file, or another percentage") from None
+        except ValueError as err:
+            raise InputError(f"{where} ({err}) leaves train or validation without a row: give --validation_file, or "
+                             "another percentage") from None
         raw["train"], raw["validation"] = train.select(kept), train.select(held_out)
     if "test" not in raw:
         raise InputError("no test split: give --test_file (or a dataset with a test split)")
     return raw, carved
 
 
+def _stratum(value, separator: str | None):
+    """A raw label as the carve stratifies it: strings without the spaces around them (and around each level)."""
+    if not isinstance(value, str):
+        return repr(value)
+    return separator.join(level.strip() for level in value.split(separator)) if separator else value.strip()
+
+
 def validation_share(classes: list, fraction: float, seed: int, where: str) -> tuple[list[int], list[int]]:
-    """Train and validation row indices for a seeded `fraction` of train held out for validation (ceil(fraction x
-    rows), scikit-learn's rule), stratified by class: each class keeps its proportion in both, and a class of one row
-    stays in train. When the share is too small (or too large) to hold every class, the draw is not stratified, and
-    a warning names `where`.
+    """Train and validation row indices (train in file order, validation in seeded random order) for a seeded
+    `fraction` of train held out for validation: ceil(fraction x rows), scikit-learn's rule, drawn from the classes
+    of two rows or more, so that a class of one row stays in train; stratified by class (each class keeps its
+    proportion in both). When the share is too small (or too large) to hold every class in proportion, the draw is
+    not stratified, and a warning names `where`.
 
     Raises:
-        ValueError: train or validation would have no row.
+        ValueError: train or validation would have no row; its message gives the row counts.
     """
     from sklearn.model_selection import train_test_split
 
@@ -165,18 +174,18 @@ def validation_share(classes: list, fraction: float, seed: int, where: str) -> t
     size = Counter(classes)
     shared = [i for i in rows if size[classes[i]] > 1]
     held_out = math.ceil(fraction * len(classes))
-    if not 0 < held_out < len(classes):
-        raise ValueError(f"{held_out} of {len(classes)} rows held out")
+    if not 0 < held_out < len(shared):
+        raise ValueError(f"{len(classes)} rows, {len(shared)} of them in classes of two rows or more")
     try:
         _, validation = train_test_split(shared, test_size=held_out, random_state=seed,
                                          stratify=[classes[i] for i in shared])
         logger.info("%s: %d of %d rows held out for validation, stratified by class", where, held_out, len(classes))
-    except ValueError:  # fewer held-out (or kept) rows than classes, or too few rows in classes of two or more
+    except ValueError:  # fewer held-out (or kept) rows than classes
         logger.warning("%s: %d validation rows of %d cannot hold the %d classes in proportion; drawn without "
                        "stratification", where, held_out, len(classes), len(size))
-        _, validation = train_test_split(list(rows), test_size=held_out, random_state=seed)
+        _, validation = train_test_split(shared, test_size=held_out, random_state=seed)
     held = set(validation)
-    return [i for i in rows if i not in held], sorted(validation)
+    return [i for i in rows if i not in held], list(validation)
 
 
 def split_sources(args: DataTrainingArguments) -> dict[str, str]:

@@ -165,10 +165,14 @@ def write_record(folder: Path, record: dict):
 
 
 def unreadable_weights(folder: Path) -> str | None:
-    """None when every .safetensors file of `folder` opens (its header and offsets are whole); else which does not."""
+    """None when `folder` has .safetensors files and each opens (its header and offsets are whole); else what is
+    wrong."""
     from safetensors import safe_open
 
-    for path in sorted(Path(folder).glob("*.safetensors")):
+    files = sorted(Path(folder).glob("*.safetensors"))
+    if not files:
+        return "it holds no .safetensors weights"
+    for path in files:
         try:
             with safe_open(path, "pt") as weights:
                 weights.keys()
@@ -189,7 +193,11 @@ def changed_weights(folder: Path) -> str | None:
     path = Path(folder) / WEIGHTS_FILE
     if not path.is_file():
         return None
-    for name, digest in json.loads(path.read_text()).items():
+    try:
+        hashes = dict(json.loads(path.read_text()))
+    except (ValueError, TypeError) as err:
+        return f"its {WEIGHTS_FILE} cannot be read ({first_line(err)})"
+    for name, digest in hashes.items():
         if not (Path(folder) / name).is_file():
             return f"its {name} is missing"
         if file_sha256(Path(folder) / name) != digest:

@@ -3,6 +3,7 @@ validation metric, defaults and card text."""
 
 import logging
 from collections import Counter
+from typing import Any
 
 import numpy as np
 from datasets import concatenate_datasets
@@ -27,7 +28,7 @@ from .validation import InputError
 logger = logging.getLogger("hf_threephase")
 
 
-def train_pairs(context: PhaseContext, seed: int):
+def train_pairs(context: PhaseContext, seed: int) -> tuple[Any, ContrastivePairs, dict]:
     """The tokenised train examples after the imbalance correction (noised copies of rare classes, eq. 5), their CL
     pairs, and the correction's facts: `{"imbalance_correction": {"multipliers": {class name: m > 1},
     "examples_before": int, "examples_after": int}}`, or `{}` when it adds no copy.

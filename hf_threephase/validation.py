@@ -21,6 +21,9 @@ class FinishedPhaseMismatch(InputError):
         super().__init__(message)
         self.folder = folder
 
+    def __reduce__(self):  # pickled whole (e.g. across processes), not from the message alone
+        return type(self), (str(self), self.folder)
+
 
 def check_file(path: str, role: str):
     """Exists, is not empty, and is UTF-8 text."""
@@ -106,7 +109,11 @@ def check_phase_arguments(phase: str, options):
 
 
 def check_columns(raw: DatasetDict, columns: list[str], sources: dict[str, str]):
-    """Every split has the text and label columns."""
+    """Every split has the text and label columns.
+
+    Raises:
+        InputError: a column a split lacks, naming the split's source and the columns it has.
+    """
     for split, ds in raw.items():
         for column in columns:
             if column not in ds.column_names:

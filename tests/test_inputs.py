@@ -412,11 +412,14 @@ def test_a_finished_phase_whose_weights_were_damaged_is_refused_before_any_train
     assert json.loads((out / "cl" / "weights_sha256.json").read_text()) == {"model.safetensors": file_sha256(weights)}
     shutil.rmtree(out / "ft")
     whole = weights.read_bytes()
-    for damaged, problem in [
-        (whole[:-1000] + bytes(1000), "its model.safetensors changed since the phase wrote it (sha256 differs)"),
-        (whole[:3000], "its model.safetensors cannot be read ("),
+    hashes = (out / "cl" / "weights_sha256.json").read_text()
+    for damaged, listed, problem in [
+        (whole[:-1000] + bytes(1000), hashes, "its model.safetensors changed since the phase wrote it (sha256 differs)"),
+        (whole[:3000], hashes, "its model.safetensors cannot be read ("),
+        (whole, hashes[:-3], "its weights_sha256.json cannot be read ("),
     ]:
         weights.write_bytes(damaged)  # bytes overwritten (the header still whole), or the file cut short
+        (out / "cl" / "weights_sha256.json").write_text(listed)
         with pytest.raises(SystemExit) as stop:
             main(argv)
         assert stop.value.code == 2
@@ -871,7 +874,8 @@ def test_a_validation_share_that_leaves_a_split_empty_is_named(tmp_path, rows, p
     paths = write_splits(tmp_path, {"train": [(f"t{i}", "ab"[i % 2]) for i in range(rows)], "test": [("x", "a")]},
                          ".csv")
     with pytest.raises(InputError, match=rf"^--validation_split_percentage {percentage} of {paths['train']} \({rows} "
-                                         r"rows\) leaves train or validation without a row"):
+                                         rf"rows, {rows // 2 * 2} of them in classes of two rows or more\) leaves "
+                                         r"train or validation without a row"):
         load_labelled_data(DataTrainingArguments(train_file=str(paths["train"]), test_file=str(paths["test"]),
                                                  validation_split_percentage=percentage))
 
@@ -917,13 +921,26 @@ def test_a_split_cut_by_a_flag_is_named_by_it(tmp_path, caplog):
         "by class" in caplog.text
 
 
-def test_a_single_class_left_by_the_validation_share_says_so(tmp_path, caplog):
-    paths = write_splits(tmp_path, {"train": [("t0", "a"), ("t1", "b")], "test": [("x", "a")]}, ".csv")
-    with pytest.raises(InputError, match=rf"^{paths['train']} \(less the 20 % held out for validation; rows left: 1\): "
-                                         r"a single class"):
-        load_labelled_data(DataTrainingArguments(train_file=str(paths["train"]), test_file=str(paths["test"])))
-    assert (f"--validation_split_percentage 20 of {paths['train']}: 1 validation rows of 2 cannot hold the 2 classes "
+def test_a_validation_share_too_small_for_every_class_is_drawn_unstratified_from_classes_of_two_rows(tmp_path, caplog):
+    rows = [(f"t{i}", "abcde"[i % 5]) for i in range(10)] + [("lone", "f")]
+    paths = write_splits(tmp_path, {"train": rows, "test": rows[:2]}, ".csv")
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        data, space = load_labelled_data(DataTrainingArguments(train_file=str(paths["train"]),
+                                                               test_file=str(paths["test"])))
+    assert (f"--validation_split_percentage 20 of {paths['train']}: 3 validation rows of 11 cannot hold the 6 classes "
             "in proportion; drawn without stratification") in caplog.text
+    assert len(data["validation"]) == 3 and "lone" in data["train"]["text"]
+
+
+def test_a_single_class_left_by_a_subset_says_so(tmp_path):
+    paths = write_splits(tmp_path, {"train": [("t0", "a"), ("t1", "b")], "test": [("x", "a")]}, ".csv")
+    with pytest.raises(InputError, match=rf"^{paths['train']} \(--max_train_samples 1; rows left: 1\): a single "
+                                         r"class"):
+        load_labelled_data(DataTrainingArguments(train_file=str(paths["train"]), validation_file=str(paths["train"]),
+                                                 test_file=str(paths["test"]), max_train_samples=1))
+    with pytest.raises(InputError, match=rf"^--validation_split_percentage 20 of {paths['train']} \(2 rows, 0 of them "
+                                         r"in classes of two rows or more\) leaves train or validation without a row"):
+        load_labelled_data(DataTrainingArguments(train_file=str(paths["train"]), test_file=str(paths["test"])))
 
 
 def test_json_lines_in_a_json_file_are_read_whatever_characters_a_text_holds(tmp_path):
