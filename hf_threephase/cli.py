@@ -19,7 +19,7 @@ from transformers.hf_argparser import string_to_bool
 from .arguments import (LOGGING_SHARE, LoraArguments, RecipeArguments, ThreePhaseArguments, logs_by_default,
                         phase_argument_classes)
 from .cards import CardArguments
-from .data import DataTrainingArguments, load_labelled_data
+from .data import LIMIT_FLAGS, DataTrainingArguments, load_labelled_data
 from .logs import quiet_by_design_notices
 from .phase_records import unreadable_weights
 from .registry import PHASES, VARIANTS, final_phase, reads_text_only
@@ -286,16 +286,25 @@ def console_main() -> int:
 
 def data_sources(data_args: DataTrainingArguments) -> dict[str, str]:
     """What the model cards name: the dataset (a Hub id, or the train file's folder) and each split's source (a file
-    name with its folder, `name [split]`, or the share of train); never an absolute path."""
+    name with its folder, `name [split]`, or the share of train; after the flag that cut it, if one did); never an
+    absolute path."""
     if data_args.dataset_name:
         sources = {split: f"{data_args.dataset_name} [{split}]" for split in ("train", "validation", "test")}
         hub = not Path(data_args.dataset_name).exists()  # a local dataset folder is no Hub id
-        return {"dataset": data_args.dataset_name, "dataset_id": data_args.dataset_name if hub else None, **sources}
-    files = {split: Path(f) for split, f in (("train", data_args.train_file), ("validation", data_args.validation_file),
-                                             ("test", data_args.test_file)) if f}
-    sources = {split: f"{path.resolve().parent.name}/{path.name}" for split, path in files.items()}
-    sources.setdefault("validation", f"{data_args.validation_split_percentage} % of {sources['train']} (seeded)")
-    return {"dataset": files["train"].resolve().parent.name, "dataset_id": None, **sources}
+        dataset = {"dataset": data_args.dataset_name, "dataset_id": data_args.dataset_name if hub else None}
+    else:
+        files = {split: Path(f) for split, f in (("train", data_args.train_file),
+                                                 ("validation", data_args.validation_file),
+                                                 ("test", data_args.test_file)) if f}
+        sources = {split: f"{path.resolve().parent.name}/{path.name}" for split, path in files.items()}
+        sources.setdefault("validation", f"{data_args.validation_split_percentage} % of {sources['train']} (seeded)")
+        dataset = {"dataset": files["train"].resolve().parent.name, "dataset_id": None}
+    for split, flag in LIMIT_FLAGS.items():
+        if getattr(data_args, flag) is not None:
+            sources[split] = f"--{flag} {getattr(data_args, flag)} of {sources[split]}"
+    if data_args.train_samples_per_class is not None:
+        sources["train"] = f"--train_samples_per_class {data_args.train_samples_per_class} of {sources['train']}"
+    return {**dataset, **sources}
 
 
 def run(model_args, data_args, threephase_args, training_args, card_args=None, command: str | None = None) -> dict:

@@ -915,6 +915,12 @@ def test_a_split_cut_by_a_flag_is_named_by_it(tmp_path, caplog):
     assert data["validation"].info.description == f"--max_eval_samples 2 of {paths['validation']}"
     assert data["test"].info.description == f"--max_predict_samples 3 of {paths['test']}"
     assert data["train"].info.description == str(paths["train"])
+    cards = cli.data_sources(DataTrainingArguments(train_file=str(paths["train"]), test_file=str(paths["test"]),
+                                                   max_eval_samples=2, train_samples_per_class=3))
+    folder = tmp_path.name
+    assert (cards["train"], cards["validation"], cards["test"]) == (
+        f"--train_samples_per_class 3 of {folder}/train.jsonl",
+        f"--max_eval_samples 2 of 20 % of {folder}/train.jsonl (seeded)", f"{folder}/test.jsonl")
     with caplog.at_level(logging.INFO, logger="hf_threephase"):
         load_labelled_data(DataTrainingArguments(train_file=str(paths["train"]), test_file=str(paths["test"])))
     assert f"--validation_split_percentage 20 of {paths['train']}: 4 of 20 rows held out for validation, stratified " \
