@@ -19,7 +19,7 @@ from transformers.hf_argparser import string_to_bool
 from .arguments import (LOGGING_SHARE, LoraArguments, RecipeArguments, ThreePhaseArguments, logs_by_default,
                         phase_argument_classes)
 from .cards import CardArguments
-from .data import LIMIT_FLAGS, DataTrainingArguments, load_labelled_data
+from .data import DataTrainingArguments, cut_source, load_labelled_data
 from .logs import quiet_by_design_notices
 from .phase_records import unreadable_weights
 from .registry import PHASES, VARIANTS, final_phase, reads_text_only
@@ -299,12 +299,7 @@ def data_sources(data_args: DataTrainingArguments) -> dict[str, str]:
         sources = {split: f"{path.resolve().parent.name}/{path.name}" for split, path in files.items()}
         sources.setdefault("validation", f"{data_args.validation_split_percentage} % of {sources['train']} (seeded)")
         dataset = {"dataset": files["train"].resolve().parent.name, "dataset_id": None}
-    for split, flag in LIMIT_FLAGS.items():
-        if getattr(data_args, flag) is not None:
-            sources[split] = f"--{flag} {getattr(data_args, flag)} of {sources[split]}"
-    if data_args.train_samples_per_class is not None:
-        sources["train"] = f"--train_samples_per_class {data_args.train_samples_per_class} of {sources['train']}"
-    return {**dataset, **sources}
+    return {**dataset, **{split: cut_source(data_args, split, source) for split, source in sources.items()}}
 
 
 def run(model_args, data_args, threephase_args, training_args, card_args=None, command: str | None = None) -> dict:

@@ -188,6 +188,16 @@ def validation_share(classes: list, fraction: float, seed: int, where: str) -> t
     return [i for i in rows if i not in held], list(validation)
 
 
+def cut_source(args: DataTrainingArguments, split: str, source: str) -> str:
+    """`source` as messages and cards name the split: after the flags that cut it (`--max_eval_samples 2 of ...`)."""
+    limit = getattr(args, LIMIT_FLAGS[split])
+    if limit is not None:
+        source = f"--{LIMIT_FLAGS[split]} {limit} of {source}"
+    if split == "train" and args.train_samples_per_class is not None:
+        source = f"--train_samples_per_class {args.train_samples_per_class} of {source}"
+    return source
+
+
 def split_sources(args: DataTrainingArguments) -> dict[str, str]:
     """Where each split comes from, for messages: its file, `name [split]` on the Hub, or the share of train."""
     if args.dataset_name is not None:
@@ -264,13 +274,11 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
         columns = {"text": raw[split][args.text_column], "label": ids}
         if hierarchical:
             columns["label_path"] = paths[split]
-        limit = getattr(args, LIMIT_FLAGS[split])
-        where = sources[split] if limit is None else f"--{LIMIT_FLAGS[split]} {limit} of {sources[split]}"
-        data[split] = Dataset.from_dict(columns, info=DatasetInfo(description=where, features=Features(features)))
+        data[split] = Dataset.from_dict(columns, info=DatasetInfo(description=cut_source(args, split, sources[split]),
+                                                                  features=Features(features)))
     if args.train_samples_per_class is not None:
         data["train"], rest = sample_per_class(data["train"], args.train_samples_per_class, seed)
-        drawn = f"--train_samples_per_class {args.train_samples_per_class} of {sources['train']}"
-        data["train"].info.description = drawn
+        data["train"].info.description = cut_source(args, "train", sources["train"])
         if args.unlabeled_from_train:
             data["unlabeled_from_train"] = rest.select_columns(["text"])
     text_only = text_only_split(data, args, seed)

@@ -243,6 +243,15 @@ def decoder_config(encoder_config: PreTrainedConfig, own: bool | None = None) ->
     return config
 
 
+def _one_layer_copy(encoder_config: PreTrainedConfig) -> PreTrainedConfig:
+    """A copy of a config with one layer and the smallest vocabulary that holds its special tokens, for probes."""
+    config = copy.deepcopy(encoder_config)
+    config.num_hidden_layers = 1
+    special = [getattr(config, f"{name}_token_id", None) for name in ("pad", "bos", "eos", "sep", "cls")]
+    config.vocab_size = 1 + max([3, *(i for i in special if isinstance(i, int))])
+    return config
+
+
 _PROBED: dict[str, bool] = {}
 _BUILT: dict[str, str | None] = {}  # DAE builds probed by `check_encoder_config`: None, or why not
 
@@ -260,10 +269,8 @@ def has_cross_attention_decoder(encoder_config: PreTrainedConfig) -> bool:
         return False
     key = encoder_config.to_json_string()
     if key not in _PROBED:
-        config = copy.deepcopy(encoder_config)
-        config.is_decoder, config.add_cross_attention, config.num_hidden_layers = True, True, 1
-        special = [getattr(config, f"{name}_token_id", None) for name in ("pad", "bos", "eos", "sep", "cls")]
-        config.vocab_size = 1 + max([3, *(i for i in special if isinstance(i, int))])
+        config = _one_layer_copy(encoder_config)
+        config.is_decoder, config.add_cross_attention = True, True
         try:  # on the CPU even inside from_pretrained's meta-device context
             with torch.device("cpu"), torch.random.fork_rng(devices=[]), transformers_errors_only(), torch.no_grad():
                 decoder = AutoModelForCausalLM.from_config(config)
@@ -385,10 +392,7 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
             raise ValueError("it has no word-embedding matrix for a decoder to share") from None
         key = encoder_config.to_json_string()
         if key not in _BUILT:
-            small = copy.deepcopy(encoder_config)
-            small.num_hidden_layers = 1
-            special = [getattr(small, f"{name}_token_id", None) for name in ("pad", "bos", "eos", "sep", "cls")]
-            small.vocab_size = 1 + max([3, *(i for i in special if isinstance(i, int))])
+            small = _one_layer_copy(encoder_config)
             ids = torch.full((1, 3), 2)
             try:
                 with torch.device("cpu"), torch.random.fork_rng(devices=[]), transformers_errors_only(), torch.no_grad():
