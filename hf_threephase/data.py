@@ -129,11 +129,11 @@ def _raw_splits(args: DataTrainingArguments, seed: int) -> tuple[DatasetDict, bo
         columns = [args.text_column, *(args.label_columns or [args.label_column])]
         raw = DatasetDict({split: load_data_file(path, formats[split], f"{split}_file", columns)
                            for split, path in files.items()})
+    label_columns = args.label_columns or [args.label_column]
+    check_columns(raw, [args.text_column, *label_columns], split_sources(args))
     # each row's number in its file (or Hub split), for messages, before a validation share or a subset reorders it
     raw = DatasetDict({name: split.add_column(ROW_COLUMN, list(range(1, len(split) + 1)))
                        for name, split in raw.items()})
-    label_columns = args.label_columns or [args.label_column]
-    check_columns(raw, [args.text_column, *label_columns], split_sources(args))
     carved = "validation" not in raw
     if carved:
         train = raw["train"]

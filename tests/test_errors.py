@@ -29,7 +29,8 @@ CASES = {
     "unknown format": ({"train.txt": "hello\n"}, ["--train_file", "{tmp}/train.txt"],
                        "--train_file: {tmp}/train.txt: unknown format (use .csv, .json, .jsonl)"),
     "missing text column": ({}, ["--text_column", "sentence"], "{tmp}/train.jsonl: no column 'sentence'"),
-    "missing label column": ({}, ["--label_column", "intent"], "{tmp}/train.jsonl: no column 'intent'"),
+    "missing label column": ({}, ["--label_column", "intent"], "{tmp}/train.jsonl: no column 'intent' (columns: text, "
+                                                               "label)"),  # none of ours listed
     "blank text": ({"train.jsonl": with_row({"text": "   ", "label": "music"})}, [],
                    "{tmp}/train.jsonl row 2: empty text in column 'text'"),
     "null label": ({"train.jsonl": with_row({"text": "hello", "label": None})}, [],
