@@ -114,6 +114,7 @@ def _files(args: DataTrainingArguments) -> dict[str, str]:
 
 def _raw_splits(args: DataTrainingArguments, seed: int) -> tuple[DatasetDict, bool]:
     """The splits as read, each row numbered; and whether validation was carved from train."""
+    columns = [args.text_column, *(args.label_columns or [args.label_column])]
     if args.dataset_name is not None:
         try:
             raw = load_dataset(args.dataset_name, args.dataset_config_name)
@@ -126,11 +127,9 @@ def _raw_splits(args: DataTrainingArguments, seed: int) -> tuple[DatasetDict, bo
             raise InputError(f"data files must share one format: {', '.join(files.values())}")
         # one file at a time, so that each split's columns get their own types (labels 0 / 1 in train, 0.0 / 1.0 in
         # a test file with a gap): the label reader decides what the values mean
-        columns = [args.text_column, *(args.label_columns or [args.label_column])]
         raw = DatasetDict({split: load_data_file(path, formats[split], f"{split}_file", columns)
                            for split, path in files.items()})
-    label_columns = args.label_columns or [args.label_column]
-    check_columns(raw, [args.text_column, *label_columns], split_sources(args))
+    check_columns(raw, columns, split_sources(args))
     # each row's number in its file (or Hub split), for messages, before a validation share or a subset reorders it
     raw = DatasetDict({name: split.add_column(ROW_COLUMN, list(range(1, len(split) + 1)))
                        for name, split in raw.items()})
@@ -138,7 +137,7 @@ def _raw_splits(args: DataTrainingArguments, seed: int) -> tuple[DatasetDict, bo
     if carved:
         train = raw["train"]
         # classes before the labels are read (which needs the split): each value as written, spaces aside
-        classes = list(zip(*([_stratum(v, args.label_separator) for v in train[c]] for c in label_columns)))
+        classes = list(zip(*([_stratum(v, args.label_separator) for v in train[c]] for c in columns[1:])))
         where = f"--validation_split_percentage {args.validation_split_percentage} of {split_sources(args)['train']}"
         try:
             kept, held_out = validation_share(classes, args.validation_split_percentage / 100, seed, where)
