@@ -151,10 +151,14 @@ def _raw_splits(args: DataTrainingArguments, seed: int) -> tuple[DatasetDict, bo
 
 
 def _stratum(value, separator: str | None):
-    """A raw label as the carve stratifies it: strings without the spaces around them (and around each level)."""
-    if not isinstance(value, str):
-        return repr(value)
-    return separator.join(level.strip() for level in value.split(separator)) if separator else value.strip()
+    """A raw label as the carve stratifies it: strings as `_spaceless` reads them."""
+    return _spaceless(value, separator) if isinstance(value, str) else repr(value)
+
+
+def _spaceless(name: str, separator: str | None) -> str:
+    """A label name without the spaces around it and, with a `separator`, around each of its levels ("x / b" is
+    "x/b")."""
+    return separator.join(level.strip() for level in name.split(separator)) if separator else name.strip()
 
 
 def validation_share(classes: list, fraction: float, seed: int, where: str) -> tuple[list[int], list[int]]:
@@ -305,7 +309,16 @@ def _names_file(args: DataTrainingArguments) -> list[str] | None:
         raise InputError(f"--label_names_file {path}: not JSON ({err})") from None
     if not isinstance(names, list) or not names or not all(isinstance(n, (str, int)) for n in names):
         raise InputError(f"--label_names_file {path}: expected a JSON list of names, e.g. [\"negative\", \"positive\"]")
-    names = [str(n).strip() for n in names]
+    separator, written, names = args.label_separator, names, []
+    for name in written:
+        names.append(_spaceless(str(name), separator))
+        if separator and "" in names[-1].split(separator):
+            raise InputError(f"--label_names_file {path}: name {name!r} has an empty level (levels joined by "
+                             f"{separator!r})")
+    respaced = [(w, n) for w, n in zip(written, names) if isinstance(w, str) and w != n]
+    if respaced:
+        logger.warning("--label_names_file %s: %d names read without the spaces around them or their levels (%r is "
+                       "%r)", path, len(respaced), *respaced[0])
     repeated = [n for n, count in Counter(names).items() if count > 1]
     if repeated:
         raise InputError(f"--label_names_file {path}: names repeat: {repeated}")
@@ -320,12 +333,12 @@ def _class_order(names) -> list[str]:
     return sorted(names)
 
 
-def _as_name(value, names) -> str | None:
-    """The name in `names` a raw label is written as, or None: a string without its surrounding spaces; a boolean as
+def _as_name(value, names, separator: str | None = None) -> str | None:
+    """The name in `names` a raw label is written as, or None: a string as `_spaceless` reads it; a boolean as
     the one name that reads as it in any case (`False`: "False", "FALSE", "false"); a number as its own text, else as
     the one number-like name of its value (`1.0`: "1.0", "1.00", "1"; not "01", a code)."""
     if isinstance(value, str):
-        return value.strip() if value.strip() in names else None
+        return _spaceless(value, separator) if _spaceless(value, separator) in names else None
     if isinstance(value, bool):
         found = [name for name in names if name.lower() == str(value).lower()]
     elif isinstance(value, (int, float)):
@@ -375,15 +388,17 @@ class _LabelReader:
         names, source = self.names, f"--label_names_file {self.names_file}"
         if isinstance(feature, ClassLabel):  # ids, always
             names, source = names or feature.names, f"the ClassLabel names of column {column!r}"
-        elif names is not None and all(_as_name(v, names) is not None for vs in values.values() for v in vs):
+        elif names is not None and all(_as_name(v, names, separator) is not None for vs in values.values()
+                                       for v in vs):
             # number-like names ("1" ... "5" stars, "1.0", "True"): the values are the names, not indices into them
-            readings = [(_index_reading(v, names), _as_name(v, names)) for vs in values.values() for v in vs]
+            readings = [(_index_reading(v, names), _as_name(v, names, separator)) for vs in values.values() for v in vs]
             if all(index is not None for index, _ in readings) and any(index != name for index, name in readings):
                 logger.warning("column %r: labels read as the names in %s, not as indices into it (both fit)",
                                column, source)
             named = names
             return {split: self.read(values[split], feature, column, None, source, sources[split], rows[split],
-                                     as_name=lambda value: _as_name(value, named)) for split in splits}
+                                     as_name=lambda value: _as_name(value, named, separator), separator=separator)
+                    for split in splits}
         return {split: self.read(values[split], feature, column, names, source, sources[split], rows[split],
                                  separator=separator) for split in splits}
 

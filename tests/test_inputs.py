@@ -895,6 +895,25 @@ def test_hierarchical_levels_are_read_without_their_spaces_and_an_empty_level_is
         load(paths, label_separator="/")
 
 
+@pytest.mark.parametrize("labels", [["x/a", "x / b", "y/a"], [0, 1, 2]])
+def test_a_names_file_with_a_label_separator_reads_its_names_and_the_labels_without_spaces_around_levels(
+        tmp_path, caplog, labels):
+    rows = [(f"t{i}", labels[i % 3]) for i in range(9)]
+    paths = write_splits(tmp_path, {"train": rows}, ".jsonl")
+    (tmp_path / "names.json").write_text('["x / a", "x/b", "y/a"]')
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        data, space = load(paths, label_separator="/", label_names_file=str(tmp_path / "names.json"))
+    assert space.names == ("x/a", "x/b", "y/a")  # not "x / b" under a parent "x " of its own
+    assert data["train"]["label_path"][:3] == [["x", "a"], ["x", "b"], ["y", "a"]]
+    assert f"--label_names_file {tmp_path / 'names.json'}: 1 names read without the spaces" in caplog.text
+    (tmp_path / "names.json").write_text('["x/a", "x/b", "x / b"]')
+    with pytest.raises(InputError, match=r"names\.json: names repeat: \['x/b'\]"):
+        load(paths, label_separator="/", label_names_file=str(tmp_path / "names.json"))
+    (tmp_path / "names.json").write_text('["x/a", "x/ /b"]')
+    with pytest.raises(InputError, match=r"names\.json: name 'x/ /b' has an empty level"):
+        load(paths, label_separator="/", label_names_file=str(tmp_path / "names.json"))
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_the_validation_share_is_stratified_by_class_and_a_class_of_one_row_stays_in_train(tmp_path, seed):
     rows = [(f"dish {i}", "food") for i in range(40)] + [(f"song {i}", "music") for i in range(10)] + [
