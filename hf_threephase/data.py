@@ -157,7 +157,7 @@ def _stratum(value, separator: str | None):
 
 def _spaceless(name: str, separator: str | None) -> str:
     """A label name without the spaces around it and, with a `separator`, around each of its levels ("x / b" is
-    "x/b")."""
+    "x/b"); an empty level stays empty ("x/ /b" is "x//b", for the caller to refuse)."""
     return separator.join(level.strip() for level in name.split(separator)) if separator else name.strip()
 
 
@@ -296,7 +296,13 @@ def _classlabel_names(feature) -> list[str] | None:
 
 
 def _names_file(args: DataTrainingArguments) -> list[str] | None:
-    """The names in --label_names_file: a JSON list of distinct names (strings, or numbers taken as text)."""
+    """The names in --label_names_file: a JSON list of distinct names (strings, or numbers taken as text), read as
+    `_spaceless` reads labels (with --label_separator, around each level too); a warning names what that changed.
+
+    Raises:
+        InputError: with --label_columns; the file missing, not JSON or not a list of names; a name empty or with an
+            empty level; names that repeat (once read).
+    """
     path = args.label_names_file
     if path is None:
         return None
@@ -304,24 +310,24 @@ def _names_file(args: DataTrainingArguments) -> list[str] | None:
         raise InputError("--label_names_file names the values of one label column, not of --label_columns")
     check_file(path, "label_names_file")
     try:
-        names = json.loads(Path(path).read_text(encoding="utf-8"))
+        written = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise InputError(f"--label_names_file {path}: not JSON ({err})") from None
-    if not isinstance(names, list) or not names or not all(isinstance(n, (str, int)) for n in names):
+    if not isinstance(written, list) or not written or not all(isinstance(n, (str, int)) for n in written):
         raise InputError(f"--label_names_file {path}: expected a JSON list of names, e.g. [\"negative\", \"positive\"]")
-    separator, written, names = args.label_separator, names, []
-    for name in written:
-        names.append(_spaceless(str(name), separator))
-        if separator and "" in names[-1].split(separator):
-            raise InputError(f"--label_names_file {path}: name {name!r} has an empty level (levels joined by "
-                             f"{separator!r})")
-    respaced = [(w, n) for w, n in zip(written, names) if isinstance(w, str) and w != n]
-    if respaced:
-        logger.warning("--label_names_file %s: %d names read without the spaces around them or their levels (%r is "
-                       "%r)", path, len(respaced), *respaced[0])
+    separator = args.label_separator
+    names = [_spaceless(str(name), separator) for name in written]
+    for name, read in zip(written, names):
+        if not read or (separator and "" in read.split(separator)):
+            raise InputError(f"--label_names_file {path}: name {name!r} is empty" + (
+                f" or has an empty level (levels joined by {separator!r})" if separator else ""))
     repeated = [n for n, count in Counter(names).items() if count > 1]
     if repeated:
         raise InputError(f"--label_names_file {path}: names repeat: {repeated}")
+    respaced = [(w, n) for w, n in zip(written, names) if isinstance(w, str) and w != n]
+    if respaced:
+        logger.warning("--label_names_file %s: %d name(s) read without the spaces around them%s (%r is %r)", path,
+                       len(respaced), " and their levels" if separator else "", *respaced[0])
     return names
 
 
@@ -333,12 +339,13 @@ def _class_order(names) -> list[str]:
     return sorted(names)
 
 
-def _as_name(value, names, separator: str | None = None) -> str | None:
+def _as_name(value, names, separator: str | None) -> str | None:
     """The name in `names` a raw label is written as, or None: a string as `_spaceless` reads it; a boolean as
     the one name that reads as it in any case (`False`: "False", "FALSE", "false"); a number as its own text, else as
     the one number-like name of its value (`1.0`: "1.0", "1.00", "1"; not "01", a code)."""
     if isinstance(value, str):
-        return _spaceless(value, separator) if _spaceless(value, separator) in names else None
+        name = _spaceless(value, separator)
+        return name if name in names else None
     if isinstance(value, bool):
         found = [name for name in names if name.lower() == str(value).lower()]
     elif isinstance(value, (int, float)):
@@ -416,8 +423,9 @@ class _LabelReader:
         for row, value in zip(rows, values):
             if isinstance(feature, ClassLabel) and value == -1:  # ClassLabel's "no label" (e.g. GLUE test splits)
                 raise InputError(f"{where} row {row}: missing label in column {column!r} (-1: no label)")
+            text = _spaceless(value, separator) if isinstance(value, str) else value
             try:
-                kind, name = read_label(value, names, source)
+                kind, name = read_label(text, names, source)
             except ValueError as err:
                 raise InputError(f"{where} row {row}: {err}") from None
             if first is None:
@@ -425,14 +433,10 @@ class _LabelReader:
             elif kind != first[1]:
                 raise InputError(f"{where} row {row}: label {value!r} is a {kind}, but row {first[0]}'s is a "
                                  f"{first[1]}: a label column holds one kind of value")
-            spaced = isinstance(value, str) and value.strip() != value
-            if separator is not None:
-                levels = [level.strip() for level in name.split(separator)]
-                if "" in levels:
-                    raise InputError(f"{where} row {row}: label {value!r} has an empty level (levels joined by "
-                                     f"{separator!r})")
-                spaced |= levels != name.split(separator)
-                name = separator.join(levels)
+            if separator is not None and "" in name.split(separator):
+                raise InputError(f"{where} row {row}: label {value!r} has an empty level (levels joined by "
+                                 f"{separator!r})")
+            spaced = text != value
             stripped += spaced
             example = example or (spaced and (value, name))
             out.append(as_name(value) if as_name else name)

@@ -895,23 +895,30 @@ def test_hierarchical_levels_are_read_without_their_spaces_and_an_empty_level_is
         load(paths, label_separator="/")
 
 
-@pytest.mark.parametrize("labels", [["x/a", "x / b", "y/a"], [0, 1, 2]])
+@pytest.mark.parametrize("labels", [["x/a", "x / b", " y/a"], [0, 1, 2], ["0", "x / b", "2"]])
 def test_a_names_file_with_a_label_separator_reads_its_names_and_the_labels_without_spaces_around_levels(
         tmp_path, caplog, labels):
-    rows = [(f"t{i}", labels[i % 3]) for i in range(9)]
+    rows = [(f"t{i}", labels[i % 3]) for i in range(9)]  # names, indices into the file, or both in one column
     paths = write_splits(tmp_path, {"train": rows}, ".jsonl")
-    (tmp_path / "names.json").write_text('["x / a", "x/b", "y/a"]')
+    (tmp_path / "names.json").write_text('["x / a", "x / b", "y/a"]')
     with caplog.at_level(logging.WARNING, logger="hf_threephase"):
         data, space = load(paths, label_separator="/", label_names_file=str(tmp_path / "names.json"))
     assert space.names == ("x/a", "x/b", "y/a")  # not "x / b" under a parent "x " of its own
     assert data["train"]["label_path"][:3] == [["x", "a"], ["x", "b"], ["y", "a"]]
-    assert f"--label_names_file {tmp_path / 'names.json'}: 1 names read without the spaces" in caplog.text
-    (tmp_path / "names.json").write_text('["x/a", "x/b", "x / b"]')
-    with pytest.raises(InputError, match=r"names\.json: names repeat: \['x/b'\]"):
-        load(paths, label_separator="/", label_names_file=str(tmp_path / "names.json"))
-    (tmp_path / "names.json").write_text('["x/a", "x/ /b"]')
-    with pytest.raises(InputError, match=r"names\.json: name 'x/ /b' has an empty level"):
-        load(paths, label_separator="/", label_names_file=str(tmp_path / "names.json"))
+    assert (f"--label_names_file {tmp_path / 'names.json'}: 2 name(s) read without the spaces around them and their "
+            "levels ('x / a' is 'x/a')") in caplog.text
+    for names, error in [('["x/a", "x/b", "x / b"]', r"names repeat: \['x/b'\]"),
+                         ('["x/a", "x/ /b"]', r"name 'x/ /b' is empty or has an empty level \(levels joined by '/'\)")]:
+        (tmp_path / "names.json").write_text(names)
+        with pytest.raises(InputError, match=rf"^--label_names_file {tmp_path / 'names.json'}: {error}"):
+            load(paths, label_separator="/", label_names_file=str(tmp_path / "names.json"))
+
+
+def test_an_empty_name_in_a_names_file_is_refused(tmp_path):
+    paths = write_splits(tmp_path, {"train": [("t1", 0), ("t2", 1)]}, ".jsonl")
+    (tmp_path / "names.json").write_text('[" ", "pos"]')
+    with pytest.raises(InputError, match=r"names\.json: name ' ' is empty$"):
+        load(paths, label_names_file=str(tmp_path / "names.json"))
 
 
 @pytest.mark.parametrize("seed", range(5))
