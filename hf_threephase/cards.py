@@ -11,6 +11,7 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from .diagnostics import diagnostic_warnings
 from .hub import phase_repo_id
 from .registry import PHASES, PhaseSpec
 
@@ -179,6 +180,14 @@ def _diagnostics(metrics: dict) -> list[tuple[str, float, float]]:
             if name in before and isinstance(after[name], (int, float)) and isinstance(before[name], (int, float))]
 
 
+def _diagnostic_warnings(phase: str, metrics: dict) -> list[str]:
+    """The lines the run logged when the phase ended inert or harmful (see `diagnostics.diagnostic_warnings`)."""
+    diagnostics = metrics.get("diagnostics") or {}
+    if not diagnostics.get("before") or not diagnostics.get("after"):
+        return []
+    return diagnostic_warnings(phase, diagnostics["before"], diagnostics["after"], PHASES[phase].expected_rise)
+
+
 def _imbalance_correction(facts: dict | None) -> str | None:
     """The correction's line of the Data section, from `phases.train_pairs`' facts."""
     if not facts:
@@ -247,7 +256,8 @@ def render_card(phase: str, facts: RunFacts, metrics: dict, settings: dict, *, e
         imbalance_correction=_imbalance_correction(metrics.get("imbalance_correction")),
         test=_test_rows(test) if test else None, per_class=per_class,
         selects_checkpoint="metric_for_best_model" in settings,
-        validation=validation, diagnostics=diagnostics,
+        validation=validation, diagnostics=diagnostics, diagnostic_warnings=_diagnostic_warnings(phase, metrics),
+        max_seq_length=settings.get("max_seq_length"),
         train_loss=round(train["train_loss"], 4) if "train_loss" in train else "not recorded",
         centroid_accuracy=round(centroid, 4) if centroid is not None else None, settings=public,
         wall_time=_wall_time(metrics.get("wall_s")), hardware=facts.hardware,

@@ -129,8 +129,10 @@ def diagnostic_warnings(phase: str, before: dict, after: dict, expected_rise: di
     lines = []
     for name, least in expected_rise.items():
         if name in before and name in after and after[name] - before[name] < least:
-            lines.append(f"the {phase} phase ended inert: {name} {before[name]:.3f} -> {after[name]:.3f} (expected a "
-                         f"rise of at least {least})")
+            change = after[name] - before[name]
+            lines.append(f"the {phase} phase ended inert: {name} {before[name]:.4f} -> {after[name]:.4f} "
+                         f"({'fell' if change < 0 else 'rose'} by {abs(change):.4f}; it should "
+                         f"{f'rise by at least {least:g}' if least > 0 else 'not fall'})")
     cosine = "mean_pairwise_cosine"
     if cosine in before and after.get(cosine, 0) - before[cosine] > anisotropy_rise:
         lines.append(f"the {phase} phase made the sentence vectors anisotropic: mean pairwise cosine "

@@ -207,8 +207,9 @@ register_phase(PhaseSpec(
     card=PhaseCard(
         "Fine-tuning (FT)",
         "A 2-layer MLP head on the adapted encoder, trained with cross-entropy; the checkpoint was chosen on the "
-        "validation split (`metric_for_best_model` below; `selection_score` is accuracy with ties broken on "
-        "validation loss), and the test split was used once.",
+        "validation split (`metric_for_best_model` below; its default, `selection_score`, is accuracy less "
+        "loss / (1 + loss) / examples, so ties in accuracy go to the lower validation loss), and the test split was "
+        "used once.",
         auto_class="AutoModelForSequenceClassification", pipeline_tag="text-classification"),
 ))
 

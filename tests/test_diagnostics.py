@@ -131,6 +131,10 @@ def test_a_phase_that_did_not_move_its_diagnostic_is_reported():
     before = {"information_gap": 0.01, "mean_pairwise_cosine": 0.2}
     inert = diagnostic_warnings("dae", before, {"information_gap": 0.02, "mean_pairwise_cosine": 0.8},
                                 {"information_gap": 0.05})
-    assert len(inert) == 2 and "ended inert" in inert[0] and "anisotropic" in inert[1]
+    assert inert == ["the dae phase ended inert: information_gap 0.0100 -> 0.0200 (rose by 0.0100; it should rise by "
+                     "at least 0.05)",
+                     "the dae phase made the sentence vectors anisotropic: mean pairwise cosine 0.200 -> 0.800"]
+    assert diagnostic_warnings("cl", {"cosine_gap": 0.01397}, {"cosine_gap": 0.01371}, {"cosine_gap": 0.0}) == [
+        "the cl phase ended inert: cosine_gap 0.0140 -> 0.0137 (fell by 0.0003; it should not fall)"]
     assert diagnostic_warnings("dae", before, {"information_gap": 0.4, "mean_pairwise_cosine": 0.3},
                                {"information_gap": 0.05}) == []

@@ -175,6 +175,10 @@ def test_intermediate_cards_show_diagnostics_before_and_after_when_recorded():
     card = render_card("dae", named, metrics, {}, embedding_size=8).content
     assert "base_model: org/base" in card and "- nyu-mll/glue" in card
     assert 'AutoModel.from_pretrained("./runs/o/dae")' in card
+    assert "**Warning:**" not in card
+    metrics["diagnostics"]["after"]["information_gap"] = 0.02
+    assert ("**Warning:** the dae phase ended inert: information_gap 0.0100 -> 0.0200 (rose by 0.0100; it should rise "
+            "by at least 0.05).") in render_card("dae", facts, metrics, {}, embedding_size=8).content
     del metrics["diagnostics"]
     assert "| diagnostic |" not in render_card("dae", facts, metrics, {}, embedding_size=8).content
 
@@ -184,6 +188,7 @@ def test_card_usage_snippets_run(run, monkeypatch, capsys):
     monkeypatch.chdir(out.parent)
     for phase in ("cl", "ft"):
         code = (out / phase / "README.md").read_text().split("```python\n")[1].split("```")[0]
+        assert "truncation=True, max_length=32" in code  # the run's --max_seq_length, so it scores as the run did
         namespace = {}
         exec(code, namespace)  # noqa: S102 - the card's own snippet, on the folder it describes
     assert namespace["classifier"].model.config.phases == ["dae", "cl", "ft"]
