@@ -259,7 +259,8 @@ def check_model(path: str):
     try:
         AutoConfig.from_pretrained(path)
     except (OSError, ValueError) as err:
-        raise InputError(f"--model_name_or_path {path}: not a model checkpoint ({str(err).splitlines()[0]})") from None
+        what = "not a model checkpoint" if Path(path).exists() else "no such local folder, and not loadable from the Hub"
+        raise InputError(f"--model_name_or_path {path}: {what} ({str(err).splitlines()[0]})") from None
     if Path(path).is_dir() and not any(Path(path).glob("*.safetensors")):
         raise InputError(f"--model_name_or_path {path}: no .safetensors weights (pickled weights are not loaded)")
     problem = Path(path).is_dir() and unreadable_weights(Path(path))  # its header or offsets not whole

@@ -48,6 +48,8 @@ CASES = {
     "not utf-8": ({"train.jsonl": b'{"text": "caf\xe9", "label": "food"}\n'}, [],
                   "--train_file: {tmp}/train.jsonl line 1 is not UTF-8 (byte 13)"),
     "not a checkpoint": ({}, ["--model_name_or_path", "{tmp}"], "--model_name_or_path {tmp}: not a model checkpoint"),
+    "no such folder": ({}, ["--model_name_or_path", "{tmp}/nowhere"],
+                       "--model_name_or_path {tmp}/nowhere: no such local folder, and not loadable from the Hub ("),
     "pickled weights only": ({"config.json": '{"model_type": "bert"}', "pytorch_model.bin": b"not loaded"},
                              ["--model_name_or_path", "{tmp}"],
                              "--model_name_or_path {tmp}: no .safetensors weights (pickled weights are not loaded)"),
