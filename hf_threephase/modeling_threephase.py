@@ -175,7 +175,8 @@ def load_phase_folder(cls, folder, **kwargs) -> PreTrainedModel:
     fresh = sorted({key.split(".")[0] for key in model.state_dict()} - held)
     partial = sorted(key for key in loading["missing_keys"] if key.split(".")[0] in held)
     if fresh:
-        logger.info("%s from %s: new %s (initialised fresh)", cls.__name__, folder, ", ".join(fresh))
+        logger.info("%s from %s: new %s (a projection or bottleneck starts as the identity, a head at random)",
+                    cls.__name__, folder, ", ".join(fresh))
     if partial:
         logger.warning("%s from %s: the folder lacks %s (started fresh)", cls.__name__, folder, partial)
     return model

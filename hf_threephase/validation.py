@@ -67,8 +67,9 @@ def check_arguments(args, training_args):
     for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
         if getattr(training_args, name) < 1:
             raise InputError(f"--{name} must be >= 1, got {getattr(training_args, name)}")
-    if not training_args.learning_rate > 0 or not training_args.num_train_epochs > 0:
-        raise InputError("--learning_rate and --num_train_epochs must be > 0")
+    for name in ("learning_rate", "num_train_epochs"):
+        if not getattr(training_args, name) > 0:
+            raise InputError(f"--{name} must be > 0, got {getattr(training_args, name)}")
     chosen = training_args.metric_for_best_model
     # An --metric_name module adds names known only once it has run.
     if chosen and args.metric_name is None and chosen.removeprefix("eval_") not in EVAL_METRICS:

@@ -56,6 +56,8 @@ CASES = {
     "noise ratio": ({}, ["--noise_ratio", "1.0"], "--noise_ratio must be in [0, 1), got 1.0"),
     "ratio <= 0": ({}, ["--imbalance_max_ratio", "0"], "--imbalance_max_ratio must be > 0, got 0.0"),
     "batch size 0": ({}, ["--per_device_train_batch_size", "0"], "--per_device_train_batch_size must be >= 1, got 0"),
+    "epochs < 0": ({}, ["--num_train_epochs", "-1"], "--num_train_epochs must be > 0, got -1.0"),
+    "learning rate 0": ({}, ["--learning_rate", "0"], "--learning_rate must be > 0, got 0.0"),
     "phase batch size 0": ({}, ["--cl_batch_size", "0"], "--cl_batch_size must be > 0, got 0"),
     "pairs per example": ({}, ["--pairs_per_example", "0"], "--pairs_per_example must be an integer >= 1 or 'auto', got '0'"),
     "positive pair fraction": ({}, ["--positive_pair_fraction", "1"], "--positive_pair_fraction must be in (0, 1), got 1.0"),
