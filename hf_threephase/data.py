@@ -15,7 +15,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, DatasetInfo, Features, Li
 from .files import file_format, first_line, load_data_file
 from .label_space import NUMBER, LabelSpace, read_label, typed_strings
 from .unlabeled import sample_per_class, text_only_split
-from .validation import (InputError, check_classes, check_columns, check_file, check_label_paths,
+from .validation import (InputError, check_classes, check_columns, check_file, check_joined_paths, check_label_paths,
                          check_texts_and_labels)
 
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json"}
@@ -92,6 +92,11 @@ class DataTrainingArguments:
                      "max_predict_samples"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise InputError(f"--{name} must be >= 1, got {getattr(self, name)}")
+        if self.label_separator is not None and not self.label_separator.strip():
+            raise InputError(f"--label_separator must be a non-blank string, got {self.label_separator!r}")
+        if self.label_separator is not None and self.label_columns:
+            raise InputError("give --label_columns (one column per level) or --label_separator (levels in one "
+                             "column), not both")
         if not 0 < self.validation_split_percentage < 100:
             raise InputError(f"--validation_split_percentage must be between 1 and 99, got "
                              f"{self.validation_split_percentage}")
@@ -240,16 +245,19 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
     csv = args.dataset_name is None and all(Path(f).suffix.lower() == ".csv" for f in _files(args).values())
     reader = _LabelReader(names_file, args.label_names_file, csv)
     paths = reader.paths({split: raw[split] for split in splits}, label_columns, args.label_separator, sources, rows)
-    reader.log_stripped()
+    reader.log_readings()
 
     join = args.label_separator or "/"
     hierarchical = bool(args.label_columns or args.label_separator)
     if hierarchical:
         check_label_paths(paths["train"], sources["train"], rows["train"])
+    if args.label_columns:
+        check_joined_paths(paths, join, sources, rows)
     present = {join.join(p) for p in paths["train"]}
     # Class ids follow the names file or ClassLabel when there is one (as in run_glue), else sorted names (numbers
     # by value).
-    given = [] if hierarchical else (names_file or _classlabel_names(raw["train"].features[args.label_column]) or [])
+    given = names_file or (None if args.label_columns else _classlabel_names(raw["train"].features[args.label_column]))
+    given = given or []
     if given:
         label_names = [name for name in dict.fromkeys(given) if name in present]
         if len(label_names) < len(given):
@@ -373,6 +381,7 @@ class _LabelReader:
     def __init__(self, names: list[str] | None, names_file: str | None, csv: bool):
         self.names, self.names_file, self.csv = names, names_file, csv
         self.stripped: dict[tuple[str, str], tuple[int, str, str]] = {}  # count, first value, its name
+        self.indexed: dict[tuple[str, str], tuple] = {}  # count, first row, its value, its name, the names' source
 
     def paths(self, splits: dict, columns: list[str], separator: str | None, sources: dict,
               rows: dict) -> dict[str, list[list[str]]]:
@@ -388,7 +397,8 @@ class _LabelReader:
     def column(self, splits: dict, column: str, sources: dict, rows: dict,
                separator: str | None = None) -> dict[str, list[str]]:
         values = {split: ds[column] for split, ds in splits.items()}
-        if self.csv:  # typed as a whole: "1" in train and "01" in test make every split text
+        if self.csv and separator is None:  # typed as a whole: "1" in train and "01" in test make every split text;
+            # with a separator a label is a path of level names ("1.1", "2.0" with "."), text
             typed = iter(typed_strings([v for split_values in values.values() for v in split_values]))
             values = {split: [next(typed) for _ in split_values] for split, split_values in values.items()}
         feature = next(iter(splits.values())).features[column]
@@ -420,6 +430,7 @@ class _LabelReader:
                 empty, naming `where` and the row.
         """
         first, out, stripped, example = None, [], 0, None
+        named, indexed, indexed_example = 0, 0, None  # string labels read as names, and as indices into `names`
         for row, value in zip(rows, values):
             if isinstance(feature, ClassLabel) and value == -1:  # ClassLabel's "no label" (e.g. GLUE test splits)
                 raise InputError(f"{where} row {row}: missing label in column {column!r} (-1: no label)")
@@ -436,15 +447,27 @@ class _LabelReader:
             if separator is not None and "" in name.split(separator):
                 raise InputError(f"{where} row {row}: label {value!r} has an empty level (levels joined by "
                                  f"{separator!r})")
+            if kind == "string" and names is not None:
+                if text in names:
+                    named += 1
+                else:
+                    indexed += 1
+                    indexed_example = indexed_example or (row, text, name)
             spaced = text != value
             stripped += spaced
             example = example or (spaced and (value, name))
             out.append(as_name(value) if as_name else name)
         if stripped:
             self.stripped[where, column] = (stripped, *example)  # once per file, however many splits it serves
+        if named and indexed:
+            self.indexed[where, column] = (indexed, *indexed_example, source)
         return out
 
-    def log_stripped(self):
+    def log_readings(self):
+        """Warns of the labels read other than as written: without spaces, or as indices beside names."""
+        for (where, column), (count, row, value, name, source) in self.indexed.items():
+            logger.warning("%s column %r: %d labels read as indices into %s, beside labels written as its names "
+                           "(row %d: %r is class %r)", where, column, count, source, row, value, name)
         if self.stripped:
             logger.warning("string labels read without the spaces around them: %s",
                            ", ".join(f"{count} in {where} ({value!r} is class {name!r})"

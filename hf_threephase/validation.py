@@ -148,6 +148,25 @@ def check_label_paths(paths: list[list[str]], where: str, rows: list[int]):
         raise InputError(f"{where} row {row}: label {'/'.join(path)!r} has {len(path)} levels, the others {usual}")
 
 
+def check_joined_paths(paths: dict[str, list[list[str]]], join: str, sources: dict[str, str],
+                       rows: dict[str, list[int]]):
+    """Label paths of --label_columns, per split: two different paths must not join into one class name.
+
+    Raises:
+        InputError: a path whose joined name another path already has ("arts/media", "film" and "arts", "media/film"
+            with `join` "/"), naming both rows.
+    """
+    seen = {}
+    for split, split_paths in paths.items():
+        for row, path in zip(rows[split], split_paths):
+            name = join.join(path)
+            first = seen.setdefault(name, (tuple(path), sources[split], row))
+            if first[0] != tuple(path):
+                raise InputError(f"{sources[split]} row {row}: levels {list(path)} and {list(first[0])} ({first[1]} "
+                                 f"row {first[2]}) both make the class name {name!r} (levels joined by {join!r}): "
+                                 "a level holds the joining character")
+
+
 def check_classes(train_labels: list[str], where: str):
     classes = set(train_labels)
     if len(classes) < 2:
