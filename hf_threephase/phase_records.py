@@ -2,7 +2,8 @@
 rerun reuses a finished phase, or resumes its checkpoints, only when it would compute the same thing.
 
 A record holds the fingerprints of the data the phase may read (the texts and labels of every split but test, e.g.
-train, validation and text-only data; test too for the final phase), the class names, the recipe settings it reads
+train, validation and text-only data; test too for the final phase), the class names (and their levels, when
+hierarchical), the recipe settings it reads
 (`PhaseSpec.recipe_fields` and those every phase reads; `--pairs_per_example` given as the number `auto` stands for
 is recorded as `auto`), its per-phase overrides (of which only the decoder's
 new-parameter options are compared as such, one given at what leaving it out computes being recorded as not given;
@@ -39,9 +40,9 @@ NOT_RECORDED = frozenset({
     "restore_callback_states_from_checkpoint", "debug",
 })
 NOT_RECORDED_PREFIXES = ("hub_", "trackio_")
-# Recipe settings added after records were first written, left out at their default: a phase folder written before
-# them computed the same, and is still reused.
-LATER_FIELD_DEFAULTS = {"positive_pair_fraction": 0.5}
+# Recipe settings and record keys added after records were first written, left out at their default: a phase folder
+# written before them computed the same, and is still reused.
+LATER_FIELD_DEFAULTS = {"positive_pair_fraction": 0.5, "label_levels": 1}
 FILE_FIELDS = ("stopwords_file",)  # recipe settings that name a file the phase reads
 
 
@@ -108,6 +109,7 @@ def phase_record(spec, recipe_args, phase_args, data, label_space, previous: dic
         **chain,
         "data": {split: split_fingerprint(data[split], label_space.names) for split in splits},
         "labels": list(label_space.names),
+        **({"label_levels": label_space.hierarchy_levels} if label_space.hierarchy_levels > 1 else {}),
         "recipe": {name: _recorded(getattr(recipe_args, name), name) for name in dict.fromkeys(fields)
                    if LATER_FIELD_DEFAULTS.get(name, object()) != getattr(recipe_args, name)},
         "phase_arguments": {**vars(options), **{name: None for name in NEW_PARAMETER_OPTIONS
@@ -207,7 +209,10 @@ def changed_weights(folder: Path) -> str | None:
 
 def mismatch(folder: Path, record: dict) -> str | None:
     """None when `folder`'s record is `record`; else what differs, in words."""
-    stored = read_record(folder)
+    try:
+        stored = read_record(folder)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return f"its {RECORD_FILE} is not JSON (damaged)"
     if stored is None:
         return f"it holds no {RECORD_FILE} (written by an older hf-threephase, or by hand)"
     found = differences(_pairs_as_auto(stored), record)

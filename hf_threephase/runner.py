@@ -210,7 +210,7 @@ class PhaseRunner:
             record = phase_record(spec, self.args, args, self.context.data, self.context.label_space, previous)
             self.records[phase], previous = record, record
             done.append(phase)
-            if (self.output_dir / phase / "config.json").exists() and not self.overwrite_output_dir:
+            if (self.output_dir / phase).exists() and not self.overwrite_output_dir:
                 self.check_finished(self.output_dir / phase, done, record)
                 previous = read_record(self.output_dir / phase)  # what the phases after it were chained to
                 continue
@@ -255,10 +255,15 @@ class PhaseRunner:
             FinishedPhaseMismatch: the folder holds other phases, another base model, data or settings, or weights
                 that cannot be read or differ from those the phase wrote; its `folder` is this one, which is kept.
         """
-        config = AutoConfig.from_pretrained(folder)
-        if config.phases != phases or config.base_model != self.base_model:
+        try:
+            config = AutoConfig.from_pretrained(folder)
+        except (OSError, ValueError) as err:  # no config.json, or one that is not JSON or names no model type
+            raise FinishedPhaseMismatch(f"{folder} is no finished phase folder: its config.json cannot be read "
+                                        f"({str(err).splitlines()[0]}): {AFRESH}", folder) from None
+        held = getattr(config, "phases", None), getattr(config, "base_model", None)
+        if held != (phases, self.base_model):
             raise FinishedPhaseMismatch(
-                f"{folder} holds phases {config.phases} from {config.base_model}, but this command runs {phases} from "
+                f"{folder} holds phases {held[0]} from {held[1]}, but this command runs {phases} from "
                 f"{self.base_model}: {AFRESH}", folder)
         problem = mismatch(folder, record) or unreadable_weights(folder) or changed_weights(folder)
         if problem:

@@ -402,8 +402,26 @@ def test_a_finished_phase_is_reused_only_for_the_same_data_and_settings(tmp_path
     assert json.loads((out / "ft" / "config.json").read_text())["id2label"] == {"0": "negative", "1": "positive"}
 
 
-def test_a_finished_phase_whose_weights_were_damaged_is_refused_before_any_training(tmp_path, bert_dir, files,
-                                                                                      capsys):
+def test_a_cl_phase_trained_on_flat_labels_is_not_reused_for_hierarchical_ones(tmp_path, bert_dir, files, capsys):
+    paths = {}
+    for split, path in files.items():
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        paths[split] = tmp_path / path.name  # the same class names, "x/a" ..., read flat or as two levels
+        paths[split].write_text("".join(json.dumps({**row, "topic": {"food": "x/a", "music": "x/b"}.get(row["topic"],
+                                                                                                      "y/a")}) + "\n"
+                                        for row in rows))
+    argv = ["--model_name_or_path", str(bert_dir), *data_flags(paths), "--output_dir", str(tmp_path / "run"),
+            "--variant", "cl_ft", *FAST]
+    main(argv)
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--label_separator", "/"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        f"error: {tmp_path / 'run' / 'cl'} holds a finished cl phase, but this command differs in label_levels 1 -> 2")
+
+
+def test_a_finished_phase_whose_weights_config_or_record_were_damaged_is_refused_before_any_training(
+        tmp_path, bert_dir, files, capsys):
     out = tmp_path / "run"
     argv = ["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(out), "--variant", "cl_ft",
             *FAST]
@@ -426,6 +444,24 @@ def test_a_finished_phase_whose_weights_were_damaged_is_refused_before_any_train
         assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
             f"error: {out / 'cl'} holds a finished cl phase, but {problem}")
         assert not (out / "ft").exists()  # refused before FT trained
+    weights.write_bytes(whole)
+    (out / "cl" / "weights_sha256.json").write_text(hashes)
+    config, record = (out / "cl" / "config.json").read_text(), (out / "cl" / "phase_inputs.json").read_text()
+    for name, text, problem in [
+        ("config.json", None, "is no finished phase folder: its config.json cannot be read ("),
+        ("config.json", "{", "is no finished phase folder: its config.json cannot be read ("),
+        ("config.json", (bert_dir / "config.json").read_text(), f"holds phases None from None, but this command runs "
+                                                                f"['cl'] from {bert_dir.name}"),
+        ("phase_inputs.json", "{", "holds a finished cl phase, but its phase_inputs.json is not JSON (damaged)"),
+    ]:
+        (out / "cl" / name).unlink() if text is None else (out / "cl" / name).write_text(text)
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"error: {out / 'cl'} {problem}")
+        assert not (out / "ft").exists()
+        (out / "cl" / "config.json").write_text(config)
+        (out / "cl" / "phase_inputs.json").write_text(record)
     model = tmp_path / "model"
     shutil.copytree(bert_dir, model)
     (model / "model.safetensors").write_bytes((model / "model.safetensors").read_bytes()[:3000])
@@ -912,6 +948,41 @@ def test_a_names_file_with_a_label_separator_reads_its_names_and_the_labels_with
         (tmp_path / "names.json").write_text(names)
         with pytest.raises(InputError, match=rf"^--label_names_file {tmp_path / 'names.json'}: {error}"):
             load(paths, label_separator="/", label_names_file=str(tmp_path / "names.json"))
+
+
+def test_string_indices_beside_names_in_one_column_are_warned_of(tmp_path, caplog):
+    (tmp_path / "names.json").write_text('["neg", "pos"]')
+    for values, warned in [(["neg", "pos", "1", "neg"], True), (["0", "1", "1", "0"], False)]:
+        paths = write_splits(tmp_path, {"train": [(f"t{i}", v) for i, v in enumerate(values)]}, ".jsonl")
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+            data, space = load(paths, label_names_file=str(tmp_path / "names.json"))
+        assert [space.names[i] for i in labels_of(data)] == [{"0": "neg", "1": "pos"}.get(v, v) for v in values]
+        assert (f"{paths['train']} column 'label': 1 labels read as indices into --label_names_file "
+                f"{tmp_path / 'names.json'}, beside labels written as its names (row 3: '1' is class 'pos')"
+                in caplog.text) is warned
+
+
+def test_hierarchical_label_flags_keep_paths_apart_and_the_names_file_order(tmp_path):
+    rows = [("t1", "arts/media", "film"), ("t2", "arts", "media/film"), ("t3", "science", "physics")]
+    path = tmp_path / "levels.jsonl"
+    path.write_text("".join(json.dumps({"text": t, "l1": a, "l2": b}) + "\n" for t, a, b in rows * 2))
+    with pytest.raises(InputError, match=rf"^{path} row 2: levels \['arts', 'media/film'\] and \['arts/media', 'film'\] "
+                                         rf"\({path} row 1\) both make the class name 'arts/media/film' \(levels "
+                                         r"joined by '/'\)"):
+        load({"train": path}, label_columns=["l1", "l2"])
+    for flags, error in [({"label_separator": " "}, r"--label_separator must be a non-blank string, got ' '"),
+                         ({"label_separator": "/", "label_columns": ["l1", "l2"]},
+                          r"give --label_columns \(one column per level\) or --label_separator")]:
+        with pytest.raises(InputError, match=rf"^{error}"):
+            load({"train": path}, **flags)
+    codes = write_splits(tmp_path, {"train": [(f"t{i}", ["1.0", "1.1", "2.0"][i % 3]) for i in range(6)]}, ".csv")
+    data, space = load(codes, label_separator=".")  # codes, not numbers: "1.1" is level 1 / 1
+    assert space.names == ("1.0", "1.1", "2.0") and data["train"]["label_path"][:2] == [["1", "0"], ["1", "1"]]
+    (tmp_path / "names.json").write_text('["y/b", "x/a", "x/b"]')
+    paths = write_splits(tmp_path, {"train": [(f"t{i}", i % 3) for i in range(6)]}, ".jsonl")
+    _, space = load(paths, label_separator="/", label_names_file=str(tmp_path / "names.json"))
+    assert space.names == ("y/b", "x/a", "x/b")  # the names file fixes the class order, as without a separator
 
 
 def test_an_empty_name_in_a_names_file_is_refused(tmp_path):
