@@ -256,7 +256,8 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
     present = {join.join(p) for p in paths["train"]}
     # Class ids follow the names file or ClassLabel when there is one (as in run_glue), else sorted names (numbers
     # by value).
-    given = names_file or (None if args.label_columns else _classlabel_names(raw["train"].features[args.label_column]))
+    given = names_file or (None if args.label_columns else _classlabel_names(raw["train"].features[args.label_column],
+                                                                             args.label_separator))
     given = given or []
     if given:
         label_names = [name for name in dict.fromkeys(given) if name in present]
@@ -299,8 +300,11 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
     return data, LabelSpace(tuple(label_names), hierarchy_levels=levels)
 
 
-def _classlabel_names(feature) -> list[str] | None:
-    return list(feature.names) if isinstance(feature, ClassLabel) else None
+def _classlabel_names(feature, separator: str | None = None) -> list[str] | None:
+    """A ClassLabel's names (with a `separator`, as `_spaceless` reads them), else None."""
+    if not isinstance(feature, ClassLabel):
+        return None
+    return [_spaceless(name, separator) for name in feature.names] if separator else list(feature.names)
 
 
 def _names_file(args: DataTrainingArguments) -> list[str] | None:
@@ -381,7 +385,8 @@ class _LabelReader:
     def __init__(self, names: list[str] | None, names_file: str | None, csv: bool):
         self.names, self.names_file, self.csv = names, names_file, csv
         self.stripped: dict[tuple[str, str], tuple[int, str, str]] = {}  # count, first value, its name
-        self.indexed: dict[tuple[str, str], tuple] = {}  # count, first row, its value, its name, the names' source
+        # per column: string labels read as names, as indices into the names, and the first of those (for the warning)
+        self.indexed: dict[str, list] = {}
 
     def paths(self, splits: dict, columns: list[str], separator: str | None, sources: dict,
               rows: dict) -> dict[str, list[list[str]]]:
@@ -396,6 +401,7 @@ class _LabelReader:
 
     def column(self, splits: dict, column: str, sources: dict, rows: dict,
                separator: str | None = None) -> dict[str, list[str]]:
+        """Per split, the class name of each row's label in `column` (see `read`)."""
         values = {split: ds[column] for split, ds in splits.items()}
         if self.csv and separator is None:  # typed as a whole: "1" in train and "01" in test make every split text;
             # with a separator a label is a path of level names ("1.1", "2.0" with "."), text
@@ -422,15 +428,16 @@ class _LabelReader:
     def read(self, values: list, feature, column: str, names, source: str, where: str, rows: list[int],
              as_name=None, separator: str | None = None) -> list[str]:
         """The class names of one split's labels; `as_name` maps a raw value to its name where the values are written
-        as the names file's names. With a `separator` (hierarchical labels in one column), each level is read without
-        the spaces around it ("x / b" is x/b).
+        as the names file's names. With a `separator` (hierarchical labels in one column), each level of a name is
+        read without the spaces around it ("x / b" is x/b), whether written in the data or looked up by index.
 
         Raises:
-            InputError: a label `read_label` refuses, one of another kind than the column's first, or a level left
-                empty, naming `where` and the row.
+            InputError: a label `read_label` refuses, one of another kind than the column's first, a level left
+                empty, or (with a `separator` and no names to index) a number or boolean label, naming `where` and
+                the row.
         """
         first, out, stripped, example = None, [], 0, None
-        named, indexed, indexed_example = 0, 0, None  # string labels read as names, and as indices into `names`
+        counts = self.indexed.setdefault(column, [0, 0, None])  # over every split of the column
         for row, value in zip(rows, values):
             if isinstance(feature, ClassLabel) and value == -1:  # ClassLabel's "no label" (e.g. GLUE test splits)
                 raise InputError(f"{where} row {row}: missing label in column {column!r} (-1: no label)")
@@ -444,30 +451,34 @@ class _LabelReader:
             elif kind != first[1]:
                 raise InputError(f"{where} row {row}: label {value!r} is a {kind}, but row {first[0]}'s is a "
                                  f"{first[1]}: a label column holds one kind of value")
-            if separator is not None and "" in name.split(separator):
-                raise InputError(f"{where} row {row}: label {value!r} has an empty level (levels joined by "
-                                 f"{separator!r})")
+            if separator is not None:
+                if kind != "string" and names is None and as_name is None:
+                    raise InputError(f"{where} row {row}: label {value!r} is a {kind}, but --label_separator reads "
+                                     "labels as text paths: write them as strings")
+                name = _spaceless(name, separator)  # a name looked up by index, too
+                if "" in name.split(separator):
+                    raise InputError(f"{where} row {row}: label {value!r} has an empty level (levels joined by "
+                                     f"{separator!r})")
             if kind == "string" and names is not None:
-                if text in names:
-                    named += 1
-                else:
-                    indexed += 1
-                    indexed_example = indexed_example or (row, text, name)
+                indexed = text not in names
+                counts[indexed] += 1
+                if indexed and counts[2] is None:
+                    counts[2] = (where, row, text, name, source)
             spaced = text != value
             stripped += spaced
             example = example or (spaced and (value, name))
             out.append(as_name(value) if as_name else name)
         if stripped:
             self.stripped[where, column] = (stripped, *example)  # once per file, however many splits it serves
-        if named and indexed:
-            self.indexed[where, column] = (indexed, *indexed_example, source)
         return out
 
     def log_readings(self):
         """Warns of the labels read other than as written: without spaces, or as indices beside names."""
-        for (where, column), (count, row, value, name, source) in self.indexed.items():
-            logger.warning("%s column %r: %d labels read as indices into %s, beside labels written as its names "
-                           "(row %d: %r is class %r)", where, column, count, source, row, value, name)
+        for column, (named, indexed, first) in self.indexed.items():
+            if named and indexed:
+                where, row, value, name, source = first
+                logger.warning("column %r: %d label(s) read as indices into %s, beside %d written as its names "
+                               "(%s row %d: %r is class %r)", column, indexed, source, named, where, row, value, name)
         if self.stripped:
             logger.warning("string labels read without the spaces around them: %s",
                            ", ".join(f"{count} in {where} ({value!r} is class {name!r})"

@@ -42,7 +42,7 @@ NOT_RECORDED = frozenset({
 NOT_RECORDED_PREFIXES = ("hub_", "trackio_")
 # Recipe settings and record keys added after records were first written, left out at their default: a phase folder
 # written before them computed the same, and is still reused.
-LATER_FIELD_DEFAULTS = {"positive_pair_fraction": 0.5, "label_levels": 1}
+LATER_FIELD_DEFAULTS = {"positive_pair_fraction": 0.5, "label_paths": None}
 FILE_FIELDS = ("stopwords_file",)  # recipe settings that name a file the phase reads
 
 
@@ -109,7 +109,7 @@ def phase_record(spec, recipe_args, phase_args, data, label_space, previous: dic
         **chain,
         "data": {split: split_fingerprint(data[split], label_space.names) for split in splits},
         "labels": list(label_space.names),
-        **({"label_levels": label_space.hierarchy_levels} if label_space.hierarchy_levels > 1 else {}),
+        **({"label_paths": label_paths(data["train"])} if "label_path" in data["train"].column_names else {}),
         "recipe": {name: _recorded(getattr(recipe_args, name), name) for name in dict.fromkeys(fields)
                    if LATER_FIELD_DEFAULTS.get(name, object()) != getattr(recipe_args, name)},
         "phase_arguments": {**vars(options), **{name: None for name in NEW_PARAMETER_OPTIONS
@@ -118,6 +118,12 @@ def phase_record(spec, recipe_args, phase_args, data, label_space, previous: dic
         "world_size": phase_args.world_size,
     }
     return _pairs_as_auto(json.loads(json.dumps(record, default=str)))  # as it reads back from the file
+
+
+def label_paths(train) -> list[list[str]]:
+    """Each class's levels (hierarchical labels), by class id, from a train split with `label` and `label_path`."""
+    paths = dict(zip(train["label"], train["label_path"]))
+    return [paths[label] for label in sorted(paths)]
 
 
 def _pairs_as_auto(record: dict) -> dict:
@@ -143,6 +149,10 @@ def differences(old: dict, new: dict) -> list[str]:
             found.append(f"{', '.join(splits)} data")
         elif key == "after":
             found.append("the phases before it")
+        elif key == "label_paths":
+            found.append("the levels of the labels" + (
+                " (the folder's record has none: read flat, or by a version that did not record them)" if a is None
+                else " (this command reads them flat)" if b is None else ""))
         elif key == "model_files" and a is None:
             found.append("the model it starts from (its files were not recorded by the version that trained it)")
         elif key == "model_files":
@@ -208,11 +218,14 @@ def changed_weights(folder: Path) -> str | None:
 
 
 def mismatch(folder: Path, record: dict) -> str | None:
-    """None when `folder`'s record is `record`; else what differs, in words."""
+    """None when `folder`'s record is `record`; else what differs, or that its record is missing or damaged, in
+    words."""
     try:
         stored = read_record(folder)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return f"its {RECORD_FILE} is not JSON (damaged)"
+        stored = []
+    if stored is not None and not isinstance(stored, dict):
+        return f"its {RECORD_FILE} is damaged (not a JSON object)"
     if stored is None:
         return f"it holds no {RECORD_FILE} (written by an older hf-threephase, or by hand)"
     found = differences(_pairs_as_auto(stored), record)

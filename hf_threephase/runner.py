@@ -252,18 +252,22 @@ class PhaseRunner:
         the same base model, and the same data and settings (`record`).
 
         Raises:
-            FinishedPhaseMismatch: the folder holds other phases, another base model, data or settings, or weights
-                that cannot be read or differ from those the phase wrote; its `folder` is this one, which is kept.
+            FinishedPhaseMismatch: the folder's config.json cannot be read or holds no 3-Phase model; it holds other
+                phases, another base model, data or settings; its record (phase_inputs.json) is missing or damaged;
+                or its weights cannot be read or differ from those the phase wrote. Its `folder` is this one, which is
+                kept.
         """
         try:
             config = AutoConfig.from_pretrained(folder)
         except (OSError, ValueError) as err:  # no config.json, or one that is not JSON or names no model type
             raise FinishedPhaseMismatch(f"{folder} is no finished phase folder: its config.json cannot be read "
                                         f"({str(err).splitlines()[0]}): {AFRESH}", folder) from None
-        held = getattr(config, "phases", None), getattr(config, "base_model", None)
-        if held != (phases, self.base_model):
+        if getattr(config, "phases", None) is None:
+            raise FinishedPhaseMismatch(f"{folder} holds no 3-Phase model (model_type {config.model_type!r}): "
+                                        f"{AFRESH}", folder)
+        if config.phases != phases or config.base_model != self.base_model:
             raise FinishedPhaseMismatch(
-                f"{folder} holds phases {held[0]} from {held[1]}, but this command runs {phases} from "
+                f"{folder} holds phases {config.phases} from {config.base_model}, but this command runs {phases} from "
                 f"{self.base_model}: {AFRESH}", folder)
         problem = mismatch(folder, record) or unreadable_weights(folder) or changed_weights(folder)
         if problem:

@@ -150,7 +150,8 @@ def check_label_paths(paths: list[list[str]], where: str, rows: list[int]):
 
 def check_joined_paths(paths: dict[str, list[list[str]]], join: str, sources: dict[str, str],
                        rows: dict[str, list[int]]):
-    """Label paths of --label_columns, per split: two different paths must not join into one class name.
+    """Label paths of --label_columns, {split: paths}: no two different paths, in any splits, may join into one
+    class name.
 
     Raises:
         InputError: a path whose joined name another path already has ("arts/media", "film" and "arts", "media/film"

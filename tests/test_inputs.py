@@ -218,6 +218,15 @@ def test_classlabel_names_and_order_and_its_missing_value(tmp_path):
                                                            label_names_file=str(tmp_path / "names.json")))
     assert space.names == ("negative", "positive", "mixed feelings") and labels_of(data, "test") == [1, 1, 0, 2]
 
+    levels = Features({"text": Value("string"), "label": ClassLabel(names=["y/c", "x / a", "x/b"])})
+    tree = tmp_path / "tree"
+    for split in ("train", "validation", "test"):
+        Dataset.from_dict({"text": ["a", "b", "c"], "label": [1, 2, 0]}, features=levels).to_parquet(
+            tree / f"{split}.parquet")
+    data, space = load_labelled_data(DataTrainingArguments(dataset_name=str(tree), label_separator="/"))
+    assert space.names == ("y/c", "x/a", "x/b")  # ClassLabel order, each level without its spaces
+    assert data["train"]["label_path"] == [["x", "a"], ["x", "b"], ["y", "c"]]
+
     Dataset.from_dict({"text": ["a", "b"], "label": [0, -1]}, features=features).to_parquet(hub / "test.parquet")
     with pytest.raises(ValueError, match=r"\[test\] row 2: missing label in column 'label' \(-1: no label\)"):
         load_labelled_data(DataTrainingArguments(dataset_name=str(hub)))
@@ -407,17 +416,18 @@ def test_a_cl_phase_trained_on_flat_labels_is_not_reused_for_hierarchical_ones(t
     for split, path in files.items():
         rows = [json.loads(line) for line in path.read_text().splitlines()]
         paths[split] = tmp_path / path.name  # the same class names, "x/a" ..., read flat or as two levels
-        paths[split].write_text("".join(json.dumps({**row, "topic": {"food": "x/a", "music": "x/b"}.get(row["topic"],
-                                                                                                      "y/a")}) + "\n"
-                                        for row in rows))
+        topic = {"food": "x.1/a", "music": "x.2/a", "weather": "y.1/b"}  # two levels, split at "/" or at "."
+        paths[split].write_text("".join(json.dumps({**row, "topic": topic[row["topic"]]}) + "\n" for row in rows))
     argv = ["--model_name_or_path", str(bert_dir), *data_flags(paths), "--output_dir", str(tmp_path / "run"),
             "--variant", "cl_ft", *FAST]
     main(argv)
-    with pytest.raises(SystemExit) as stop:
-        main([*argv, "--label_separator", "/"])
-    assert stop.value.code == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
-        f"error: {tmp_path / 'run' / 'cl'} holds a finished cl phase, but this command differs in label_levels 1 -> 2")
+    refused = f"error: {tmp_path / 'run' / 'cl'} holds a finished cl phase, but this command differs in the levels of "
+    for flags, why in [(["--label_separator", "/"], "the labels (the folder's record has none: read flat, or by"),
+                       (["--label_separator", "."], "the labels: rerun")]:
+        with pytest.raises(SystemExit) as stop:
+            main([*argv, *flags])
+        assert stop.value.code == 2 and capsys.readouterr().err.strip().splitlines()[-1].startswith(refused + why)
+        main([*argv, *flags, "--overwrite_output_dir", "true"])
 
 
 def test_a_finished_phase_whose_weights_config_or_record_were_damaged_is_refused_before_any_training(
@@ -450,9 +460,10 @@ def test_a_finished_phase_whose_weights_config_or_record_were_damaged_is_refused
     for name, text, problem in [
         ("config.json", None, "is no finished phase folder: its config.json cannot be read ("),
         ("config.json", "{", "is no finished phase folder: its config.json cannot be read ("),
-        ("config.json", (bert_dir / "config.json").read_text(), f"holds phases None from None, but this command runs "
-                                                                f"['cl'] from {bert_dir.name}"),
-        ("phase_inputs.json", "{", "holds a finished cl phase, but its phase_inputs.json is not JSON (damaged)"),
+        ("config.json", (bert_dir / "config.json").read_text(), "holds no 3-Phase model (model_type 'bert')"),
+        ("phase_inputs.json", "{", "holds a finished cl phase, but its phase_inputs.json is damaged (not a JSON "
+                                   "object)"),
+        ("phase_inputs.json", "[]", "holds a finished cl phase, but its phase_inputs.json is damaged"),
     ]:
         (out / "cl" / name).unlink() if text is None else (out / "cl" / name).write_text(text)
         with pytest.raises(SystemExit) as stop:
@@ -462,6 +473,12 @@ def test_a_finished_phase_whose_weights_config_or_record_were_damaged_is_refused
         assert not (out / "ft").exists()
         (out / "cl" / "config.json").write_text(config)
         (out / "cl" / "phase_inputs.json").write_text(record)
+    shutil.rmtree(out / "cl")
+    (out / "cl").mkdir()  # an empty folder where the phase goes
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        f"error: {out / 'cl'} is no finished phase folder: its config.json cannot be read (")
     model = tmp_path / "model"
     shutil.copytree(bert_dir, model)
     (model / "model.safetensors").write_bytes((model / "model.safetensors").read_bytes()[:3000])
@@ -950,17 +967,21 @@ def test_a_names_file_with_a_label_separator_reads_its_names_and_the_labels_with
             load(paths, label_separator="/", label_names_file=str(tmp_path / "names.json"))
 
 
-def test_string_indices_beside_names_in_one_column_are_warned_of(tmp_path, caplog):
+@pytest.mark.parametrize("train, test, warned", [
+    (["neg", "pos", "1", "neg"], ["neg", "pos"], "train.jsonl row 3: '1' is class 'pos'"),
+    (["neg", "pos", "pos", "neg"], ["1", "0"], "test.jsonl row 1: '1' is class 'pos'"),  # names in one split only
+    (["0", "1", "1", "0"], ["1", "0"], None)])
+def test_string_indices_beside_names_in_one_column_are_warned_of(tmp_path, caplog, train, test, warned):
     (tmp_path / "names.json").write_text('["neg", "pos"]')
-    for values, warned in [(["neg", "pos", "1", "neg"], True), (["0", "1", "1", "0"], False)]:
-        paths = write_splits(tmp_path, {"train": [(f"t{i}", v) for i, v in enumerate(values)]}, ".jsonl")
-        caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="hf_threephase"):
-            data, space = load(paths, label_names_file=str(tmp_path / "names.json"))
-        assert [space.names[i] for i in labels_of(data)] == [{"0": "neg", "1": "pos"}.get(v, v) for v in values]
-        assert (f"{paths['train']} column 'label': 1 labels read as indices into --label_names_file "
-                f"{tmp_path / 'names.json'}, beside labels written as its names (row 3: '1' is class 'pos')"
-                in caplog.text) is warned
+    paths = write_splits(tmp_path, {"train": [(f"t{i}", v) for i, v in enumerate(train)],
+                                    "test": [(f"u{i}", v) for i, v in enumerate(test)]}, ".jsonl")
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        data, space = load(paths, label_names_file=str(tmp_path / "names.json"))
+    assert [space.names[i] for i in labels_of(data, "test")] == [{"0": "neg", "1": "pos"}.get(v, v) for v in test]
+    indexed = sum(v in ("0", "1") for v in [*train, *train, *test])  # validation is train again
+    message = (f"column 'label': {indexed} label(s) read as indices into --label_names_file {tmp_path / 'names.json'}, "
+               f"beside {2 * len(train) + len(test) - indexed} written as its names ({tmp_path}/{warned})")
+    assert (message in caplog.text) if warned else "read as indices" not in caplog.text
 
 
 def test_hierarchical_label_flags_keep_paths_apart_and_the_names_file_order(tmp_path):
@@ -976,6 +997,10 @@ def test_hierarchical_label_flags_keep_paths_apart_and_the_names_file_order(tmp_
                           r"give --label_columns \(one column per level\) or --label_separator")]:
         with pytest.raises(InputError, match=rf"^{error}"):
             load({"train": path}, **flags)
+    numbers = write_splits(tmp_path, {"train": [(f"t{i}", [1.0, 2.0][i % 2]) for i in range(4)]}, ".jsonl")
+    with pytest.raises(InputError, match=r"train\.jsonl row 1: label 1\.0 is a number, but --label_separator reads "
+                                         r"labels as text paths: write them as strings$"):
+        load(numbers, label_separator=".")
     codes = write_splits(tmp_path, {"train": [(f"t{i}", ["1.0", "1.1", "2.0"][i % 3]) for i in range(6)]}, ".csv")
     data, space = load(codes, label_separator=".")  # codes, not numbers: "1.1" is level 1 / 1
     assert space.names == ("1.0", "1.1", "2.0") and data["train"]["label_path"][:2] == [["1", "0"], ["1", "1"]]
