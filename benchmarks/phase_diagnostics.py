@@ -27,15 +27,18 @@ COMMON = ["--max_seq_length", "64", "--per_device_train_batch_size", "32", "--pe
           "--learning_rate", "5e-5", "--dae_num_train_epochs", "1", "--cl_num_train_epochs", "2", "--ft_num_train_epochs", "10", "--optim", "adamw_torch_fused", "--report_to",
           "none", "--disable_tqdm", "true", "--save_steps", "50"]
 # arm: (variant, flags). `3phase_old` is the quality grid's recipe (DAE and CL 1 epoch at 5e-5 for every parameter,
-# no warmup, 2 pairs per example, last weights kept); `3phase` the package's defaults with the epochs of COMMON;
-# `3phase_pos02` with a fifth of the CL pairs same-class (the rate of random pairs over SST-5's five classes).
+# no warmup, 2 pairs per example, last weights kept); `3phase` the package's defaults with the epochs of COMMON, at
+# 1:1 pairs (the default until `--positive_pair_fraction auto`); `3phase_pos02` with a fifth of the CL pairs
+# same-class (the rate of random pairs over SST-5's five classes: what `auto` draws there); `3phase_auto` the
+# package's defaults.
 ARMS = {
     "3phase_old": ("3phase", ["--dae_num_train_epochs", "1", "--cl_num_train_epochs", "1", "--pairs_per_example", "2",
                               "--dae_warmup_steps", "0", "--cl_warmup_steps", "0", "--dae_model_selection", "last",
                               "--cl_model_selection", "last", "--dae_new_parameters_learning_rate", "5e-5"]),
-    "3phase": ("3phase", []),
+    "3phase": ("3phase", ["--positive_pair_fraction", "0.5"]),
     "3phase_pos02": ("3phase", ["--positive_pair_fraction", "0.2"]),
-    "cl_ft": ("cl_ft", []),
+    "3phase_auto": ("3phase", []),
+    "cl_ft": ("cl_ft", ["--positive_pair_fraction", "0.5"]),
     "ft": ("ft", []),
 }
 SHOWN = {"dae": ["information_gap", "mean_pairwise_cosine", "centroid_accuracy"],

@@ -123,9 +123,10 @@ class RecipeArguments:
     pairs_per_example: str = field(
         default="auto", metadata={"help": "CL/Joint: contrastive pairs per example and epoch, or 'auto': "
                                        "the authors' budget, 5 x floor(log2 classes) (10 on 5 classes)."})
-    positive_pair_fraction: float = field(
-        default=0.5, metadata={"help": "CL/Joint: share of pairs with equal labels, in (0, 1); 0.5 is the authors' "
-                                       "1:1, 1/classes the rate of random pairs over even classes."})
+    positive_pair_fraction: str = field(
+        default="auto", metadata={"help": "CL/Joint: share of pairs with equal labels, in (0, 1), or 'auto': "
+                                          "1/classes, their share among random pairs of even classes (0.5, the "
+                                          "authors' 1:1, on two classes; 0.2 on five)."})
     joint_cl_weight: float = field(default=1.0, metadata={"help": "Joint: lambda in L_DAE + lambda * L_CL."})
     freeze_encoder: bool = field(default=False, metadata={"help": "FT: train the head only (a linear probe)."})
     early_stopping_patience: int = field(default=3, metadata={"help": "Every phase that selects a checkpoint: "

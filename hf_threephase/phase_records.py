@@ -5,7 +5,7 @@ A record holds the fingerprints of the data the phase may read (the texts and la
 train, validation and text-only data; test too for the final phase), the class names (and their levels, when
 hierarchical), the recipe settings it reads
 (`PhaseSpec.recipe_fields` and those every phase reads; `--pairs_per_example` given as the number `auto` stands for
-is recorded as `auto`), its per-phase overrides (of which only the decoder's
+is recorded as `auto`, `--positive_pair_fraction` as the number it stands for), its per-phase overrides (of which only the decoder's
 new-parameter options are compared as such, one given at what leaving it out computes being recorded as not given;
 the others are compared through the TrainingArguments they set, by their effect: `--dae_learning_rate 5e-5` is
 `learning_rate 5e-05`, given or not, and `--cl_model_selection` is `load_best_model_at_end` and
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .arguments import NEW_PARAMETER_OPTIONS
 from .files import first_line
-from .pairs import pairs_per_example
+from .pairs import pairs_per_example, positive_pair_fraction
 
 RECORD_FILE = "phase_inputs.json"
 WEIGHTS_FILE = "weights_sha256.json"  # the phase folder's weight files as written, to see a damaged or replaced one
@@ -117,7 +117,7 @@ def phase_record(spec, recipe_args, phase_args, data, label_space, previous: dic
         "training": training,
         "world_size": phase_args.world_size,
     }
-    return _pairs_as_auto(json.loads(json.dumps(record, default=str)))  # as it reads back from the file
+    return _pairs_as_computed(json.loads(json.dumps(record, default=str)))  # as it reads back from the file
 
 
 def label_paths(train) -> list[list[str]]:
@@ -126,12 +126,19 @@ def label_paths(train) -> list[list[str]]:
     return [paths[label] for label in sorted(paths)]
 
 
-def _pairs_as_auto(record: dict) -> dict:
-    """The record with a `pairs_per_example` number that `auto` means for its classes written as `auto` (the same
-    pairs): applied to a new record and to one read back, which an older version wrote as given."""
-    budget = record.get("recipe", {}).get("pairs_per_example", "auto")
-    if budget != "auto" and int(budget) == pairs_per_example("auto", len(record["labels"])):
-        record["recipe"]["pairs_per_example"] = "auto"
+def _pairs_as_computed(record: dict) -> dict:
+    """The record with its pair settings written by what they compute, so that two ways of asking for the same pairs
+    match: a `pairs_per_example` number that `auto` means for its classes as `auto`; a `positive_pair_fraction` as
+    its number (`auto`: 1/K), left out at 0.5 (the default before `auto`). Applied to a new record and to one read
+    back, which an older version wrote as given."""
+    recipe, classes = record.get("recipe", {}), len(record["labels"])
+    budget = recipe.get("pairs_per_example", "auto")
+    if budget != "auto" and int(budget) == pairs_per_example("auto", classes):
+        recipe["pairs_per_example"] = "auto"
+    if "positive_pair_fraction" in recipe:
+        recipe["positive_pair_fraction"] = positive_pair_fraction(recipe["positive_pair_fraction"], classes)
+        if recipe["positive_pair_fraction"] == LATER_FIELD_DEFAULTS["positive_pair_fraction"]:
+            del recipe["positive_pair_fraction"]
     return record
 
 
@@ -228,7 +235,7 @@ def mismatch(folder: Path, record: dict) -> str | None:
         return f"its {RECORD_FILE} is damaged (not a JSON object)"
     if stored is None:
         return f"it holds no {RECORD_FILE} (written by an older hf-threephase, or by hand)"
-    found = differences(_pairs_as_auto(stored), record)
+    found = differences(_pairs_as_computed(stored), record)
     if not found:
         return None
     shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")

@@ -20,7 +20,7 @@ from .modeling_threephase import (
 )
 from .files import first_line
 from .noise import load_stopwords
-from .pairs import ContrastivePairs, pairs_per_example
+from .pairs import ContrastivePairs, pairs_per_example, positive_pair_fraction
 from .registry import PhaseCard, PhaseContext, PhaseData, PhaseSpec, register_phase, register_variant
 from .trainers import JointTrainer, PhaseTrainer, SiameseCosineTrainer
 from .validation import InputError
@@ -63,17 +63,18 @@ def train_pairs(context: PhaseContext, seed: int) -> tuple[Any, ContrastivePairs
     else:
         facts = {}
     budget = pairs_per_example(args.pairs_per_example, context.label_space.num_labels)
+    fraction = positive_pair_fraction(args.positive_pair_fraction, context.label_space.num_labels)
     try:
-        pairs = ContrastivePairs(labels, budget, seed, args.positive_pair_fraction)
+        pairs = ContrastivePairs(labels, budget, seed, fraction)
     except ValueError:
         sizes = ", ".join(f"{class_name(c)} {n}" for c, n in sorted(Counter(labels).items()))
         raise InputError(f"{where}: contrastive learning needs two classes there, and two examples of one (class "
                          f"sizes: {sizes})") from None
     wanted = round(budget * len(labels))
-    if len(pairs) < wanted or abs(pairs.positive_share - args.positive_pair_fraction) > 0.01:
+    if len(pairs) < wanted or abs(pairs.positive_share - fraction) > 0.01:
         logger.warning(f"CL pairs of {where}: {len(pairs)} per epoch, {pairs.positive_share:.0%} same-class, not "
-                       f"{budget} per example ({wanted}) at --positive_pair_fraction "
-                       f"{args.positive_pair_fraction}: the class sizes allow no closer draw of distinct pairs")
+                       f"{budget} per example ({wanted}) at --positive_pair_fraction {fraction:g}: the class sizes "
+                       "allow no closer draw of distinct pairs")
     return examples, pairs, facts
 
 

@@ -1,6 +1,7 @@
 """Checks that run before any training, each failing with one line that names the file, column, row or label."""
 
 import math
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -55,8 +56,9 @@ def check_arguments(args, training_args):
     for name in ("max_seq_length", "early_stopping_patience", "lora_r", "diagnostic_samples"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name} must be >= 1, got {getattr(args, name)}")
-    if not 0.0 < args.positive_pair_fraction < 1.0:
-        raise InputError(f"--positive_pair_fraction must be in (0, 1), got {args.positive_pair_fraction}")
+    fraction = str(args.positive_pair_fraction)
+    if fraction != "auto" and not (re.fullmatch(r"\d*\.?\d+(e-?\d+)?", fraction) and 0 < float(fraction) < 1):
+        raise InputError(f"--positive_pair_fraction must be in (0, 1) or 'auto', got {fraction!r}")
     pairs = str(args.pairs_per_example)
     if pairs != "auto" and not (pairs.isdigit() and int(pairs) >= 1):
         raise InputError(f"--pairs_per_example must be an integer >= 1 or 'auto', got {pairs!r}")

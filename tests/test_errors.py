@@ -60,8 +60,12 @@ CASES = {
     "learning rate 0": ({}, ["--learning_rate", "0"], "--learning_rate must be > 0, got 0.0"),
     "phase batch size 0": ({}, ["--cl_batch_size", "0"], "--cl_batch_size must be > 0, got 0"),
     "pairs per example": ({}, ["--pairs_per_example", "0"], "--pairs_per_example must be an integer >= 1 or 'auto', got '0'"),
-    "positive pair fraction": ({}, ["--positive_pair_fraction", "1"], "--positive_pair_fraction must be in (0, 1), got 1.0"),
-    "positive pair fraction 0": ({}, ["--positive_pair_fraction", "0"], "--positive_pair_fraction must be in (0, 1), got 0.0"),
+    "positive pair fraction": ({}, ["--positive_pair_fraction", "1"],
+                               "--positive_pair_fraction must be in (0, 1) or 'auto', got '1'"),
+    "positive pair fraction 0": ({}, ["--positive_pair_fraction", "0"],
+                                 "--positive_pair_fraction must be in (0, 1) or 'auto', got '0'"),
+    "positive pair fraction text": ({}, ["--positive_pair_fraction", "half"],
+                                    "--positive_pair_fraction must be in (0, 1) or 'auto', got 'half'"),
     "unknown variant": ({}, ["--variant", "four_phase"], "--variant must be one of 3phase, joint, ft, dae_ft, cl_ft, "
                                                           "no_imb, extra_imb, got 'four_phase'"),
     "unknown selection metric": ({}, ["--metric_for_best_model", "f2"], "--metric_for_best_model 'f2' is not a "

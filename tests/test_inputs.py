@@ -517,19 +517,21 @@ def test_joint_new_parameters_at_the_phase_learning_rate_reuse_the_joint_phase(t
     assert "this command differs in new_parameters_learning_rate None -> 0.01" in capsys.readouterr().err
 
 
-def test_a_cl_phase_recorded_before_the_positive_pair_fraction_is_reused_at_its_default(tmp_path, bert_dir, files,
-                                                                                        caplog, capsys):
+def test_the_positive_pair_fraction_is_recorded_as_the_share_it_draws(tmp_path, bert_dir, files, caplog, capsys):
     out = tmp_path / "run"
     argv = ["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(out), "--variant", "cl_ft",
             *FAST]
-    main(argv)
-    assert "positive_pair_fraction" not in json.loads((out / "cl" / "phase_inputs.json").read_text())["recipe"]
-    with caplog.at_level(logging.INFO, logger="hf_threephase"):
-        main([*argv, "--positive_pair_fraction", "0.5"])
-    assert f"{out / 'cl'}: the finished cl phase is reused (same data and settings)" in caplog.text
+    recipe = lambda: json.loads((out / "cl" / "phase_inputs.json").read_text())["recipe"]  # noqa: E731
+    main([*argv, "--positive_pair_fraction", "0.5"])
+    assert "positive_pair_fraction" not in recipe()  # the default before `auto`: older folders stay reusable
     with pytest.raises(SystemExit):
-        main([*argv, "--positive_pair_fraction", "0.2"])
-    assert "this command differs in positive_pair_fraction 0.5 -> 0.2" in capsys.readouterr().err
+        main(argv)  # auto: 1/3 on these three classes
+    assert "this command differs in positive_pair_fraction 0.5 -> 0.3333333333333333" in capsys.readouterr().err
+    main([*argv, "--overwrite_output_dir", "true"])
+    assert recipe()["positive_pair_fraction"] == 1 / 3
+    with caplog.at_level(logging.INFO, logger="hf_threephase"):
+        main([*argv, "--positive_pair_fraction", str(1 / 3)])  # the same pairs, asked for by number
+    assert f"{out / 'cl'}: the finished cl phase is reused (same data and settings)" in caplog.text
 
 
 def test_a_pair_budget_given_as_the_number_auto_stands_for_reuses_the_cl_phase(tmp_path, bert_dir, files, caplog,

@@ -11,6 +11,7 @@ from hf_threephase import ContrastivePairs, imbalance_multipliers, pair_target, 
 from hf_threephase.bucketing import length_buckets
 from hf_threephase.metrics import nearest_centroid_accuracy
 from hf_threephase.noise import delete_stopwords, delete_words, load_stopwords
+from hf_threephase.pairs import positive_pair_fraction
 
 
 def test_word_deletion_ratio_and_at_least_one_word():
@@ -150,6 +151,15 @@ def test_pairs_keep_the_positive_fraction_in_every_epoch(fraction):
         assert sum(targets) / len(targets) == pytest.approx(fraction, abs=0.01)
     with pytest.raises(ValueError, match=r"positive_fraction must be in \(0, 1\), got 1"):
         ContrastivePairs(labels, positive_fraction=1)
+
+
+def test_auto_positive_pair_fraction_is_the_share_of_same_class_pairs_among_random_pairs_of_even_classes():
+    assert [positive_pair_fraction("auto", k) for k in (2, 5, 7)] == [0.5, 0.2, 1 / 7]  # 2 classes: the authors' 1:1
+    assert positive_pair_fraction("0.35", 5) == positive_pair_fraction(0.35, 2) == 0.35
+    labels = [c for c in range(5) for _ in range(40)]
+    random_pairs = [(a, b) for a in labels for b in labels][::7]
+    share = np.mean([a == b for a, b in random_pairs])
+    assert positive_pair_fraction("auto", 5) == pytest.approx(share, abs=0.01)
 
 
 def test_pairs_hierarchical_targets():
