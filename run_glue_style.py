@@ -128,7 +128,8 @@ def run_one(task: str, variant: str, seed: int, cli, results_dir: Path) -> dict:
         result = run_setfit(cli.model_name_or_path, data, output_dir, seed, cli)
     else:
         args = ThreePhaseArguments(variant=variant, pairs_per_example=cli.pairs_per_example,
-                                   max_seq_length=cli.max_seq_length)
+                                   max_seq_length=cli.max_seq_length,
+                                   positive_pair_fraction="0.5")  # 1:1, the default when the grid's tables ran
         epochs = {"dae": cli.dae_epochs, "cl": cli.cl_epochs, "joint": cli.cl_epochs, "ft": cli.ft_epochs}
         args.phase_arguments = {phase: PhaseArguments(num_train_epochs=n) for phase, n in epochs.items()}
         training_args = TrainingArguments(

@@ -35,7 +35,8 @@ def main():
         data = load_dataset("json", data_files=files)
         data["train"] = data["train"].shuffle(seed=seed).select(range(cli.train_samples))
         for variant in cli.variants:
-            args = ThreePhaseArguments(variant=variant, pairs_per_example=2, max_seq_length=64)
+            args = ThreePhaseArguments(variant=variant, pairs_per_example=2, max_seq_length=64,
+                                       positive_pair_fraction="0.5")  # the default when its table ran
             args.phase_arguments = {"dae": PhaseArguments(num_train_epochs=1), "cl": PhaseArguments(num_train_epochs=1)}
             training_args = TrainingArguments(
                 output_dir=f"{cli.output_dir}/{cli.task}-{variant}-s{seed}", num_train_epochs=3, seed=seed,

@@ -37,7 +37,7 @@ def main():
         *[x for s in ("train", "validation", "test") for x in (f"--{s}_file", str(folder / f"{s}.jsonl"))],
         "--max_train_samples", str(cli.train_samples), "--seed", str(cli.seed), "--variant", "3phase",
         "--dae_num_train_epochs", "1", "--cl_num_train_epochs", "1", "--ft_num_train_epochs", "3",
-        "--pairs_per_example", "2", "--max_seq_length", "64", "--per_device_train_batch_size", "32",
+        "--pairs_per_example", "2", "--positive_pair_fraction", "0.5", "--max_seq_length", "64", "--per_device_train_batch_size", "32",
         "--per_device_eval_batch_size", "64", "--optim", "adamw_torch_fused", "--report_to", "none",
         "--disable_tqdm", "true", "--logging_steps", "20",
     ]

@@ -13,6 +13,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .diagnostics import diagnostic_warnings
 from .hub import phase_repo_id
+from .pairs import pairs_per_example, positive_pair_fraction
 from .registry import PHASES, PhaseSpec
 
 logger = logging.getLogger("hf_threephase")
@@ -131,14 +132,18 @@ def _value(value):
     return value
 
 
-def phase_settings(spec: PhaseSpec, recipe_args, phase_args) -> dict:
+def phase_settings(spec: PhaseSpec, recipe_args, phase_args, num_labels: int | None = None) -> dict:
     """The settings the phase used, by name, with their values: the recipe settings it reads (`COMMON_FIELDS`, its
-    spec's `recipe_fields`, LoRA's under `use_peft`) and its TrainingArguments (after the per-phase overrides)."""
+    spec's `recipe_fields`, LoRA's under `use_peft`) and its TrainingArguments (after the per-phase overrides); with
+    `num_labels`, a pair setting left at `auto` with what it drew (`auto (0.2)`)."""
     names = [*COMMON_FIELDS, *spec.recipe_fields, *(LORA_FIELDS if recipe_args.use_peft else ())]
+    resolve = {"pairs_per_example": pairs_per_example, "positive_pair_fraction": positive_pair_fraction}
     settings = {}
     for name in names:
         value = getattr(recipe_args, name)
-        if value is not None:
+        if name in resolve and str(value) == "auto" and num_labels is not None:
+            settings[name] = f"auto ({resolve[name](value, num_labels):.4g})"
+        elif value is not None:
             settings[name] = _value(value)
         elif name in UNSET_MEANS:
             settings[name] = UNSET_MEANS[name]

@@ -156,6 +156,9 @@ def differences(old: dict, new: dict) -> list[str]:
             found.append(f"{', '.join(splits)} data")
         elif key == "after":
             found.append("the phases before it")
+        elif key == "positive_pair_fraction" and a == LATER_FIELD_DEFAULTS[key]:
+            found.append(f"positive_pair_fraction 0.5 -> {b!r} (0.5 was the default before auto, 1/K: "
+                         "--positive_pair_fraction 0.5 reuses the folder)")
         elif key == "label_paths":
             found.append("the levels of the labels" + (
                 " (the folder's record has none: read flat, or by a version that did not record them)" if a is None

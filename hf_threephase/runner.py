@@ -428,7 +428,7 @@ class PhaseRunner:
 
     def write_card(self, spec: PhaseSpec, folder: Path, metrics: dict, phase_args: TrainingArguments):
         config = AutoConfig.from_pretrained(folder)
-        settings = phase_settings(spec, self.args, phase_args)
+        settings = phase_settings(spec, self.args, phase_args, self.context.label_space.num_labels)
         if takes_new_parameter_options(spec):
             options = self.new_parameter_options(spec)
             rate = options["new_parameters_learning_rate"]

@@ -1,7 +1,6 @@
 """Checks that run before any training, each failing with one line that names the file, column, row or label."""
 
 import math
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -45,6 +44,15 @@ def check_file(path: str, role: str):
             offset += len(line)
 
 
+def _number(text: str) -> float:
+    """`text` as a finite float, else nan (which fails every range check)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return math.nan
+    return value if math.isfinite(value) else math.nan
+
+
 def check_arguments(args, training_args):
     """Ranges and combinations of the 3-Phase and training arguments."""
     if not 0.0 <= args.noise_ratio < 1.0:
@@ -57,7 +65,7 @@ def check_arguments(args, training_args):
         if getattr(args, name) < 1:
             raise InputError(f"--{name} must be >= 1, got {getattr(args, name)}")
     fraction = str(args.positive_pair_fraction)
-    if fraction != "auto" and not (re.fullmatch(r"\d*\.?\d+(e-?\d+)?", fraction) and 0 < float(fraction) < 1):
+    if fraction != "auto" and not 0 < _number(fraction) < 1:
         raise InputError(f"--positive_pair_fraction must be in (0, 1) or 'auto', got {fraction!r}")
     pairs = str(args.pairs_per_example)
     if pairs != "auto" and not (pairs.isdigit() and int(pairs) >= 1):

@@ -66,6 +66,8 @@ CASES = {
                                  "--positive_pair_fraction must be in (0, 1) or 'auto', got '0'"),
     "positive pair fraction text": ({}, ["--positive_pair_fraction", "half"],
                                     "--positive_pair_fraction must be in (0, 1) or 'auto', got 'half'"),
+    "positive pair fraction nan": ({}, ["--positive_pair_fraction", "nan"],
+                                   "--positive_pair_fraction must be in (0, 1) or 'auto', got 'nan'"),
     "unknown variant": ({}, ["--variant", "four_phase"], "--variant must be one of 3phase, joint, ft, dae_ft, cl_ft, "
                                                           "no_imb, extra_imb, got 'four_phase'"),
     "unknown selection metric": ({}, ["--metric_for_best_model", "f2"], "--metric_for_best_model 'f2' is not a "

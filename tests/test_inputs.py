@@ -526,7 +526,8 @@ def test_the_positive_pair_fraction_is_recorded_as_the_share_it_draws(tmp_path, 
     assert "positive_pair_fraction" not in recipe()  # the default before `auto`: older folders stay reusable
     with pytest.raises(SystemExit):
         main(argv)  # auto: 1/3 on these three classes
-    assert "this command differs in positive_pair_fraction 0.5 -> 0.3333333333333333" in capsys.readouterr().err
+    assert ("this command differs in positive_pair_fraction 0.5 -> 0.3333333333333333 (0.5 was the default before "
+            "auto, 1/K: --positive_pair_fraction 0.5 reuses the folder)") in capsys.readouterr().err
     main([*argv, "--overwrite_output_dir", "true"])
     assert recipe()["positive_pair_fraction"] == 1 / 3
     with caplog.at_level(logging.INFO, logger="hf_threephase"):

@@ -137,6 +137,8 @@ def test_cards_hold_the_hub_metadata_and_no_local_path(run, bert_dir, files):
         assert "2405.14437" in text and "@misc{" in text and "Wall time of the phase" in text
         assert re.search(r"transformers \d", text) and "| seed | 42 |" in text and "None" not in text
         assert f"tickets/{phase}" in text and "pip install hf-threephase" in text and "trust_remote_code" in text
+        if phase == "cl":  # a setting left at auto, with what it drew on these three classes
+            assert "| positive_pair_fraction | auto (0.3333) |" in text and "| pairs_per_example | 2 |" in text
         sources = re.findall(r"^\| (train|validation|test) \| (\d+) \| (.+) \|$", text, re.M)
         assert sources == [(s, str(len(files[s].read_text().splitlines())), f"{files[s].parent.name}/{s}.jsonl")
                            for s in ("train", "validation", "test")]
