@@ -30,7 +30,8 @@ def positive_pair_fraction(setting: str | float, num_labels: int) -> float:
     among random pairs of even classes (0.5, the authors' 1:1, on two classes; 0.2 on SST-5's five). CL's best
     constant prediction is then what random pairs of the data would give, so that pairs it cannot tell apart do not
     pull every vector together (measured in the README: mean pairwise cosine 0.18-0.20 after CL on SST-5 at 0.2,
-    0.39-0.44 at 0.5, macro F1 within the spread)."""
+    0.39-0.44 at 0.5, macro F1 within the spread). With hierarchical labels K counts the leaf classes, and pairs that
+    match on leading levels only (fractional targets) are among the other-class pairs."""
     return 1 / num_labels if str(setting) == "auto" else float(setting)
 
 
