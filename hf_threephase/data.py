@@ -369,6 +369,39 @@ def _as_name(value, names, separator: str | None) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+def _warn_merged_spellings(column: str, written: list, typed: list):
+    """Warns when typing a CSV column made distinct spellings one class (`+1` and `1`, `1.0` and `1`, `TRUE` and
+    `true`)."""
+    spellings = {}
+    for text, value in zip(written, typed):
+        spellings.setdefault(value, set()).add(text.strip() if isinstance(text, str) else text)
+    merged = {value: sorted(texts) for value, texts in spellings.items() if len(texts) > 1}
+    if merged:
+        logger.warning("CSV column %r read as %s: %s", column, "booleans" if isinstance(typed[0], bool) else "numbers",
+                       "; ".join(f"{' and '.join(map(repr, texts))} are one class ({value!r})"
+                                 for value, texts in merged.items()))
+
+
+def _check_classlabel(feature: ClassLabel, column: str, names: list[str] | None, source: str,
+                      separator: str | None):
+    """A ClassLabel column's names must stay distinct once read (`_classlabel_names`), and a names file renames its ids
+    by position, so it may not give one of those names to another id.
+
+    Raises:
+        InputError: ClassLabel names that read as one, or a names-file name at another id than the ClassLabel's.
+    """
+    own = _classlabel_names(feature, separator)
+    repeated = sorted(n for n, count in Counter(own).items() if count > 1)
+    if repeated:
+        raise InputError(f"the ClassLabel names of column {column!r} read as one once the spaces around their levels "
+                         f"are dropped: {repeated}")
+    for i, name in enumerate(names or []):
+        if name in own and own.index(name) != i:
+            raise InputError(f"{source} names id {i} {name!r}, but the ClassLabel of column {column!r} names it "
+                             f"{own[i] if i < len(own) else None!r}: a names file renames ClassLabel ids by position "
+                             "(leave it out, or list the names in the ClassLabel's order)")
+
+
 def _index_reading(value, names):
     try:
         return read_label(value, names)[1]
@@ -405,11 +438,15 @@ class _LabelReader:
         values = {split: ds[column] for split, ds in splits.items()}
         if self.csv and separator is None:  # typed as a whole: "1" in train and "01" in test make every split text;
             # with a separator a label is a path of level names ("1.1", "2.0" with "."), text
-            typed = iter(typed_strings([v for split_values in values.values() for v in split_values]))
+            written = [v for split_values in values.values() for v in split_values]
+            typed = typed_strings(written)
+            _warn_merged_spellings(column, written, typed)
+            typed = iter(typed)
             values = {split: [next(typed) for _ in split_values] for split, split_values in values.items()}
         feature = next(iter(splits.values())).features[column]
         names, source = self.names, f"--label_names_file {self.names_file}"
         if isinstance(feature, ClassLabel):  # ids, always
+            _check_classlabel(feature, column, names, source, separator)
             names, source = names or feature.names, f"the ClassLabel names of column {column!r}"
         elif names is not None and all(_as_name(v, names, separator) is not None for vs in values.values()
                                        for v in vs):
@@ -459,8 +496,8 @@ class _LabelReader:
                 if "" in name.split(separator):
                     raise InputError(f"{where} row {row}: label {value!r} has an empty level (levels joined by "
                                      f"{separator!r})")
-            if kind == "string" and names is not None:
-                indexed = text not in names
+            if names is not None and not isinstance(feature, ClassLabel):
+                indexed = kind != "string" or text not in names
                 counts[indexed] += 1
                 if indexed and counts[2] is None:
                     counts[2] = (where, row, text, name, source)
@@ -473,7 +510,8 @@ class _LabelReader:
         return out
 
     def log_readings(self):
-        """Warns of the labels read other than as written: without spaces, or as indices beside names."""
+        """Warns of the labels read other than as written: without spaces, or as indices (numbers, or strings of
+        integers) beside labels written as names."""
         for column, (named, indexed, first) in self.indexed.items():
             if named and indexed:
                 where, row, value, name, source = first

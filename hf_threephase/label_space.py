@@ -60,8 +60,9 @@ NUMBER = re.compile(r"[+-]?(0|[1-9]\d*)(\.\d+)?")
 
 
 def typed_strings(values: list) -> list:
-    """A CSV label column (read as strings, see `files.load_data_file`) typed as a whole, over all its splits: numbers when every value is written as one (`1`,
-    `-2`, `1.0`: pandas' export of an int column with a gap), booleans when every value is `true` / `false` (any
+    """A CSV label column (read as strings, see `files.load_data_file`) typed as a whole, over all its splits: numbers
+    when every value is written as one (`1`, `-2`, `1.0`: pandas' export of an int column with a gap; `0.5`, which
+    `read_label` then refuses, as a regression target would be), booleans when every value is `true` / `false` (any
     case); otherwise, or when any value is not a string, the values as they are. So `01` and `1` in one column stay
     two classes, and a code column `01` ... `12` keeps its names."""
     if not values or not all(isinstance(v, str) for v in values):

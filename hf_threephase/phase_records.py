@@ -209,6 +209,19 @@ def write_weight_hashes(folder: Path):
     (Path(folder) / WEIGHTS_FILE).write_text(json.dumps(hashes, indent=2))
 
 
+def unreadable_metrics(folder: Path) -> str | None:
+    """None when the phase folder's `phase_metrics.json` (its results, read again by a rerun) is a JSON object; else
+    what is wrong with it."""
+    path = Path(folder) / "phase_metrics.json"
+    if not path.is_file():
+        return "its phase_metrics.json is missing"
+    try:
+        metrics = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        return f"its phase_metrics.json cannot be read ({first_line(err)})"
+    return None if isinstance(metrics, dict) else "its phase_metrics.json is damaged (not a JSON object)"
+
+
 def changed_weights(folder: Path) -> str | None:
     """None when the phase folder's weights are those it was written with (or it predates `WEIGHTS_FILE`); else
     which file is missing or changed."""
@@ -219,6 +232,9 @@ def changed_weights(folder: Path) -> str | None:
         hashes = dict(json.loads(path.read_text()))
     except (ValueError, TypeError) as err:
         return f"its {WEIGHTS_FILE} cannot be read ({first_line(err)})"
+    unlisted = sorted(p.name for p in Path(folder).glob("*.safetensors") if p.name not in hashes)
+    if unlisted:
+        return f"its {WEIGHTS_FILE} does not list {', '.join(unlisted)}"
     for name, digest in hashes.items():
         if not (Path(folder) / name).is_file():
             return f"its {name} is missing"
@@ -238,7 +254,10 @@ def mismatch(folder: Path, record: dict) -> str | None:
         return f"its {RECORD_FILE} is damaged (not a JSON object)"
     if stored is None:
         return f"it holds no {RECORD_FILE} (written by an older hf-threephase, or by hand)"
-    found = differences(_pairs_as_computed(stored), record)
+    try:
+        found = differences(_pairs_as_computed(stored), record)
+    except (KeyError, TypeError, AttributeError, ValueError) as err:  # valid JSON, but not a record's shape
+        return f"its {RECORD_FILE} is damaged ({type(err).__name__}: {err})"
     if not found:
         return None
     shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")

@@ -32,8 +32,8 @@ from .export import add_remote_code, write_sentence_transformers_modules
 from .hub import check_hub_access
 from .label_space import LabelSpace
 from .modeling_threephase import ThreePhaseModel, load_phase_folder
-from .phase_records import (changed_weights, mismatch, phase_record, read_record, unreadable_weights,
-                            write_record, write_weight_hashes)
+from .phase_records import (changed_weights, mismatch, phase_record, read_record, unreadable_metrics,
+                            unreadable_weights, write_record, write_weight_hashes)
 from .preflight import (capped_max_seq_length, check_encoder, check_metric, check_report_to, check_selection,
                         warn_fsdp_on_cpu)
 from .registry import PHASES, PhaseContext, PhaseData, PhaseSpec, final_phase, reads_text_only
@@ -259,7 +259,7 @@ class PhaseRunner:
         """
         try:
             config = AutoConfig.from_pretrained(folder)
-        except (OSError, ValueError) as err:  # no config.json, or one that is not JSON or names no model type
+        except (OSError, ValueError, TypeError) as err:  # no config.json, or one not JSON, or no object, no model type
             raise FinishedPhaseMismatch(f"{folder} is no finished phase folder: its config.json cannot be read "
                                         f"({str(err).splitlines()[0]}): {AFRESH}", folder) from None
         if getattr(config, "phases", None) is None:
@@ -269,7 +269,8 @@ class PhaseRunner:
             raise FinishedPhaseMismatch(
                 f"{folder} holds phases {config.phases} from {config.base_model}, but this command runs {phases} from "
                 f"{self.base_model}: {AFRESH}", folder)
-        problem = mismatch(folder, record) or unreadable_weights(folder) or changed_weights(folder)
+        problem = (mismatch(folder, record) or unreadable_weights(folder) or changed_weights(folder)
+                   or unreadable_metrics(folder))
         if problem:
             raise FinishedPhaseMismatch(f"{folder} holds a finished {phases[-1]} phase, but {problem}: {AFRESH}", folder)
 

@@ -143,6 +143,17 @@ def test_csv_cells_are_read_as_written(tmp_path):
     assert data["train"]["text"][:3] == ["a", "NA", "42"]
 
 
+def test_csv_numbers_that_are_one_class_are_said_and_fractions_are_refused(tmp_path, caplog):
+    rows = [("a", "+1"), ("b", "1"), ("c", "-1"), ("d", "1.0")]
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        data, space = load(write_splits(tmp_path, {"train": rows}, ".csv"))
+    assert space.names == ("-1", "1") and labels_of(data) == [1, 1, 0, 1]
+    assert "CSV column 'label' read as numbers: '+1' and '1' and '1.0' are one class (1)" in caplog.text
+    rows = [("a", "1.5"), ("b", "2.5"), ("c", "1.5")]  # a regression target, not classes
+    with pytest.raises(InputError, match=r"train\.csv row 1: label 1\.5 is not a class: a number label must be whole"):
+        load(write_splits(tmp_path, {"train": rows}, ".csv"))
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
 def test_number_like_names_in_the_names_file_are_names_not_indices(tmp_path, suffix, caplog):
     (tmp_path / "names.json").write_text('["1", "2", "3", "4", "5"]')  # star ratings
@@ -226,6 +237,17 @@ def test_classlabel_names_and_order_and_its_missing_value(tmp_path):
     data, space = load_labelled_data(DataTrainingArguments(dataset_name=str(tree), label_separator="/"))
     assert space.names == ("y/c", "x/a", "x/b")  # ClassLabel order, each level without its spaces
     assert data["train"]["label_path"] == [["x", "a"], ["x", "b"], ["y", "c"]]
+
+    (tmp_path / "swapped.json").write_text('["pos", "neg", "mixed"]')  # the ClassLabel's own names, moved
+    with pytest.raises(InputError, match=r"names id 0 'pos', but the ClassLabel of column 'label' names it 'neg': a "
+                                         r"names file renames ClassLabel ids by position"):
+        load_labelled_data(DataTrainingArguments(dataset_name=str(hub), label_names_file=str(tmp_path / "swapped.json")))
+    twins = Features({"text": Value("string"), "label": ClassLabel(names=["x/a", "x / a", "y/b"])})
+    for split in ("train", "validation", "test"):
+        Dataset.from_dict({"text": ["a", "b", "c"], "label": [0, 1, 2]}, features=twins).to_parquet(
+            tmp_path / "twins" / f"{split}.parquet")
+    with pytest.raises(InputError, match=r"the ClassLabel names of column 'label' read as one .*: \['x/a'\]"):
+        load_labelled_data(DataTrainingArguments(dataset_name=str(tmp_path / "twins"), label_separator="/"))
 
     Dataset.from_dict({"text": ["a", "b"], "label": [0, -1]}, features=features).to_parquet(hub / "test.parquet")
     with pytest.raises(ValueError, match=r"\[test\] row 2: missing label in column 'label' \(-1: no label\)"):
@@ -456,10 +478,16 @@ def test_a_finished_phase_whose_weights_config_or_record_were_damaged_is_refused
         assert not (out / "ft").exists()  # refused before FT trained
     weights.write_bytes(whole)
     (out / "cl" / "weights_sha256.json").write_text(hashes)
-    config, record = (out / "cl" / "config.json").read_text(), (out / "cl" / "phase_inputs.json").read_text()
+    kept = {name: (out / "cl" / name).read_text() for name in
+            ("config.json", "phase_inputs.json", "phase_metrics.json", "weights_sha256.json")}
     for name, text, problem in [
         ("config.json", None, "is no finished phase folder: its config.json cannot be read ("),
         ("config.json", "{", "is no finished phase folder: its config.json cannot be read ("),
+        ("config.json", "null", "is no finished phase folder: its config.json cannot be read ("),
+        ("phase_inputs.json", "{}", "holds a finished cl phase, but its phase_inputs.json is damaged (KeyError"),
+        ("phase_metrics.json", None, "holds a finished cl phase, but its phase_metrics.json is missing"),
+        ("weights_sha256.json", "{}", "holds a finished cl phase, but its weights_sha256.json does not list "
+                                      "model.safetensors"),
         ("config.json", (bert_dir / "config.json").read_text(), "holds no 3-Phase model (model_type 'bert')"),
         ("phase_inputs.json", "{", "holds a finished cl phase, but its phase_inputs.json is damaged (not a JSON "
                                    "object)"),
@@ -471,8 +499,8 @@ def test_a_finished_phase_whose_weights_config_or_record_were_damaged_is_refused
         assert stop.value.code == 2
         assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"error: {out / 'cl'} {problem}")
         assert not (out / "ft").exists()
-        (out / "cl" / "config.json").write_text(config)
-        (out / "cl" / "phase_inputs.json").write_text(record)
+        for kept_name, kept_text in kept.items():
+            (out / "cl" / kept_name).write_text(kept_text)
     shutil.rmtree(out / "cl")
     (out / "cl").mkdir()  # an empty folder where the phase goes
     with pytest.raises(SystemExit):
@@ -973,6 +1001,7 @@ def test_a_names_file_with_a_label_separator_reads_its_names_and_the_labels_with
 @pytest.mark.parametrize("train, test, warned", [
     (["neg", "pos", "1", "neg"], ["neg", "pos"], "train.jsonl row 3: '1' is class 'pos'"),
     (["neg", "pos", "pos", "neg"], ["1", "0"], "test.jsonl row 1: '1' is class 'pos'"),  # names in one split only
+    (["neg", "pos", "pos", "neg"], [1, 0], "test.jsonl row 1: 1 is class 'pos'"),  # JSON numbers, too
     (["0", "1", "1", "0"], ["1", "0"], None)])
 def test_string_indices_beside_names_in_one_column_are_warned_of(tmp_path, caplog, train, test, warned):
     (tmp_path / "names.json").write_text('["neg", "pos"]')
@@ -980,8 +1009,8 @@ def test_string_indices_beside_names_in_one_column_are_warned_of(tmp_path, caplo
                                     "test": [(f"u{i}", v) for i, v in enumerate(test)]}, ".jsonl")
     with caplog.at_level(logging.WARNING, logger="hf_threephase"):
         data, space = load(paths, label_names_file=str(tmp_path / "names.json"))
-    assert [space.names[i] for i in labels_of(data, "test")] == [{"0": "neg", "1": "pos"}.get(v, v) for v in test]
-    indexed = sum(v in ("0", "1") for v in [*train, *train, *test])  # validation is train again
+    assert [space.names[i] for i in labels_of(data, "test")] == [{"0": "neg", "1": "pos"}.get(str(v), v) for v in test]
+    indexed = sum(v in ("0", "1", 0, 1) for v in [*train, *train, *test])  # validation is train again
     message = (f"column 'label': {indexed} label(s) read as indices into --label_names_file {tmp_path / 'names.json'}, "
                f"beside {2 * len(train) + len(test) - indexed} written as its names ({tmp_path}/{warned})")
     assert (message in caplog.text) if warned else "read as indices" not in caplog.text
