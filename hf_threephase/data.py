@@ -225,7 +225,8 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
     Raises:
         InputError: a missing file, column, text or label; a label that is not a class (a list, a nested value, a
             float that is not whole, a kind of value unlike the column's others, a value without a name); a label
-            absent from train; one class only.
+            absent from train; one class only; names (a names file, ClassLabel names, `--label_columns` levels)
+            that read as one class or would move ClassLabel ids (see `_check_classlabel`, `check_joined_paths`).
     """
     raw, carved = _raw_splits(args, seed)
     if args.max_train_samples is not None:
@@ -384,22 +385,31 @@ def _warn_merged_spellings(column: str, written: list, typed: list):
 
 def _check_classlabel(feature: ClassLabel, column: str, names: list[str] | None, source: str,
                       separator: str | None):
-    """A ClassLabel column's names must stay distinct once read (`_classlabel_names`), and a names file renames its ids
-    by position, so it may not give one of those names to another id.
+    """A names file renames a ClassLabel column's ids by position. Without one, the ClassLabel's names must stay
+    distinct once read (`_classlabel_names`); with one that only reorders the ClassLabel's own names, the ids would
+    change class silently. A names file that renames and also gives some ClassLabel names to other ids is warned of.
 
     Raises:
-        InputError: ClassLabel names that read as one, or a names-file name at another id than the ClassLabel's.
+        InputError: ClassLabel names that read as one (without a names file), or a names file whose names are all the
+            ClassLabel's, some at other ids.
     """
     own = _classlabel_names(feature, separator)
-    repeated = sorted(n for n, count in Counter(own).items() if count > 1)
-    if repeated:
-        raise InputError(f"the ClassLabel names of column {column!r} read as one once the spaces around their levels "
-                         f"are dropped: {repeated}")
-    for i, name in enumerate(names or []):
-        if name in own and own.index(name) != i:
-            raise InputError(f"{source} names id {i} {name!r}, but the ClassLabel of column {column!r} names it "
-                             f"{own[i] if i < len(own) else None!r}: a names file renames ClassLabel ids by position "
-                             "(leave it out, or list the names in the ClassLabel's order)")
+    if names is None:
+        repeated = sorted(n for n, count in Counter(own).items() if count > 1)
+        if repeated:
+            raise InputError(f"the ClassLabel names of column {column!r} read as one once the spaces around their "
+                             f"levels are dropped: {repeated} (give --label_names_file to name the ids)")
+        return
+    moved = [(i, name) for i, name in enumerate(names) if name in own and own.index(name) != i]
+    if moved and set(names) <= set(own):
+        i, name = moved[0]
+        raise InputError(f"{source} names id {i} {name!r}, but the ClassLabel of column {column!r} names it "
+                         f"{own[i]!r}: a names file renames ClassLabel ids by position (leave it out, or list the "
+                         "names in the ClassLabel's order)")
+    if moved:
+        i, name = moved[0]
+        logger.warning("%s renames the ClassLabel ids of column %r by position: id %d is now %r, a name the "
+                       "ClassLabel gives id %d", source, column, i, name, own.index(name))
 
 
 def _index_reading(value, names):

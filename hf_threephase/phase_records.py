@@ -210,21 +210,24 @@ def write_weight_hashes(folder: Path):
 
 
 def unreadable_metrics(folder: Path) -> str | None:
-    """None when the phase folder's `phase_metrics.json` (its results, read again by a rerun) is a JSON object; else
-    what is wrong with it."""
+    """None when the phase folder's `phase_metrics.json` (its results, which a rerun reads again) is a JSON object
+    with its diagnostics; else what is wrong with it."""
     path = Path(folder) / "phase_metrics.json"
     if not path.is_file():
         return "its phase_metrics.json is missing"
     try:
         metrics = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as err:
+    except (OSError, ValueError) as err:
         return f"its phase_metrics.json cannot be read ({first_line(err)})"
-    return None if isinstance(metrics, dict) else "its phase_metrics.json is damaged (not a JSON object)"
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("diagnostics"), dict):
+        return "its phase_metrics.json is damaged (not a JSON object with its diagnostics)"
+    return None
 
 
 def changed_weights(folder: Path) -> str | None:
     """None when the phase folder's weights are those it was written with (or it predates `WEIGHTS_FILE`); else
-    which file is missing or changed."""
+    what is wrong: the list unreadable, a .safetensors file of the folder it does not list, or a listed file missing
+    or changed."""
     path = Path(folder) / WEIGHTS_FILE
     if not path.is_file():
         return None

@@ -253,8 +253,9 @@ class PhaseRunner:
 
         Raises:
             FinishedPhaseMismatch: the folder's config.json cannot be read or holds no 3-Phase model; it holds other
-                phases, another base model, data or settings; its record (phase_inputs.json) is missing or damaged;
-                or its weights cannot be read or differ from those the phase wrote. Its `folder` is this one, which is
+                phases, another base model, data or settings; its record (phase_inputs.json) or results
+                (phase_metrics.json) are missing or damaged; or its weights cannot be read, are not all listed, or
+                differ from those the phase wrote. Its `folder` is this one, which is
                 kept.
         """
         try:

@@ -246,8 +246,17 @@ def test_classlabel_names_and_order_and_its_missing_value(tmp_path):
     for split in ("train", "validation", "test"):
         Dataset.from_dict({"text": ["a", "b", "c"], "label": [0, 1, 2]}, features=twins).to_parquet(
             tmp_path / "twins" / f"{split}.parquet")
-    with pytest.raises(InputError, match=r"the ClassLabel names of column 'label' read as one .*: \['x/a'\]"):
+    with pytest.raises(InputError, match=r"the ClassLabel names of column 'label' read as one .*: \['x/a'\] \(give "
+                                         r"--label_names_file"):
         load_labelled_data(DataTrainingArguments(dataset_name=str(tmp_path / "twins"), label_separator="/"))
+    (tmp_path / "fixed.json").write_text('["x/a", "x/c", "y/b"]')  # a names file is the way to name them apart
+    _, space = load_labelled_data(DataTrainingArguments(dataset_name=str(tmp_path / "twins"), label_separator="/",
+                                                        label_names_file=str(tmp_path / "fixed.json")))
+    assert space.names == ("x/a", "x/c", "y/b")
+    (tmp_path / "shifted.json").write_text('["mixed", "negative", "positive"]')  # a renaming that reuses a name
+    _, space = load_labelled_data(DataTrainingArguments(dataset_name=str(hub), label_names_file=str(tmp_path /
+                                                                                                     "shifted.json")))
+    assert space.names == ("mixed", "negative", "positive")  # by position, with a warning
 
     Dataset.from_dict({"text": ["a", "b"], "label": [0, -1]}, features=features).to_parquet(hub / "test.parquet")
     with pytest.raises(ValueError, match=r"\[test\] row 2: missing label in column 'label' \(-1: no label\)"):
@@ -486,6 +495,8 @@ def test_a_finished_phase_whose_weights_config_or_record_were_damaged_is_refused
         ("config.json", "null", "is no finished phase folder: its config.json cannot be read ("),
         ("phase_inputs.json", "{}", "holds a finished cl phase, but its phase_inputs.json is damaged (KeyError"),
         ("phase_metrics.json", None, "holds a finished cl phase, but its phase_metrics.json is missing"),
+        ("phase_metrics.json", "{}", "holds a finished cl phase, but its phase_metrics.json is damaged (not a JSON "
+                                     "object with its diagnostics)"),
         ("weights_sha256.json", "{}", "holds a finished cl phase, but its weights_sha256.json does not list "
                                       "model.safetensors"),
         ("config.json", (bert_dir / "config.json").read_text(), "holds no 3-Phase model (model_type 'bert')"),
