@@ -428,7 +428,7 @@ class _LabelReader:
     def __init__(self, names: list[str] | None, names_file: str | None, csv: bool):
         self.names, self.names_file, self.csv = names, names_file, csv
         self.stripped: dict[tuple[str, str], tuple[int, str, str]] = {}  # count, first value, its name
-        # per column: string labels read as names, as indices into the names, and the first of those (for the warning)
+        # per column: labels read as names, labels read as indices into the names, and the first of those (the warning)
         self.indexed: dict[str, list] = {}
 
     def paths(self, splits: dict, columns: list[str], separator: str | None, sources: dict,
