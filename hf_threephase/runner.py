@@ -255,8 +255,7 @@ class PhaseRunner:
             FinishedPhaseMismatch: the folder's config.json cannot be read or holds no 3-Phase model; it holds other
                 phases, another base model, data or settings; its record (phase_inputs.json) or results
                 (phase_metrics.json) are missing or damaged; or its weights cannot be read, are not all listed, or
-                differ from those the phase wrote. Its `folder` is this one, which is
-                kept.
+                differ from those the phase wrote. Its `folder` is this one, which is kept.
         """
         try:
             config = AutoConfig.from_pretrained(folder)
