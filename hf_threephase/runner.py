@@ -30,6 +30,7 @@ from .diagnostics import diagnostic_warnings, phase_diagnostics
 from .cards import CardArguments, RunFacts, card_facts, model_name, phase_settings
 from .export import add_remote_code, write_sentence_transformers_modules
 from .hub import check_hub_access
+from .files import first_line
 from .label_space import LabelSpace
 from .modeling_threephase import ThreePhaseModel, load_phase_folder
 from .phase_records import (changed_weights, mismatch, phase_record, read_record, unreadable_metrics,
@@ -261,7 +262,7 @@ class PhaseRunner:
             config = AutoConfig.from_pretrained(folder)
         except (OSError, ValueError, TypeError) as err:  # no config.json, or one not JSON, or no object, no model type
             raise FinishedPhaseMismatch(f"{folder} is no finished phase folder: its config.json cannot be read "
-                                        f"({str(err).splitlines()[0]}): {AFRESH}", folder) from None
+                                        f"({first_line(err)}): {AFRESH}", folder) from None
         if getattr(config, "phases", None) is None:
             raise FinishedPhaseMismatch(f"{folder} holds no 3-Phase model (model_type {config.model_type!r}): "
                                         f"{AFRESH}", folder)
