@@ -267,6 +267,7 @@ def render_card(phase: str, facts: RunFacts, metrics: dict, settings: dict, *, e
         centroid_accuracy=round(centroid, 4) if centroid is not None else None, settings=public,
         wall_time=_wall_time(metrics.get("wall_s")), hardware=facts.hardware,
         versions=", ".join(f"{k} {v}" for k, v in facts.versions.items()), citation=CITATION,
+        package_version=facts.versions.get("hf-threephase", ""),
     )
 
 

@@ -20,6 +20,7 @@ from .arguments import (LOGGING_SHARE, LoraArguments, RecipeArguments, ThreePhas
                         phase_argument_classes)
 from .cards import CardArguments
 from .data import DataTrainingArguments, cut_source, load_labelled_data
+from .files import first_line
 from .logs import quiet_by_design_notices
 from .phase_records import unreadable_weights
 from .registry import PHASES, VARIANTS, final_phase, reads_text_only
@@ -167,7 +168,7 @@ def file_flags(path: str, int_flags: frozenset[str] = frozenset()) -> list[str]:
         text = Path(path).read_text(encoding="utf-8")
         values = json.loads(text) if path.lower().endswith(".json") else yaml.safe_load(text)
     except (OSError, ValueError, yaml.YAMLError) as err:
-        raise InputError(f"{path}: cannot read it ({str(err).splitlines()[0]})") from None
+        raise InputError(f"{path}: cannot read it ({first_line(err)})") from None
     if not isinstance(values, dict):
         raise InputError(f'{path}: expected a mapping of flag names to values, e.g. {{"output_dir": "out"}}')
 
@@ -224,7 +225,7 @@ def parse_args(argv: list[str] | None = None):
         name = f"{err.argument_name.split('/')[0]}: " if err.argument_name else ""
         raise InputError(f"{source}{name}{err.message}") from None
     except ValueError as err:  # a check in TrainingArguments (or another dataclass): one line, not a traceback
-        message = str(err).strip().splitlines()[0]
+        message = first_line(err)
         if "bf16" in message and "use_cpu" in message:
             message = ("--bf16 true needs a GPU; on this machine add --use_cpu true to train in bf16 on the CPU "
                        "(native only with AVX-512 BF16 or AMX, and measured slower than fp32 even there: see the "

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from importlib.metadata import version
 from pathlib import Path
 
 import matplotlib.figure
@@ -136,7 +137,8 @@ def test_cards_hold_the_hub_metadata_and_no_local_path(run, bert_dir, files):
         assert not [s for s in _strings(config) if s.startswith("/")], phase
         assert "2405.14437" in text and "@misc{" in text and "Wall time of the phase" in text
         assert re.search(r"transformers \d", text) and "| seed | 42 |" in text and "None" not in text
-        assert f"tickets/{phase}" in text and "pip install hf-threephase" in text and "trust_remote_code" in text
+        assert f"tickets/{phase}" in text and "pip install ./hf-threephase" in text and "not on PyPI" in text
+        assert f"trained with hf-threephase {version('hf-threephase')} on top of" in text and "trust_remote_code" in text
         if phase == "cl":  # a setting left at auto, with what it drew on these three classes
             assert "| positive_pair_fraction | auto (0.3333) |" in text and "| pairs_per_example | 2 |" in text
         sources = re.findall(r"^\| (train|validation|test) \| (\d+) \| (.+) \|$", text, re.M)
