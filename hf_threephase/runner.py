@@ -33,8 +33,8 @@ from .hub import check_hub_access
 from .files import first_line
 from .label_space import LabelSpace
 from .modeling_threephase import ThreePhaseModel, load_phase_folder
-from .phase_records import (changed_weights, mismatch, phase_record, read_record, unreadable_metrics,
-                            unreadable_weights, write_record, write_weight_hashes)
+from .phase_records import (changed_files, mismatch, phase_record, read_record, unreadable_metrics,
+                            unreadable_weights, write_file_hashes, write_record)
 from .preflight import (capped_max_seq_length, check_encoder, check_metric, check_report_to, check_selection,
                         warn_fsdp_on_cpu)
 from .registry import PHASES, PhaseContext, PhaseData, PhaseSpec, final_phase, reads_text_only
@@ -255,8 +255,8 @@ class PhaseRunner:
         Raises:
             FinishedPhaseMismatch: the folder's config.json cannot be read or holds no 3-Phase model; it holds other
                 phases, another base model, data or settings; its record (phase_inputs.json) or results
-                (phase_metrics.json) are missing or damaged; or its weights cannot be read, are not all listed, or
-                differ from those the phase wrote. Its `folder` is this one, which is kept.
+                (phase_metrics.json) are missing or damaged; or its weights cannot be read, or the files a load
+                reads (weights, configs, tokenizer) are not all listed or differ from those the phase wrote. Its `folder` is this one, which is kept.
         """
         try:
             config = AutoConfig.from_pretrained(folder)
@@ -270,7 +270,7 @@ class PhaseRunner:
             raise FinishedPhaseMismatch(
                 f"{folder} holds phases {config.phases} from {config.base_model}, but this command runs {phases} from "
                 f"{self.base_model}: {AFRESH}", folder)
-        problem = (mismatch(folder, record) or unreadable_weights(folder) or changed_weights(folder)
+        problem = (mismatch(folder, record) or unreadable_weights(folder) or changed_files(folder)
                    or unreadable_metrics(folder))
         if problem:
             raise FinishedPhaseMismatch(f"{folder} holds a finished {phases[-1]} phase, but {problem}: {AFRESH}", folder)
@@ -403,7 +403,7 @@ class PhaseRunner:
             if predictions is not None:
                 write_predictions(self.output_dir / "predictions.jsonl", predictions)
             write_record(tmp, self.records[phase])
-            write_weight_hashes(tmp)
+            write_file_hashes(tmp)
             os.replace(tmp, final)
             shutil.rmtree(trainer.args.output_dir, ignore_errors=True)
         trainer.accelerator.wait_for_everyone()

@@ -468,17 +468,20 @@ def test_a_finished_phase_whose_weights_config_or_record_were_damaged_is_refused
             *FAST]
     main(argv)
     weights = out / "cl" / "model.safetensors"
-    assert json.loads((out / "cl" / "weights_sha256.json").read_text()) == {"model.safetensors": file_sha256(weights)}
+    listed = json.loads((out / "cl" / "files_sha256.json").read_text())
+    assert listed["model.safetensors"] == file_sha256(weights)  # and the other files a load reads, but no results
+    assert {"config.json", "tokenizer.json", "tokenizer_config.json"} <= set(listed) and not {
+        "phase_inputs.json", "phase_metrics.json", "trainer_state.json", "README.md"} & set(listed)
     shutil.rmtree(out / "ft")
     whole = weights.read_bytes()
-    hashes = (out / "cl" / "weights_sha256.json").read_text()
+    hashes = (out / "cl" / "files_sha256.json").read_text()
     for damaged, listed, problem in [
         (whole[:-1000] + bytes(1000), hashes, "its model.safetensors changed since the phase wrote it (sha256 differs)"),
         (whole[:3000], hashes, "its model.safetensors cannot be read ("),
-        (whole, hashes[:-3], "its weights_sha256.json cannot be read ("),
+        (whole, hashes[:-3], "its files_sha256.json cannot be read ("),
     ]:
         weights.write_bytes(damaged)  # bytes overwritten (the header still whole), or the file cut short
-        (out / "cl" / "weights_sha256.json").write_text(listed)
+        (out / "cl" / "files_sha256.json").write_text(listed)
         with pytest.raises(SystemExit) as stop:
             main(argv)
         assert stop.value.code == 2
@@ -486,9 +489,10 @@ def test_a_finished_phase_whose_weights_config_or_record_were_damaged_is_refused
             f"error: {out / 'cl'} holds a finished cl phase, but {problem}")
         assert not (out / "ft").exists()  # refused before FT trained
     weights.write_bytes(whole)
-    (out / "cl" / "weights_sha256.json").write_text(hashes)
+    (out / "cl" / "files_sha256.json").write_text(hashes)
+    config = json.loads((out / "cl" / "config.json").read_text())
     kept = {name: (out / "cl" / name).read_text() for name in
-            ("config.json", "phase_inputs.json", "phase_metrics.json", "weights_sha256.json")}
+            ("config.json", "phase_inputs.json", "phase_metrics.json", "files_sha256.json", "tokenizer.json")}
     for name, text, problem in [
         ("config.json", None, "is no finished phase folder: its config.json cannot be read ("),
         ("config.json", "{", "is no finished phase folder: its config.json cannot be read ("),
@@ -497,8 +501,11 @@ def test_a_finished_phase_whose_weights_config_or_record_were_damaged_is_refused
         ("phase_metrics.json", None, "holds a finished cl phase, but its phase_metrics.json is missing"),
         ("phase_metrics.json", "{}", "holds a finished cl phase, but its phase_metrics.json is damaged (not a JSON "
                                      "object with its diagnostics)"),
-        ("weights_sha256.json", "{}", "holds a finished cl phase, but its weights_sha256.json does not list "
-                                      "model.safetensors"),
+        ("files_sha256.json", "{}", "holds a finished cl phase, but its files_sha256.json does not list "
+                                    "model.safetensors"),
+        ("config.json", json.dumps({**config, "edited_by_hand": True}),
+         "holds a finished cl phase, but its config.json changed since the phase wrote it (sha256 differs)"),
+        ("tokenizer.json", None, "holds a finished cl phase, but its tokenizer.json is missing"),
         ("config.json", (bert_dir / "config.json").read_text(), "holds no 3-Phase model (model_type 'bert')"),
         ("phase_inputs.json", "{", "holds a finished cl phase, but its phase_inputs.json is damaged (not a JSON "
                                    "object)"),
@@ -512,6 +519,18 @@ def test_a_finished_phase_whose_weights_config_or_record_were_damaged_is_refused
         assert not (out / "ft").exists()
         for kept_name, kept_text in kept.items():
             (out / "cl" / kept_name).write_text(kept_text)
+    # a folder written before files_sha256.json: its weights list is checked, the rest taken as written
+    (out / "cl" / "files_sha256.json").unlink()
+    (out / "cl" / "weights_sha256.json").write_text(json.dumps({"model.safetensors": file_sha256(weights)}))
+    (out / "cl" / "config.json").write_text(json.dumps({**config, "edited_by_hand": True}))
+    weights.write_bytes(whole[:-1000] + bytes(1000))
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"error: {out / 'cl'} holds a finished cl "
+                                                                       "phase, but its model.safetensors changed")
+    weights.write_bytes(whole)
+    main(argv)
+    assert (out / "ft" / "model.safetensors").exists()
     shutil.rmtree(out / "cl")
     (out / "cl").mkdir()  # an empty folder where the phase goes
     with pytest.raises(SystemExit):
