@@ -261,7 +261,8 @@ def check_model(path: str):
         AutoConfig.from_pretrained(path)
     except (OSError, ValueError) as err:
         what = "not a model checkpoint" if Path(path).exists() else "no such local folder, and not loadable from the Hub"
-        raise InputError(f"--model_name_or_path {path}: {what} ({str(err).splitlines()[0]})") from None
+        # transformers' own first line ("We couldn't connect to ..."), not the Hub error under it (as first_line gives)
+        raise InputError(f"--model_name_or_path {path}: {what} ({str(err).strip().splitlines()[0]})") from None
     if Path(path).is_dir() and not any(Path(path).glob("*.safetensors")):
         raise InputError(f"--model_name_or_path {path}: no .safetensors weights (pickled weights are not loaded)")
     problem = Path(path).is_dir() and unreadable_weights(Path(path))  # its header or offsets not whole

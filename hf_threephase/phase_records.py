@@ -24,10 +24,9 @@ from .files import first_line
 from .pairs import pairs_per_example, positive_pair_fraction
 
 RECORD_FILE = "phase_inputs.json"
-# The files a load of the phase folder reads (weights, configs, tokenizer) as written, to see one damaged, edited,
-# replaced or removed; folders written before it list their .safetensors only, in OLD_HASHES_FILE.
+# The top-level files a load of the phase folder reads (weights, configs, tokenizer) as written, to see one damaged,
+# edited, replaced, added or removed; folders written before it list their .safetensors only, in OLD_HASHES_FILE.
 HASHES_FILE, OLD_HASHES_FILE = "files_sha256.json", "weights_sha256.json"
-NOT_LOADED = frozenset({RECORD_FILE, "phase_metrics.json", "trainer_state.json", HASHES_FILE})
 # ThreePhaseArguments fields every phase reads; the LoRA ones only matter under use_peft.
 COMMON_RECIPE_FIELDS = ("max_seq_length", "pooling_mode", "use_peft", "diagnostic_samples", "early_stopping_patience")
 LORA_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")
@@ -58,6 +57,7 @@ def split_fingerprint(split, label_names) -> str:
 
 # The files of a model folder that `from_pretrained` and its tokenizer read (weights, configs, vocabularies).
 MODEL_FILE_SUFFIXES = (".safetensors", ".json", ".txt", ".model")
+NOT_LOADED = frozenset({RECORD_FILE, "phase_metrics.json", "trainer_state.json", HASHES_FILE})  # a phase's own files
 
 
 def file_sha256(path: Path) -> str:
@@ -206,11 +206,16 @@ def unreadable_weights(folder: Path) -> str | None:
     return None
 
 
+def _loaded_files(folder: Path) -> list[Path]:
+    """The top-level files of a phase folder that loading reads (`MODEL_FILE_SUFFIXES`), but not its record, results
+    or trainer state."""
+    return [path for path in sorted(Path(folder).iterdir())
+            if path.is_file() and path.suffix in MODEL_FILE_SUFFIXES and path.name not in NOT_LOADED]
+
+
 def write_file_hashes(folder: Path):
-    """The sha256 of each file of a phase folder that loading reads (`MODEL_FILE_SUFFIXES`, but not its record,
-    results or trainer state), written beside its record (`HASHES_FILE`)."""
-    hashes = {path.name: file_sha256(path) for path in sorted(Path(folder).iterdir())
-              if path.is_file() and path.suffix in MODEL_FILE_SUFFIXES and path.name not in NOT_LOADED}
+    """The sha256 of each file of a phase folder that loading reads, written beside its record (`HASHES_FILE`)."""
+    hashes = {path.name: file_sha256(path) for path in _loaded_files(folder)}
     (Path(folder) / HASHES_FILE).write_text(json.dumps(hashes, indent=2))
 
 
@@ -230,9 +235,9 @@ def unreadable_metrics(folder: Path) -> str | None:
 
 
 def changed_files(folder: Path) -> str | None:
-    """None when the files of the phase folder that loading reads are those it was written with (its weights only,
-    for a folder with `OLD_HASHES_FILE`; nothing, for one that predates both lists); else what is wrong: the list
-    unreadable, a .safetensors file of the folder it does not list, or a listed file missing or changed."""
+    """None when the top-level files of the phase folder that loading reads are those it was written with (its
+    weights only, for a folder with `OLD_HASHES_FILE`; nothing, for one without either list); else what is wrong: the
+    list unreadable, a file of the folder it does not list, or a listed file missing or changed."""
     path = next((Path(folder) / name for name in (HASHES_FILE, OLD_HASHES_FILE) if (Path(folder) / name).is_file()),
                 None)
     if path is None:
@@ -241,7 +246,8 @@ def changed_files(folder: Path) -> str | None:
         hashes = dict(json.loads(path.read_text()))
     except (ValueError, TypeError) as err:
         return f"its {path.name} cannot be read ({first_line(err)})"
-    unlisted = sorted(p.name for p in Path(folder).glob("*.safetensors") if p.name not in hashes)
+    found = _loaded_files(folder) if path.name == HASHES_FILE else Path(folder).glob("*.safetensors")
+    unlisted = sorted(p.name for p in found if p.name not in hashes)
     if unlisted:
         return f"its {path.name} does not list {', '.join(unlisted)}"
     for name, digest in hashes.items():

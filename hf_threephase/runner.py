@@ -255,8 +255,9 @@ class PhaseRunner:
         Raises:
             FinishedPhaseMismatch: the folder's config.json cannot be read or holds no 3-Phase model; it holds other
                 phases, another base model, data or settings; its record (phase_inputs.json) or results
-                (phase_metrics.json) are missing or damaged; or its weights cannot be read, or the files a load
-                reads (weights, configs, tokenizer) are not all listed or differ from those the phase wrote. Its `folder` is this one, which is kept.
+                (phase_metrics.json) are missing or damaged; or its weights cannot be read, or the top-level
+                files a load reads (weights, configs, tokenizer) are not all listed or differ from those the phase
+                wrote. Its `folder` is this one, which is kept.
         """
         try:
             config = AutoConfig.from_pretrained(folder)

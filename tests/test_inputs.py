@@ -470,8 +470,8 @@ def test_a_finished_phase_whose_weights_config_or_record_were_damaged_is_refused
     weights = out / "cl" / "model.safetensors"
     listed = json.loads((out / "cl" / "files_sha256.json").read_text())
     assert listed["model.safetensors"] == file_sha256(weights)  # and the other files a load reads, but no results
-    assert {"config.json", "tokenizer.json", "tokenizer_config.json"} <= set(listed) and not {
-        "phase_inputs.json", "phase_metrics.json", "trainer_state.json", "README.md"} & set(listed)
+    assert {"config.json", "tokenizer.json", "tokenizer_config.json", "modules.json"} <= set(listed) and not {
+        "phase_inputs.json", "phase_metrics.json", "trainer_state.json"} & set(listed)
     shutil.rmtree(out / "ft")
     whole = weights.read_bytes()
     hashes = (out / "cl" / "files_sha256.json").read_text()
@@ -491,7 +491,7 @@ def test_a_finished_phase_whose_weights_config_or_record_were_damaged_is_refused
     weights.write_bytes(whole)
     (out / "cl" / "files_sha256.json").write_text(hashes)
     config = json.loads((out / "cl" / "config.json").read_text())
-    kept = {name: (out / "cl" / name).read_text() for name in
+    kept = {name: (out / "cl" / name).read_bytes() for name in
             ("config.json", "phase_inputs.json", "phase_metrics.json", "files_sha256.json", "tokenizer.json")}
     for name, text, problem in [
         ("config.json", None, "is no finished phase folder: its config.json cannot be read ("),
@@ -501,11 +501,12 @@ def test_a_finished_phase_whose_weights_config_or_record_were_damaged_is_refused
         ("phase_metrics.json", None, "holds a finished cl phase, but its phase_metrics.json is missing"),
         ("phase_metrics.json", "{}", "holds a finished cl phase, but its phase_metrics.json is damaged (not a JSON "
                                      "object with its diagnostics)"),
-        ("files_sha256.json", "{}", "holds a finished cl phase, but its files_sha256.json does not list "
-                                    "model.safetensors"),
+        ("files_sha256.json", json.dumps({k: v for k, v in json.loads(hashes).items() if k != "model.safetensors"}),
+         "holds a finished cl phase, but its files_sha256.json does not list model.safetensors"),
         ("config.json", json.dumps({**config, "edited_by_hand": True}),
          "holds a finished cl phase, but its config.json changed since the phase wrote it (sha256 differs)"),
         ("tokenizer.json", None, "holds a finished cl phase, but its tokenizer.json is missing"),
+        ("vocab.txt", "[PAD]\n", "holds a finished cl phase, but its files_sha256.json does not list vocab.txt"),
         ("config.json", (bert_dir / "config.json").read_text(), "holds no 3-Phase model (model_type 'bert')"),
         ("phase_inputs.json", "{", "holds a finished cl phase, but its phase_inputs.json is damaged (not a JSON "
                                    "object)"),
@@ -517,8 +518,9 @@ def test_a_finished_phase_whose_weights_config_or_record_were_damaged_is_refused
         assert stop.value.code == 2
         assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"error: {out / 'cl'} {problem}")
         assert not (out / "ft").exists()
-        for kept_name, kept_text in kept.items():
-            (out / "cl" / kept_name).write_text(kept_text)
+        for kept_name, kept_bytes in kept.items():
+            (out / "cl" / kept_name).write_bytes(kept_bytes)
+        (out / "cl" / "vocab.txt").unlink(missing_ok=True)  # added by one case
     # a folder written before files_sha256.json: its weights list is checked, the rest taken as written
     (out / "cl" / "files_sha256.json").unlink()
     (out / "cl" / "weights_sha256.json").write_text(json.dumps({"model.safetensors": file_sha256(weights)}))
