@@ -75,8 +75,7 @@ def model_fingerprint(model: str) -> dict:
     folder = Path(model)
     if not folder.is_dir():
         return {"model": model}
-    files = {path.name: file_sha256(path) for path in sorted(folder.iterdir())
-             if path.is_file() and path.suffix in MODEL_FILE_SUFFIXES and path.name != "README.md"}
+    files = {path.name: file_sha256(path) for path in _loaded_files(folder, skip=())}
     return {"model": model, "model_files": files}
 
 
@@ -206,11 +205,11 @@ def unreadable_weights(folder: Path) -> str | None:
     return None
 
 
-def _loaded_files(folder: Path) -> list[Path]:
-    """The top-level files of a phase folder that loading reads (`MODEL_FILE_SUFFIXES`), but not its record, results
-    or trainer state."""
+def _loaded_files(folder: Path, skip: frozenset = NOT_LOADED) -> list[Path]:
+    """The top-level files of a model folder that loading reads (`MODEL_FILE_SUFFIXES`), but not those in `skip` (by
+    default a phase folder's record, results and trainer state)."""
     return [path for path in sorted(Path(folder).iterdir())
-            if path.is_file() and path.suffix in MODEL_FILE_SUFFIXES and path.name not in NOT_LOADED]
+            if path.is_file() and path.suffix in MODEL_FILE_SUFFIXES and path.name not in skip]
 
 
 def write_file_hashes(folder: Path):
