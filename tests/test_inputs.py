@@ -462,7 +462,7 @@ def test_a_cl_phase_trained_on_flat_labels_is_not_reused_for_hierarchical_ones(t
 
 
 def test_a_finished_phase_whose_weights_config_or_record_were_damaged_is_refused_before_any_training(
-        tmp_path, bert_dir, files, capsys):
+        tmp_path, bert_dir, files, capsys, caplog):
     out = tmp_path / "run"
     argv = ["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(out), "--variant", "cl_ft",
             *FAST]
@@ -533,6 +533,11 @@ def test_a_finished_phase_whose_weights_config_or_record_were_damaged_is_refused
     weights.write_bytes(whole)
     main(argv)
     assert (out / "ft" / "model.safetensors").exists()
+    assert "unchecked" not in caplog.text
+    (out / "cl" / "weights_sha256.json").unlink()  # no list at all: reused, and said to be unchecked
+    shutil.rmtree(out / "ft")
+    main(argv)
+    assert f"{out / 'cl'}: its files are taken as written, unchecked (no files_sha256.json" in caplog.text
     shutil.rmtree(out / "cl")
     (out / "cl").mkdir()  # an empty folder where the phase goes
     with pytest.raises(SystemExit):
