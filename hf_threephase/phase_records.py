@@ -233,12 +233,17 @@ def unreadable_metrics(folder: Path) -> str | None:
     return None
 
 
+def file_list(folder: Path) -> Path | None:
+    """The phase folder's list of file hashes: `HASHES_FILE`, else `OLD_HASHES_FILE`; None when it has neither."""
+    return next((Path(folder) / name for name in (HASHES_FILE, OLD_HASHES_FILE) if (Path(folder) / name).is_file()),
+                None)
+
+
 def changed_files(folder: Path) -> str | None:
     """None when the top-level files of the phase folder that loading reads are those it was written with (its
     weights only, for a folder with `OLD_HASHES_FILE`; nothing, for one without either list); else what is wrong: the
     list unreadable, a file of the folder it does not list, or a listed file missing or changed."""
-    path = next((Path(folder) / name for name in (HASHES_FILE, OLD_HASHES_FILE) if (Path(folder) / name).is_file()),
-                None)
+    path = file_list(folder)
     if path is None:
         return None
     try:

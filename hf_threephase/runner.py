@@ -33,7 +33,7 @@ from .hub import check_hub_access
 from .files import first_line
 from .label_space import LabelSpace
 from .modeling_threephase import ThreePhaseModel, load_phase_folder
-from .phase_records import (HASHES_FILE, OLD_HASHES_FILE, changed_files, mismatch, phase_record, read_record,
+from .phase_records import (HASHES_FILE, changed_files, file_list, mismatch, phase_record, read_record,
                             unreadable_metrics, unreadable_weights, write_file_hashes, write_record)
 from .preflight import (capped_max_seq_length, check_encoder, check_metric, check_report_to, check_selection,
                         warn_fsdp_on_cpu)
@@ -163,7 +163,7 @@ class PhaseRunner:
             PartialState().wait_for_everyone()  # every process sees the same finished phases
             if phase not in self.prepared:
                 logger.info("%s: the finished %s phase is reused (same data and settings)", final, phase)
-                if not any((final / name).is_file() for name in (HASHES_FILE, OLD_HASHES_FILE)):
+                if file_list(final) is None:
                     logger.warning("%s: its files are taken as written, unchecked (no %s: written by an older "
                                    "hf-threephase, or removed)", final, HASHES_FILE)
                 reused.append(phase)
