@@ -1,4 +1,4 @@
-"""What `--bf16 true --use_cpu true` buys in step speed and costs in accuracy, per phase, against fp32: the 3phase
+r"""What `--bf16 true --use_cpu true` buys in step speed and costs in accuracy, per phase, against fp32: the 3phase
 variant on all-MiniLM-L6-v2 and a seeded slice of ../shared/data/sst2, once per precision, same seed and data.
 
 python benchmarks/precision.py                       # defaults below; about 20 min on 2 cores with native bf16
