@@ -223,11 +223,18 @@ def regime_name(regime: str, k: int | None, cli=None, sweep: bool = True) -> str
     return name
 
 
+def paired_cells(diffs: list[float]) -> list[str]:
+    """Paired differences (points) as two cells: per seed with their mean ± std, and seeds ahead / tied within 0.5 /
+    behind."""
+    per_seed = ", ".join(f"{d:+.2f}" for d in diffs) + (f" ({mean_std(diffs, signed=True)})" if len(diffs) > 1 else "")
+    return [per_seed, f"{sum(d > 0.5 for d in diffs)}/{sum(abs(d) <= 0.5 for d in diffs)}/{sum(d < -0.5 for d in diffs)}"]
+
+
 def summary(results_dir: Path, task: str, regime: str) -> str:
     runs = [json.loads(p.read_text()) for p in sorted(results_dir.glob(f"{task}-*.json"))]
     runs = [r for r in runs if r.get("regime") == regime]
     lines = [f"### {task}, {regime}: test macro F1 / accuracy (%), mean ± std over seeds; paired macro-F1 difference "
-             "per seed to ft and to setfit (seeds ahead / tied within 0.5 / behind)", "",
+             "per seed to ft and to setfit, with their mean ± std (seeds ahead / tied within 0.5 / behind)", "",
              "| setting | arm | seeds | macro F1 | accuracy | − ft, per seed | a/t/b | − setfit, per seed | a/t/b | "
              "wall s (a reused phase: 0) | phase diagnostics after (mean) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     k_of = {r["setting"]: r["k"] or 0 for r in runs}
@@ -243,8 +250,7 @@ def summary(results_dir: Path, task: str, regime: str) -> str:
             for reference in ("ft", "setfit"):
                 diffs = [f1[i] - 100 * references[reference, s]["test"]["f1"] for i, s in enumerate(seeds)
                          if (reference, s) in references]
-                tally = f"{sum(d > 0.5 for d in diffs)}/{sum(abs(d) <= 0.5 for d in diffs)}/{sum(d < -0.5 for d in diffs)}"
-                paired += ["", ""] if arm == reference else [", ".join(f"{d:+.2f}" for d in diffs), tally if diffs else ""]
+                paired += ["", ""] if arm == reference or not diffs else paired_cells(diffs)
             wall = statistics.mean(sum(v for v in by[arm, s]["wall_s"].values() if v) for s in seeds)
             shown = []
             if all("train_class_sizes" in by[arm, s] for s in seeds):  # imbalanced: each class's F1 by its size rank
@@ -290,8 +296,7 @@ def sweep_table(task: str, regime: str, runs: list[dict]) -> str:
         if not seeds:
             continue
         f1 = lambda group, s: 100 * group[s]["test"]["f1"]  # noqa: E731
-        diffs = [f1(by, s) - f1(base, s) for s in seeds]
-        tally = f"{sum(d > 0.5 for d in diffs)}/{sum(abs(d) <= 0.5 for d in diffs)}/{sum(d < -0.5 for d in diffs)}"
+        per_seed, tally = paired_cells([f1(by, s) - f1(base, s) for s in seeds])
         trained = [p for p in by[seeds[0]]["wall_s"] if all(by[s]["wall_s"][p] for s in seeds)]
         wall = ", ".join(f"{p} {statistics.mean(by[s]['wall_s'][p] for s in seeds):.0f}" for p in trained)
         shown = [f"{phase} {metric} {statistics.mean(by[s]['diagnostics'][phase]['after'][metric] for s in seeds):.3f} "
@@ -299,7 +304,7 @@ def sweep_table(task: str, regime: str, runs: list[dict]) -> str:
                  for phase, metrics in SWEEP_SHOWN.items() if phase in trained for metric in metrics]
         lines.append(f"| {setting} | `{by[seeds[0]]['sweep_flags']}` | {arm} | {len(seeds)} | "
                      f"{mean_std([f1(by, s) for s in seeds])} | {mean_std([f1(base, s) for s in seeds])} | "
-                     f"{', '.join(f'{d:+.2f}' for d in diffs)} | {tally} | "
+                     f"{per_seed} | {tally} | "
                      f"{', '.join(f'{f1(by, s) - f1(ft, s):+.2f}' for s in seeds if s in ft)} | {wall} | "
                      f"{'; '.join(shown)} |")
     return "\n".join(lines) + "\n"
