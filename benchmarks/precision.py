@@ -9,7 +9,7 @@ Per phase: the median seconds per optimizer step (forward, backward, optimizer; 
 left out), the mean training loss and the nearest-centroid accuracy of the validation embeddings after the phase;
 for the run, the test accuracy and macro F1 of the final classifier. Run it on a quiet machine: the speed ratio
 is only meaningful when nothing else shares the cores. bf16 is fast only on a CPU with AVX-512 BF16 or AMX
-(`lscpu | grep -o 'avx512_bf16\\|amx_bf16'`); elsewhere it is emulated and much slower than fp32.
+(`lscpu | grep -o 'avx512_bf16\|amx_bf16'`); elsewhere it is emulated and much slower than fp32.
 Prints a table and writes benchmarks/results/precision_sst2.json (or --results_file).
 """
 
