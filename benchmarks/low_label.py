@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-r"""Where does 3-Phase beat fine-tuning? The low-label benchmark (issue 22) on the real all-MiniLM-L6-v2.
+r"""Where does 3-Phase beat fine-tuning? The low-label benchmark on the real all-MiniLM-L6-v2.
 
 Regimes:
 - `k_shot`: k labelled train texts per class (drawn with the run's seed, shared by every arm of that seed), the
