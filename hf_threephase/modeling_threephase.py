@@ -19,6 +19,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, BertConfig, PreTrainedConfig, PreTrainedModel
 from transformers.activations import ACT2FN
 from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
 from transformers.utils import ModelOutput
 
 from .bucketing import length_buckets
@@ -339,7 +340,13 @@ class ThreePhasePreTrainedModel(PreTrainedModel):
 
     @classmethod
     def check_encoder_config(cls, encoder_config: PreTrainedConfig):
-        """Raises `ValueError` (saying why) when this model cannot be built on such an encoder; nothing by default."""
+        """Raises `ValueError` (saying why) when this model cannot be built on such an encoder: for every phase, an
+        encoder-decoder architecture (T5, BART: a seq2seq-LM model type), whose `AutoModel` needs decoder inputs to
+        encode a sentence, even from an encoder saved alone."""
+        seq2seq = encoder_config.model_type in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
+        if encoder_config.is_encoder_decoder or seq2seq:
+            raise ValueError("it is an encoder-decoder model, and every phase runs on an encoder alone (BERT, RoBERTa, "
+                             "MPNet, ...)")
 
     @classmethod
     def from_encoder_pretrained(cls, pretrained_model_name_or_path, **config_kwargs):
@@ -387,6 +394,7 @@ class DAEForSeqReconstruction(ThreePhasePreTrainedModel):
         of this architecture (with a small vocabulary, random weights) cannot be built, take a same-sized encoder's
         weights and reconstruct a sentence (GPT-2, whose tied decoder does not fit its encoder's weights). Probed once
         per configuration, on the CPU, without touching the global random state."""
+        super().check_encoder_config(encoder_config)
         try:
             decoder_config(encoder_config)
         except NotImplementedError:  # transformers' get_input_embeddings of a model without word embeddings

@@ -34,6 +34,8 @@ from transformers import (
     GPT2Model,
     MegatronBertConfig,
     MegatronBertModel,
+    T5Config,
+    T5EncoderModel,
     TrainingArguments,
 )
 
@@ -847,6 +849,22 @@ def test_an_encoder_whose_dae_cannot_be_built_stops_before_any_work(tmp_path, fi
     assert line.startswith("error: the dae phase cannot run on this gpt2 model: a DAE of it cannot be built and "
                            "loaded (Error(s) in loading state_dict for GPT2Model: size mismatch for "), line
     assert line.endswith("; the variants that run on it: ft, cl_ft")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("variant", ["3phase", "ft"])
+def test_an_encoder_decoder_checkpoint_stops_before_any_work_for_every_variant(tmp_path, files, capsys, variant):
+    # a T5 encoder saved alone still says model_type t5, is_encoder_decoder: AutoModel builds the whole T5 from it
+    model = save_tiny(tmp_path / "t5", T5EncoderModel, T5Config, _wordpiece_tokenizer(), d_model=32, d_kv=16, d_ff=64,
+                      num_layers=2, num_heads=2, pad_token_id=0)
+    with pytest.raises(SystemExit) as stop:
+        main(["--model_name_or_path", str(model), *data_flags(files), "--output_dir", str(tmp_path / "o"),
+              "--variant", variant, *FAST])
+    assert stop.value.code == 2
+    phase = "dae" if variant == "3phase" else "ft"
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: the {phase} phase cannot run on this t5 model: it is an encoder-decoder model, and every phase runs "
+        "on an encoder alone (BERT, RoBERTa, MPNet, ...); the variants that run on it: none")
     assert not (tmp_path / "o").exists()
 
 
