@@ -854,7 +854,7 @@ def test_an_encoder_whose_dae_cannot_be_built_stops_before_any_work(tmp_path, fi
 
 @pytest.mark.parametrize("variant", ["3phase", "ft"])
 def test_an_encoder_decoder_checkpoint_stops_before_any_work_for_every_variant(tmp_path, files, capsys, variant):
-    # a T5 encoder saved alone still says model_type t5, is_encoder_decoder: AutoModel builds the whole T5 from it
+    # a T5 encoder saved alone says model_type t5, is_encoder_decoder false, yet AutoModel builds the whole T5 from it
     model = save_tiny(tmp_path / "t5", T5EncoderModel, T5Config, _wordpiece_tokenizer(), d_model=32, d_kv=16, d_ff=64,
                       num_layers=2, num_heads=2, pad_token_id=0)
     with pytest.raises(SystemExit) as stop:
