@@ -84,9 +84,16 @@ def record_hash(record: dict) -> str:
 
 
 def _recorded(value, name: str):
-    """A recipe setting as recorded: a file the phase reads with its content's hash, so that an edited file is seen."""
+    """A recipe setting as recorded: a file the phase reads with its content's hash, so that an edited file is seen;
+    no stop-word file as the default list it stands for, so that a phase trained with scikit-learn's list (nltk's
+    corpus absent) is not reused once nltk's is installed."""
     if name in FILE_FIELDS and value is not None and Path(value).is_file():
         return f"{value} (sha256 {file_sha256(Path(value))[:16]})"
+    if name == "stopwords_file" and value is None:  # the default list: None where it is nltk's (as older records say)
+        from .noise import load_stopwords
+
+        source = load_stopwords().source
+        return None if source.startswith("nltk") else source
     return value
 
 

@@ -31,7 +31,8 @@ logger = logging.getLogger("hf_threephase")
 def train_pairs(context: PhaseContext, seed: int) -> tuple[Any, ContrastivePairs, dict]:
     """The tokenised train examples after the imbalance correction (noised copies of rare classes, eq. 5), their CL
     pairs, and the correction's facts: `{"imbalance_correction": {"multipliers": {class name: m > 1},
-    "examples_before": int, "examples_after": int}}`, or `{}` when it adds no copy.
+    "examples_before": int, "examples_after": int, "stopwords": the stop-word list's source}}`, or `{}` when it adds
+    no copy.
 
     Raises:
         InputError: train cannot form pairs, or the correction adds copies and no stop-word list can be read;
@@ -56,10 +57,11 @@ def train_pairs(context: PhaseContext, seed: int) -> tuple[Any, ContrastivePairs
             args.imbalance_min_ratio, stopwords, seed=seed)
         added = {class_name(c): m for c, m in sorted(multipliers.items(), key=lambda cm: repr(cm[0])) if m > 1}
         facts = {"imbalance_correction": {"multipliers": added, "examples_before": before,
-                                          "examples_after": len(labels)}}
+                                          "examples_after": len(labels), "stopwords": stopwords.source}}
         logger.info(f"imbalance correction of {where} (max_ratio {args.imbalance_max_ratio}, min_ratio "
                     f"{args.imbalance_min_ratio}): " + ", ".join(f"{name} x{m}" for name, m in added.items())
-                    + f"; {before} -> {len(labels)} CL examples, each added copy with its own stop words deleted")
+                    + f"; {before} -> {len(labels)} CL examples, each added copy with its own stop words deleted "
+                    f"(stop words: {stopwords.source})")
     else:
         facts = {}
     budget = pairs_per_example(args.pairs_per_example, context.label_space.num_labels)

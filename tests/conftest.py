@@ -2,7 +2,6 @@
 downloaded)."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -19,8 +18,6 @@ from transformers import (
     RobertaModel,
 )
 
-os.environ.setdefault("NLTK_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "nltk_data"))
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 TOPICS = {
     "weather": ["will it rain in {} tomorrow", "what is the weather like in {}", "is it sunny in {} today"],

@@ -5,6 +5,7 @@ import logging
 import os
 import shutil
 from collections import Counter
+from types import SimpleNamespace
 
 import datasets
 import nltk
@@ -52,7 +53,9 @@ from hf_threephase.arguments import PhaseArguments
 from hf_threephase.cli import main, parse_args
 from hf_threephase.data import DataTrainingArguments, load_labelled_data
 from hf_threephase.modeling_threephase import load_phase_folder
-from hf_threephase.phase_records import file_sha256
+from hf_threephase.noise import load_stopwords
+from hf_threephase.phase_records import file_sha256, phase_record
+from hf_threephase.registry import PHASES
 from hf_threephase.preflight import capped_max_seq_length, check_report_to, warn_fsdp_on_cpu
 from hf_threephase.runner import PhaseRunner
 from hf_threephase.trainers import PhaseTrainer
@@ -693,43 +696,44 @@ def test_the_imbalance_correction_says_what_it_added(tmp_path, bert_dir, caplog)
               *FAST])
     added = 2 * 3  # food x3: two noised copies of each of its 3 texts
     assert (f"imbalance correction of {data['train']} (max_ratio 4.0, min_ratio 1.5): food x3; "
-            f"{len(rare)} -> {len(rare) + added} CL examples, each added copy with its own stop words deleted"
-            ) in caplog.text
+            f"{len(rare)} -> {len(rare) + added} CL examples, each added copy with its own stop words deleted "
+            f"(stop words: {load_stopwords().source})") in caplog.text
     metrics = json.loads((out / "cl" / "phase_metrics.json").read_text())
     assert metrics["imbalance_correction"] == {"multipliers": {"food": 3}, "examples_before": len(rare),
-                                               "examples_after": len(rare) + added}
+                                               "examples_after": len(rare) + added,
+                                               "stopwords": load_stopwords().source}
     assert metrics["train_examples"] == 2 * (len(rare) + added)  # --pairs_per_example 2, over the corrected set
     assert (f"Imbalance correction of train (eq. 5), the up-sampled classes: food ×3: {len(rare)} → "
-            f"{len(rare) + added} train examples, each added copy with its own stop words deleted."
-            ) in (out / "cl" / "README.md").read_text()
+            f"{len(rare) + added} train examples, each added copy with its own stop words deleted (stop words: "
+            f"{load_stopwords().source}).") in (out / "cl" / "README.md").read_text()
     assert "Imbalance correction" not in (out / "ft" / "README.md").read_text()
 
 
-def test_missing_stop_words_stop_the_command_before_any_training(tmp_path, bert_dir, files, monkeypatch, capsys):
+def test_without_nltk_data_the_default_recipe_corrects_imbalance_with_scikit_learns_list(tmp_path, bert_dir,
+                                                                                        monkeypatch):
     def no_corpus(language):
         raise LookupError("Resource stopwords not found.")
 
-    monkeypatch.setattr(nltk.corpus.stopwords, "words", no_corpus)
+    # a fresh machine: pip's nltk brings no corpus (the loader replaced, not loaded first)
+    monkeypatch.setattr(nltk.corpus, "stopwords", SimpleNamespace(words=no_corpus))
     rare = [(t, l) for t, l in corpus() if l != "food"] + [(t, l) for t, l in corpus() if l == "food"][:3]
-    data = jsonl_files(tmp_path / "data", {"train": rare, "validation": corpus()[::3], "test": corpus()[1::3]})
-    out = tmp_path / "run"
-    with pytest.raises(SystemExit) as stop:  # food: 3 examples against 40, so the correction adds copies
-        main(["--model_name_or_path", str(bert_dir), *data_flags(data), "--output_dir", str(out), *FAST])
-    assert stop.value.code == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        f"error: the imbalance correction adds stop-word-noised copies of rare classes of {data['train']}, but: no "
-        "stop-word list for 'english': install nltk's 'stopwords' corpus and point NLTK_DATA at it, or pass a list "
-        "(--stopwords_file)")
-    assert not (out / "dae").exists() and not (out / ".work").exists()  # the DAE did not train first
-
-    # 40 / 20 / 12 examples get no copies (multipliers 1): then no stop words are needed
-    balanced, space = load_labelled_data(DataTrainingArguments(
-        train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
+    data, space = load_labelled_data(DataTrainingArguments(**{
+        f"{split}_file": str(path) for split, path in jsonl_files(
+            tmp_path / "data", {"train": rare, "validation": corpus()[::3], "test": corpus()[1::3]}).items()},
         text_column="sentence", label_column="topic"))
-    runner = PhaseRunner(str(bert_dir), balanced, space, ThreePhaseArguments(max_seq_length=32),
+    out = tmp_path / "run"
+    runner = PhaseRunner(str(bert_dir), data, space, ThreePhaseArguments(max_seq_length=32),
                          TrainingArguments(output_dir=str(out), report_to="none"))
-    runner.preflight()
-    assert set(runner.prepared) == {"dae", "cl", "ft"}
+    runner.preflight()  # food: 3 examples against 40, so the correction adds copies
+    facts = runner.prepared["cl"][0].facts["imbalance_correction"]
+    assert facts["multipliers"] == {"food": 3}
+    assert facts["stopwords"] == "scikit-learn's ENGLISH_STOP_WORDS (318 words; nltk's stopwords corpus is not installed)"
+    # the record says which list: a phase trained with it is not reused once nltk's corpus is installed
+    assert runner.records["cl"]["recipe"]["stopwords_file"] == facts["stopwords"]
+    monkeypatch.undo()
+    if load_stopwords().source.startswith("nltk"):
+        assert phase_record(PHASES["cl"], runner.args, runner.phase_args(PHASES["cl"]), runner.context.data, space,
+                            "x")["recipe"]["stopwords_file"] is None
 
 
 def test_the_runner_says_it_ignores_a_text_only_split_no_phase_reads(tmp_path, bert_dir, files, caplog):

@@ -1,8 +1,10 @@
+import json
 import os
 import random
 import subprocess
 import sys
 import tracemalloc
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -32,22 +34,48 @@ def test_word_deletion_is_seeded():
     assert delete_words(words, 0.6, random.Random(3)) == delete_words(words, 0.6, random.Random(3))
 
 
-def test_stopword_deletion_with_nltk_and_custom_lists():
-    nltk_words = load_stopwords()
-    assert {"the", "a", "is"} <= nltk_words
-    assert delete_stopwords("What is the weather in Paris?", nltk_words) == "weather paris ?"
-    custom = load_stopwords(stopwords=["Weather", " in "])
-    assert delete_stopwords("the weather in Paris today", custom) == "the paris today"
+def test_stopword_deletion_with_a_custom_list():
+    custom = load_stopwords(stopwords=["Weather", " in ", "the", "is", "what"])
+    assert custom.source == "the given list (5 words)"
+    assert delete_stopwords("What is the weather in Paris?", custom) == "paris ?"
     # the minimum-length guard keeps the text (lower-cased) when too little would be left
-    assert delete_stopwords("Is it the one", nltk_words, min_words=2) == "is it the one"
+    assert delete_stopwords("Is it the one", custom, min_words=3) == "is it the one"
 
 
-def test_missing_stopword_corpus_is_a_clear_error(tmp_path):
-    code = "from hf_threephase.noise import load_stopwords; load_stopwords()"
-    env = {**os.environ, "NLTK_DATA": str(tmp_path)}
-    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert run.returncode != 0
-    assert "no stop-word list for 'english'" in run.stderr and "--stopwords_file" in run.stderr
+def stopwords_in_a_fresh_process(nltk_data) -> dict:
+    """`load_stopwords()` in a new interpreter whose nltk looks only in `nltk_data` (nltk caches its corpora)."""
+    code = ("import json; from hf_threephase.noise import load_stopwords; words = load_stopwords(); "
+            "print(json.dumps({'source': words.source, 'words': sorted(words)}))")
+    env = {**os.environ, "NLTK_DATA": str(nltk_data)}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return json.loads(run.stdout)
+
+
+def test_without_nltk_data_the_stop_words_are_scikit_learns(tmp_path):
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    fresh = stopwords_in_a_fresh_process(tmp_path)  # an empty folder: no corpus, as after `pip install nltk`
+    assert fresh["words"] == sorted(ENGLISH_STOP_WORDS)
+    assert fresh["source"] == "scikit-learn's ENGLISH_STOP_WORDS (318 words; nltk's stopwords corpus is not installed)"
+
+
+def test_nltks_stopwords_corpus_is_preferred_where_installed(tmp_path):
+    corpus = tmp_path / "corpora" / "stopwords"
+    corpus.mkdir(parents=True)
+    (corpus / "english").write_text("the\na\nis\nnot\n")
+    fresh = stopwords_in_a_fresh_process(tmp_path)
+    assert fresh == {"source": "nltk's english stopwords corpus (4 words)", "words": ["a", "is", "not", "the"]}
+
+
+def test_other_languages_without_nltk_data_are_a_clear_error(monkeypatch):
+    import nltk
+
+    def no_corpus(language):
+        raise LookupError("Resource stopwords not found.")
+
+    monkeypatch.setattr(nltk.corpus, "stopwords", SimpleNamespace(words=no_corpus))  # not loaded first
+    with pytest.raises(LookupError, match="no stop-word list for 'german': install nltk's 'stopwords' corpus"):
+        load_stopwords("german")
 
 
 def test_imbalance_multiplier_table():
