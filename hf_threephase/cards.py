@@ -5,6 +5,7 @@ phase's results and settings, where it ran, and the paper's citation."""
 import enum
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -34,7 +35,8 @@ CITATION = """@misc{lopezavila2024combining,
 COMMON_FIELDS = ("max_seq_length", "pooling_mode")
 LORA_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")
 # What an unset recipe setting means, where it means something.
-UNSET_MEANS = {"stopwords_file": "nltk's English list", "imbalance_max_ratio": "off (no imbalance correction)"}
+UNSET_MEANS = {"stopwords_file": "nltk's English list where installed, else scikit-learn's",
+               "imbalance_max_ratio": "off (no imbalance correction)"}
 # Trainer metrics that describe the run, not the model.
 NOT_METRICS = ("epoch", "runtime", "per_second", "selection_score", "total_flos")
 
@@ -124,6 +126,29 @@ class RunFacts:
     dataset_id: str | None = None
 
 
+# `|`, `\`, and the punctuation that opens code, emphasis, strikethrough, links, HTML, entities or the Hub's math;
+# `_` only at a word's edge (inside a word, as in `noise_ratio`, it renders as is)
+_MARKDOWN = re.compile(r"[|\\`*~\[\]<>&$]|(?<![^\W_])_|_(?![^\W_])")
+
+
+def markdown_cell(text: str) -> str:
+    """`text` as plain text inside a GFM table cell: line breaks (which end a table row) become spaces, `|` (which
+    ends a cell, even inside a code span: https://github.github.com/gfm/#tables-extension-) becomes `\\|`, and the
+    ASCII punctuation that would render as markdown (`_MARKDOWN`) gets a backslash, as CommonMark allows before any
+    ASCII punctuation; so a class name such as `yes|no` or `*x*` adds no cell and shows as written.
+    sentence-transformers escapes `|` in its cards' tables the same way (PR #3429)."""
+    return _MARKDOWN.sub(r"\\\g<0>", re.sub(r"\r\n?|\n", " ", text))
+
+
+def _cells(value):
+    """`value` with `markdown_cell` applied to every string in it (dict keys too); numbers, booleans, None kept."""
+    if isinstance(value, dict):
+        return {_cells(k): _cells(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(map(_cells, value))
+    return value if value is None or isinstance(value, (int, float)) else markdown_cell(str(value))
+
+
 def _value(value):
     if isinstance(value, enum.Enum):
         return value.value
@@ -198,8 +223,9 @@ def _imbalance_correction(facts: dict | None) -> str | None:
     if not facts:
         return None
     copies = ", ".join(f"{name} ×{m}" for name, m in facts["multipliers"].items())
+    words = f" (stop words: {facts['stopwords']})" if "stopwords" in facts else ""  # older folders do not say
     return (f"{copies}: {facts['examples_before']} → {facts['examples_after']} train examples, each added copy with "
-            "its own stop words deleted")
+            f"its own stop words deleted{words}")
 
 
 def _wall_time(seconds: float | None) -> str:
@@ -257,17 +283,19 @@ def render_card(phase: str, facts: RunFacts, metrics: dict, settings: dict, *, e
         model_ref_note="the Hub id" if repo_id else facts.output_note,
         example=facts.examples[0] if facts.examples else "An example text.", embedding_size=embedding_size,
         sentence_transformers=facts.sentence_transformers and bool(module_paths),
-        module_files=", ".join(f"`{path}/`" for path in module_paths), splits=facts.splits, label_names=names,
-        imbalance_correction=_imbalance_correction(metrics.get("imbalance_correction")),
-        test=_test_rows(test) if test else None, per_class=per_class,
+        module_files=", ".join(f"`{path}/`" for path in module_paths),
         selects_checkpoint="metric_for_best_model" in settings,
-        validation=validation, diagnostics=diagnostics, diagnostic_warnings=_diagnostic_warnings(phase, metrics),
+        diagnostic_warnings=_diagnostic_warnings(phase, metrics),
         max_seq_length=settings.get("max_seq_length"),
         train_loss=round(train["train_loss"], 4) if "train_loss" in train else "not recorded",
-        centroid_accuracy=round(centroid, 4) if centroid is not None else None, settings=public,
+        centroid_accuracy=round(centroid, 4) if centroid is not None else None,
         wall_time=_wall_time(metrics.get("wall_s")), hardware=facts.hardware,
         versions=", ".join(f"{k} {v}" for k, v in facts.versions.items()), citation=CITATION,
         package_version=facts.versions.get("hf-threephase", ""),
+        # what the tables (and the prose lines naming classes) show: any class name, file name or setting value
+        **_cells(dict(splits=facts.splits, label_names=names, per_class=per_class, test=_test_rows(test) if test
+                      else None, validation=validation, diagnostics=diagnostics, settings=public,
+                      imbalance_correction=_imbalance_correction(metrics.get("imbalance_correction")))),
     )
 
 

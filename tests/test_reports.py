@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from html import unescape as html_unescape
 from importlib.metadata import version
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 from huggingface_hub import ModelCard
+from huggingface_hub.repocard_data import model_index_to_eval_results
 from transformers import AutoTokenizer, TrainingArguments
 
 from hf_threephase import PHASES, VARIANTS, ThreePhaseArguments, ThreePhaseModel
@@ -185,6 +187,78 @@ def test_intermediate_cards_show_diagnostics_before_and_after_when_recorded():
             "by at least 0.05).") in render_card("dae", facts, metrics, {}, embedding_size=8).content
     del metrics["diagnostics"]
     assert "| diagnostic |" not in render_card("dae", facts, metrics, {}, embedding_size=8).content
+
+
+# class names, a data name and a validation text that hold what a markdown table cell or YAML could misread
+ODD_NAMES = ["yes|no", "a | b", "x`y", "*bold*", "line\nbreak", "back\\slash", "_em_ [link](u) <b> &amp; ~s~ $x$"]
+ODD_DATA = 'my|data: #1 "quoted" \'s\'\nnext'
+
+
+def _tables(text: str) -> list[list[list[str]]]:
+    """The markdown tables of `text`: rows of cells, split as GFM does (at each `|` not after a backslash)."""
+    return [[[cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]] for line in block.splitlines()]
+            for block in re.findall(r"(?:^\|.*\|\n)+", text, re.M)]
+
+
+def _unescaped(cell: str) -> str:
+    """A cell's text as shown: GFM's `\\|` first, then CommonMark's backslash escapes."""
+    return re.sub(r"\\([!-/:-@[-`{-~])", r"\1", cell.replace("\\|", "|"))
+
+
+def _odd_card() -> str:
+    facts = card_facts(CardArguments(license="mit"), model_name_or_path="none", base_model="b", variant="ft",
+                       phases=["ft"], dataset=ODD_DATA, dataset_id=ODD_DATA, label_names=ODD_NAMES,
+                       splits=[("train", 3, "a|b/*train*.jsonl"), ("test", 2, "x`y [test]")],
+                       examples=[ODD_DATA], hub_model_id=None, output_name="o", hardware="cpu", versions={})
+    row = {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "support": 2}
+    test = {"accuracy": 0.5, "precision": 0.5, "recall": 0.25, "f1": 1 / 3, "loss": 0.7,
+            "per_class": {name: row for name in ODD_NAMES}}
+    metrics = {"test": test, "validation": {"loss": 0.6, "f1_yes|no": 0.5}, "train": {"train_loss": 0.9},
+               "imbalance_correction": {"multipliers": {"yes|no": 2}, "examples_before": 3, "examples_after": 5}}
+    settings = {"stopwords_file": "stop|words\n_*.txt", "lora_target_modules": "query|value", "seed": 42}
+    return str(render_card("ft", facts, metrics, settings, embedding_size=8))
+
+
+def test_card_tables_keep_their_columns_for_any_class_name():
+    text = _odd_card()
+    tables = _tables(text)
+    assert len(tables) == 5  # data, test, per class, validation, settings
+    for table in tables:
+        assert all(len(row) == len(table[0]) for row in table), table
+    per_class = next(t for t in tables if t[0][0] == "class")
+    assert [_unescaped(row[0]) for row in per_class[2:]] == [name.replace("\n", " ") for name in ODD_NAMES]
+    assert per_class[2][1:] == ["0.5", "0.25", "0.3333", "2"]  # numbers as numbers
+    data, settings = tables[0], next(t for t in tables if t[0][0] == "setting")
+    assert [_unescaped(row[2]) for row in data[2:]] == ["a|b/*train*.jsonl", "x`y [test]"]
+    assert [_unescaped(value) for _, value in settings[2:]] == ["stop|words _*.txt", "query|value", "42"]
+    assert "| f1_yes\\|no | 0.5 |" in text and "| seed | 42 |" in text
+    labels = re.search(r"^Labels \(7, in class-id order\): (.*)\.$", text, re.M).group(1)
+    assert [_unescaped(name) for name in labels.split(", ")] == [name.replace("\n", " ") for name in ODD_NAMES]
+    assert "up-sampled classes: yes\\|no ×2: 3 → 5 train examples" in text
+    markdown_it = pytest.importorskip("markdown_it")  # a CommonMark + GFM tables renderer shows the names as written
+    html = markdown_it.MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(text)
+    rows = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", html, re.S)]
+    assert [html_unescape(row[0]) for row in rows if len(row) == 5] == [name.replace("\n", " ") for name in ODD_NAMES]
+
+
+def test_card_metadata_round_trips_through_huggingface_hub_for_any_name():
+    card = ModelCard(_odd_card())
+    assert card.data.datasets == [ODD_DATA] and card.data.widget == [{"text": ODD_DATA}]
+    assert card.data.model_name == f"b 3-Phase FT (ft, {ODD_DATA})"
+    name, results = model_index_to_eval_results(card.data.to_dict()["model-index"])
+    assert name == card.data.model_name and len(results) == 4
+    assert {(r.dataset_name, r.dataset_type, r.dataset_split) for r in results} == {(ODD_DATA, ODD_DATA, "test")}
+    assert {r.metric_type: r.metric_value for r in card.data.eval_results} == {
+        "accuracy": 0.5, "f1": 0.3333, "precision": 0.5, "recall": 0.25}
+    per_class = next(t for t in _tables(card.text) if t[0][0] == "class")
+    assert [_unescaped(row[0]) for row in per_class[2:]] == [name.replace("\n", " ") for name in ODD_NAMES]
+
+
+def test_card_tables_of_a_run_keep_their_columns(run):
+    out, _, _ = run
+    for phase in VARIANTS["3phase"].phases:
+        for table in _tables((out / phase / "README.md").read_text()):
+            assert all(len(row) == len(table[0]) for row in table), (phase, table)
 
 
 def test_card_usage_snippets_run(run, monkeypatch, capsys):
