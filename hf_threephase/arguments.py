@@ -255,16 +255,38 @@ def selection_policy(spec: PhaseSpec, options: PhaseArguments, training_args: Tr
 
 
 def replaced_by_policy(training_args: TrainingArguments) -> list[str]:
-    """The settings given that `selection_policy` replaces in every phase (`eval_strategy steps`), as given. (The
-    command line refuses `--load_best_model_at_end`; Python callers may pass it.)"""
+    """The settings given that `selection_policy` replaces in every phase (`eval_strategy steps`, `eval_steps`), as
+    given. (The command line refuses `--load_best_model_at_end`; Python callers may pass it.)"""
     replaced = []
     if training_args.eval_strategy not in ("no", "epoch"):
         replaced.append(f"eval_strategy {training_args.eval_strategy.value}")
+    if training_args.eval_steps is not None:
+        replaced.append(f"eval_steps {training_args.eval_steps:g}")
     if training_args.load_best_model_at_end:
         replaced.append("load_best_model_at_end True")
     if training_args.resume_from_checkpoint:  # a rerun resumes each unfinished phase from its own last checkpoint
         replaced.append(f"resume_from_checkpoint {training_args.resume_from_checkpoint}")
     return replaced
+
+
+def training_notes(args: ThreePhaseArguments, training_args: TrainingArguments) -> list[str]:
+    """One warning line per TrainingArguments setting given that changes what the phases evaluate, select or train
+    beyond what its name says here: `--eval_delay` (no evaluation, so no selection, before that epoch),
+    `--label_smoothing_factor` (the Trainer's smoothed cross-entropy replaces the DAE's and FT's own losses, the
+    reported ones too), `--max_steps` beside per-phase epochs (it sets every phase's length)."""
+    notes = []
+    if training_args.eval_delay:
+        notes.append(f"--eval_delay {training_args.eval_delay:g}: each phase that selects a checkpoint evaluates, and "
+                     f"can keep, only those from epoch {training_args.eval_delay:g} on; a phase that ends before then "
+                     "keeps its last weights")
+    if training_args.label_smoothing_factor:
+        notes.append(f"--label_smoothing_factor {training_args.label_smoothing_factor:g}: the Trainer's "
+                     "label-smoothed cross-entropy replaces the DAE's reconstruction loss and FT's loss, in training "
+                     "and in the validation and test losses reported")
+    epochs = [f"--{phase}_num_train_epochs" for phase in args.phases if args.for_phase(phase).num_train_epochs]
+    if training_args.max_steps > 0 and epochs:
+        notes.append(f"{', '.join(epochs)}: --max_steps {training_args.max_steps} sets every phase's length; ignored")
+    return notes
 
 
 def phase_training_args(spec: PhaseSpec, args: ThreePhaseArguments, training_args: TrainingArguments,

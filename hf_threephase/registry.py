@@ -14,6 +14,7 @@ from typing import Any
 from transformers import PreTrainedModel, Trainer, TrainingArguments
 
 from .label_space import LabelSpace
+from .trainers import CompleteEvaluationTrainer
 
 
 @dataclass
@@ -79,7 +80,7 @@ class PhaseSpec:
             folder (or `from_encoder_pretrained` on a plain checkpoint); its `forward` returns the loss.
         build_data: `(context, training_args) -> PhaseData`.
         card: the model card text.
-        trainer_class: the Trainer (sub)class.
+        trainer_class: the Trainer (sub)class: `CompleteEvaluationTrainer` or a subclass of it.
         trainer_kwargs: `(context, data) -> dict` of extra Trainer arguments (`compute_metrics`, callbacks, ...).
         config_kwargs: `(context) -> dict` of config values for a fresh model (e.g. the label space's `num_labels`).
         prepare_model: `(context, model) -> None`, after loading (e.g. freezing the encoder).
@@ -102,7 +103,7 @@ class PhaseSpec:
     model_class: type[PreTrainedModel]
     build_data: Callable[[PhaseContext, TrainingArguments], PhaseData]
     card: PhaseCard
-    trainer_class: type[Trainer] = Trainer
+    trainer_class: type[Trainer] = CompleteEvaluationTrainer
     trainer_kwargs: Callable[[PhaseContext, PhaseData], dict] = _no_extras
     config_kwargs: Callable[[PhaseContext], dict] | None = None
     prepare_model: Callable[[PhaseContext, PreTrainedModel], None] | None = None

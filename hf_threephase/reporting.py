@@ -26,6 +26,8 @@ def test_predictions(trainer: Trainer, test, label_space: LabelSpace) -> tuple[d
     """
     prediction = trainer.predict(test.select_columns(["input_ids", "label"]), metric_key_prefix="test")
     logits, gold = prediction.predictions.astype(np.float64), prediction.label_ids
+    if len(gold) != len(test):  # never metrics or predictions.jsonl over part of the split
+        raise RuntimeError(f"the test split has {len(test)} texts, but {len(gold)} were scored")
     predicted = logits.argmax(axis=1)
     names = list(label_space.names)
     metrics = classification_metrics(gold, predicted)

@@ -1,5 +1,6 @@
-"""Trainer subclasses of the adaptation phases: diagnostics at evaluation, a learning rate of their own for the
-parameters new to the checkpoint, and the Joint loss weighting (FT uses `Trainer` itself)."""
+"""Trainer subclasses: evaluation that scores every text whatever the training flags (every phase's, FT's too), and
+for the adaptation phases diagnostics at evaluation, a learning rate of their own for the parameters new to the
+checkpoint, and the Joint loss weighting."""
 
 import math
 
@@ -8,7 +9,25 @@ from transformers import Trainer
 from .diagnostics import phase_diagnostics
 
 
-class PhaseTrainer(Trainer):
+class CompleteEvaluationTrainer(Trainer):
+    """A `Trainer` whose `--dataloader_drop_last` drops only the last incomplete *training* batch: evaluation and
+    prediction score every validation and test text once. (The Trainer applies the flag to every DataLoader, so that a
+    test split of 18 texts at eval batch 8 would be scored as 16, and a validation split smaller than the eval batch
+    not at all: transformers issue 18021.) The default `trainer_class` of a phase; a phase's own Trainer should
+    subclass it."""
+
+    def _get_dataloader(self, dataset, description, batch_size, sampler_fn=None, is_training=False,
+                        dataloader_key=None):
+        if is_training or not self.args.dataloader_drop_last:
+            return super()._get_dataloader(dataset, description, batch_size, sampler_fn, is_training, dataloader_key)
+        self.args.dataloader_drop_last = False
+        try:
+            return super()._get_dataloader(dataset, description, batch_size, sampler_fn, is_training, dataloader_key)
+        finally:
+            self.args.dataloader_drop_last = True
+
+
+class PhaseTrainer(CompleteEvaluationTrainer):
     """A `Trainer` that adds to evaluation the phase diagnostics (`hf_threephase.diagnostics.phase_diagnostics`) of
     its model on `diagnostic_dataset` (tokenised validation examples with `label`; `diagnostic_pair_labels` one pair
     label each, `noise_ratio` the DAE noise), as `eval_<name>` metrics that `metric_for_best_model` can select on.

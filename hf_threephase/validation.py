@@ -80,11 +80,44 @@ def check_arguments(args, training_args):
     for name in ("learning_rate", "num_train_epochs"):
         if not getattr(training_args, name) > 0:
             raise InputError(f"--{name} must be > 0, got {getattr(training_args, name)}")
+    check_evaluation_arguments(args, training_args)
     chosen = training_args.metric_for_best_model
     # An --metric_name module adds names known only once it has run.
     if chosen and args.metric_name is None and chosen.removeprefix("eval_") not in EVAL_METRICS:
         raise InputError(f"--metric_for_best_model {chosen!r} is not a metric FT reports "
                          f"(one of: {', '.join(EVAL_METRICS)}, or one of --metric_name's)")
+
+
+# TrainingArguments values under which FT's evaluation would not score the whole split into its metrics (accuracy, F1,
+# the loss, per class), with why; FT would fail at its first evaluation, after the phases before it had trained.
+WHOLE_SPLIT = "FT's metrics (its checkpoint selection, results.json) are computed over the whole split at once"
+REFUSED_EVALUATION = {
+    "prediction_loss_only": (True, "FT selects its checkpoint on, and reports, metrics of the predictions"),
+    "eval_do_concat_batches": (False, WHOLE_SPLIT),
+    "batch_eval_metrics": (True, WHOLE_SPLIT),
+}
+
+
+def check_evaluation_arguments(args, training_args):
+    """TrainingArguments that would change what is evaluated: every validation and test text is scored once into
+    FT's metrics, whatever the flags (`--dataloader_drop_last` drops training batches only:
+    `trainers.CompleteEvaluationTrainer`).
+
+    Raises:
+        InputError: a `REFUSED_EVALUATION` value; `--label_names` other than `labels` (every phase's batches hold
+            their targets there); `--label_smoothing_factor` with `--class_weighted_loss` (the Trainer's label
+            smoother replaces the model's own, class-weighted, loss).
+    """
+    for name, (value, why) in REFUSED_EVALUATION.items():
+        if getattr(training_args, name) == value:
+            raise InputError(f"--{name} {str(value).lower()}: {why}; drop it")
+    if training_args.label_names not in (None, ["labels"]):
+        raise InputError(f"--label_names {' '.join(training_args.label_names)}: every phase's batches hold their "
+                         "targets as 'labels' (the label column is --label_column); drop it")
+    if training_args.label_smoothing_factor and args.class_weighted_loss:
+        raise InputError(f"--label_smoothing_factor {training_args.label_smoothing_factor:g} with "
+                         "--class_weighted_loss: the Trainer's label smoother replaces FT's class-weighted loss; "
+                         "choose one")
 
 
 def check_phase_arguments(phase: str, options):

@@ -167,6 +167,17 @@ CASES = {
                              "--metric_name {tmp}/no_metric: cannot load it"),
     "peft and frozen encoder": ({}, ["--use_peft", "true", "--freeze_encoder", "true"],
                                 "--use_peft and --freeze_encoder both decide what of the encoder trains: choose one"),
+    # TrainingArguments under which FT's evaluation would not score the whole split (it failed after DAE and CL)
+    "loss-only evaluation": ({}, ["--prediction_loss_only", "true"], "--prediction_loss_only true: FT selects its "
+                                                                      "checkpoint on, and reports, metrics of the"),
+    "unconcatenated evaluation": ({}, ["--eval_do_concat_batches", "false"], "--eval_do_concat_batches false: FT's "
+                                                                            "metrics (its checkpoint selection"),
+    "per-batch metrics": ({}, ["--batch_eval_metrics", "true"], "--batch_eval_metrics true: FT's metrics"),
+    "other label names": ({}, ["--label_names", "label"], "--label_names label: every phase's batches hold their "
+                                                          "targets as 'labels'"),
+    "smoothing a weighted loss": ({}, ["--label_smoothing_factor", "0.1", "--class_weighted_loss", "true"],
+                                  "--label_smoothing_factor 0.1 with --class_weighted_loss: the Trainer's label "
+                                  "smoother replaces FT's class-weighted loss; choose one"),
 }
 
 
@@ -178,6 +189,8 @@ CASES["an unknown tracker"] = ({}, ["--report_to", "wandbb"], "--report_to wandb
 
 if not torch.cuda.is_available():
     CASES["bf16 without a GPU"] = ({}, ["--bf16", "true"], "--bf16 true needs a GPU; on this machine add --use_cpu true")
+    CASES["bf16 evaluation without a GPU"] = ({}, ["--bf16_full_eval", "true"],
+                                              "--bf16_full_eval true needs a GPU; on this machine add --use_cpu true")
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -685,6 +685,25 @@ def test_checkpoints_of_another_command_are_not_resumed(tmp_path, bert_dir, file
         run(1e-2)
 
 
+@pytest.mark.parametrize("eval_batch", [10, 32])  # 24 validation and 24 test texts: a remainder, or one short batch
+def test_dataloader_drop_last_drops_training_batches_only(tmp_path, bert_dir, files, eval_batch):
+    data, space = load_labelled_data(DataTrainingArguments(
+        train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
+        text_column="sentence", label_column="topic"))
+    out = tmp_path / "run"
+    training_args = TrainingArguments(output_dir=str(out), num_train_epochs=1, per_device_train_batch_size=16,
+                                      per_device_eval_batch_size=eval_batch, dataloader_drop_last=True,
+                                      report_to="none", disable_tqdm=True)
+    results = run_phases(str(bert_dir), data, space, ThreePhaseArguments(variant="ft", max_seq_length=32),
+                         training_args)
+    test_size = len(data["test"])
+    assert sum(map(sum, results["test"]["confusion_matrix"])) == test_size
+    assert len((out / "predictions.jsonl").read_text().splitlines()) == test_size
+    state = json.loads((out / "ft" / "trainer_state.json").read_text())
+    assert state["global_step"] == len(data["train"]) // 16  # training did drop its last incomplete batch
+    assert "accuracy" in results["validation"]
+
+
 # --- checks before any training ---
 
 def test_the_imbalance_correction_says_what_it_added(tmp_path, bert_dir, caplog):
@@ -758,8 +777,32 @@ def test_evaluation_flags_the_phases_replace_are_said_to_be_ignored(tmp_path, be
                               resume_from_checkpoint="elsewhere/checkpoint-5")
     with caplog.at_level(logging.WARNING, logger="hf_threephase"):
         PhaseRunner(str(bert_dir), data, space, ThreePhaseArguments(variant="ft", max_seq_length=32), given)
-    assert ("eval_strategy steps, load_best_model_at_end True, resume_from_checkpoint elsewhere/checkpoint-5: "
-            "replaced; each phase evaluates once an epoch where it has a validation metric") in caplog.text
+    assert ("eval_strategy steps, eval_steps 5, load_best_model_at_end True, resume_from_checkpoint "
+            "elsewhere/checkpoint-5: replaced; each phase evaluates once an epoch where it has a validation metric"
+            ) in caplog.text
+
+
+def test_training_flags_that_change_evaluation_or_length_are_said(tmp_path, bert_dir, files, caplog):
+    data, space = load_labelled_data(DataTrainingArguments(
+        train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
+        text_column="sentence", label_column="topic"))
+    args = ThreePhaseArguments(variant="dae_ft", max_seq_length=32)
+    args.phase_arguments = {"ft": PhaseArguments(num_train_epochs=4)}
+    given = TrainingArguments(output_dir=str(tmp_path / "o"), report_to="none", eval_delay=2, max_steps=3,
+                              label_smoothing_factor=0.1)
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        PhaseRunner(str(bert_dir), data, space, args, given)
+    warned = [r.getMessage() for r in caplog.records]
+    assert ("--eval_delay 2: each phase that selects a checkpoint evaluates, and can keep, only those from epoch 2 "
+            "on; a phase that ends before then keeps its last weights") in warned
+    assert ("--label_smoothing_factor 0.1: the Trainer's label-smoothed cross-entropy replaces the DAE's "
+            "reconstruction loss and FT's loss, in training and in the validation and test losses reported") in warned
+    assert "--ft_num_train_epochs: --max_steps 3 sets every phase's length; ignored" in warned
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):  # none of them given: no word
+        PhaseRunner(str(bert_dir), data, space, ThreePhaseArguments(variant="ft", max_seq_length=32),
+                    TrainingArguments(output_dir=str(tmp_path / "o"), report_to="none"))
+    assert not caplog.records
 
 
 def test_a_selection_metric_for_a_phase_that_keeps_its_last_weights_is_said_to_be_ignored(tmp_path, bert_dir, files,
