@@ -203,10 +203,13 @@ class ThreePhaseArguments(LoraArguments, RecipeArguments):
 
     def options_outside_variant(self) -> list[str]:
         """The options set for phases the variant does not run, as flags: per-phase ones (`--dae_learning_rate`) and
-        recipe settings only such phases read (`--noise_ratio` without a DAE)."""
+        recipe settings only such phases read (`--noise_ratio` without a DAE, the imbalance correction's under
+        no_imb)."""
         unused = [f"--{phase}_{f.name}" for phase, options in self.phase_arguments.items() if phase not in self.phases
                   for f in dataclasses.fields(options) if getattr(options, f.name) is not None]
         read = {name for phase in self.phases for name in PHASES[phase].recipe_fields}
+        if self.imbalance_max_ratio is None:  # no imbalance correction (no_imb): its settings go unread
+            read -= {"imbalance_min_ratio", "stopwords_file"}
         defaults = {f.name: f.default for f in dataclasses.fields(RecipeArguments)}
         defaults["imbalance_max_ratio"] = VARIANTS[self.variant].defaults.get(
             "imbalance_max_ratio", IMBALANCE_PRESETS["default"])

@@ -16,7 +16,7 @@ from .files import file_format, first_line, load_data_file
 from .label_space import NUMBER, LabelSpace, read_label, typed_strings
 from .unlabeled import sample_per_class, text_only_split
 from .validation import (InputError, check_classes, check_columns, check_file, check_joined_paths, check_label_paths,
-                         check_texts_and_labels)
+                         check_texts_and_labels, repeated_text_warnings)
 
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json"}
 ROW_COLUMN = "__hf_threephase_row__"  # a row's number in its file, carried through reordering
@@ -83,6 +83,10 @@ class DataTrainingArguments:
     def __post_init__(self):
         if self.dataset_name is None and self.train_file is None:
             raise InputError("give --dataset_name or --train_file")
+        files = [f"--{split}_file" for split in ("train", "validation", "test") if getattr(self, f"{split}_file")]
+        if self.dataset_name is not None and files:
+            raise InputError(f"--dataset_name {self.dataset_name} and {', '.join(files)}: the splits come from one "
+                             "of them; give the dataset or the files")
         if self.unlabeled_file is not None and self.unlabeled_dataset_name is not None:
             raise InputError("give --unlabeled_file or --unlabeled_dataset_name, not both")
         if self.unlabeled_from_train and self.train_samples_per_class is None:
@@ -100,6 +104,20 @@ class DataTrainingArguments:
         if not 0 < self.validation_split_percentage < 100:
             raise InputError(f"--validation_split_percentage must be between 1 and 99, got "
                              f"{self.validation_split_percentage}")
+
+    def ignored_flags(self, carved: bool) -> list[str]:
+        """The flags given that the data they name make moot (`carved`: validation is a share of train), as flags
+        with why."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        ignored = []
+        if not carved and self.validation_split_percentage != defaults["validation_split_percentage"]:
+            ignored.append(f"--validation_split_percentage {self.validation_split_percentage} (validation is a split "
+                           "of its own)")
+        if self.dataset_config_name is not None and self.dataset_name is None:
+            ignored.append(f"--dataset_config_name {self.dataset_config_name} (no --dataset_name)")
+        if self.unlabeled_split != defaults["unlabeled_split"] and self.unlabeled_dataset_name is None:
+            ignored.append(f"--unlabeled_split {self.unlabeled_split} (no --unlabeled_dataset_name)")
+        return ignored
 
     def text_only_flags(self) -> list[str]:
         """The text-only data flags given (`--unlabeled_*`, `--max_unlabeled_samples`), as flags."""
@@ -152,6 +170,9 @@ def _raw_splits(args: DataTrainingArguments, seed: int) -> tuple[DatasetDict, bo
         raw["train"], raw["validation"] = train.select(kept), train.select(held_out)
     if "test" not in raw:
         raise InputError("no test split: give --test_file (or a dataset with a test split)")
+    ignored = args.ignored_flags(carved)
+    if ignored:
+        logger.warning("%s: ignored", "; ".join(ignored))
     return raw, carved
 
 
@@ -289,6 +310,10 @@ def load_labelled_data(args: DataTrainingArguments, seed: int = 42) -> tuple[Dat
             columns["label_path"] = paths[split]
         data[split] = Dataset.from_dict(columns, info=DatasetInfo(description=cut_source(args, split, sources[split]),
                                                                   features=Features(features)))
+    for line in repeated_text_warnings({split: raw[split][args.text_column] for split in splits},
+                                       {split: [join.join(path) for path in paths[split]] for split in splits},
+                                       sources, rows):
+        logger.warning(line)
     if args.train_samples_per_class is not None:
         data["train"], rest = sample_per_class(data["train"], args.train_samples_per_class, seed)
         data["train"].info.description = cut_source(args, "train", sources["train"])

@@ -215,3 +215,37 @@ def check_classes(train_labels: list[str], where: str):
     classes = set(train_labels)
     if len(classes) < 2:
         raise InputError(f"{where}: a single class {sorted(classes)}: contrastive learning and fine-tuning need two")
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[:limit - 1] + "…")
+
+
+def repeated_text_warnings(texts: dict[str, list[str]], classes: dict[str, list[str]], sources: dict[str, str],
+                           rows: dict[str, list[int]]) -> list[str]:
+    """One line per split that repeats texts in a way that contradicts the task (texts compared without the spaces
+    around them; `classes` are the rows' class names, `rows` their numbers in their files):
+    - a text under two classes or more within a split: CL pairs its rows as an other-class pair, target 0 at cosine 1
+      by construction, and FT is taught both labels;
+    - validation or test texts that are also train texts: their metrics partly measure memory of train.
+    Repeats under one class are the data's own weighting and are not reported."""
+    lines = []
+    for split, split_texts in texts.items():
+        seen, conflicting, example = {}, set(), None
+        for text, name, row in zip(split_texts, classes[split], rows[split]):
+            first = seen.setdefault(text.strip(), (name, row))
+            if first[0] != name:
+                conflicting.add(text.strip())
+                example = example or (text.strip(), first, (name, row))
+        if example:
+            text, (name_a, row_a), (name_b, row_b) = example
+            lines.append(f"{sources[split]}: {len(conflicting)} text(s) under two classes or more (row {row_a} "
+                         f"{name_a!r} and row {row_b} {name_b!r}: {_shown(text)}): CL pairs such rows as other-class "
+                         "at cosine 1 by construction, and FT learns both labels")
+    train = {text.strip() for text in texts.get("train", [])}
+    for split in ("validation", "test"):
+        shared = [(row, text) for text, row in zip(texts.get(split, []), rows.get(split, [])) if text.strip() in train]
+        if shared:
+            lines.append(f"{sources[split]}: {len(shared)} of its {len(texts[split])} texts are also train texts "
+                         f"(row {shared[0][0]}: {_shown(shared[0][1])}): its metrics partly measure memory of train")
+    return lines

@@ -1221,3 +1221,39 @@ def test_text_only_flags_without_text_only_data_are_said_to_be_ignored(tmp_path,
             train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
             text_column="sentence", label_column="topic", max_unlabeled_samples=5))
     assert "--max_unlabeled_samples: no text-only data given" in caplog.text and "text_only" not in data
+
+
+def test_a_text_under_two_classes_and_test_texts_seen_in_train_are_said(tmp_path, caplog):
+    train = [("play some jazz", "music"), ("rain in paris", "weather"), ("play some jazz ", "weather"),
+             ("book a table", "food"), ("book a table", "food"), ("sunny today", "weather")]
+    validation = [("rain tomorrow", "weather"), ("jazz please", "music")]
+    test = [("book a table", "food"), ("a cheap place", "food"), ("rock songs", "music")]
+    paths = jsonl_files(tmp_path, {"train": train, "validation": validation, "test": test})
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        load_labelled_data(DataTrainingArguments(**{f"{s}_file": str(p) for s, p in paths.items()},
+                                                 text_column="sentence", label_column="topic"))
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{paths['train']}: 1 text(s) under two classes or more (row 1 'music' and row 3 'weather': "
+        "'play some jazz'): CL pairs such rows as other-class at cosine 1 by construction, and FT learns both labels",
+        f"{paths['test']}: 1 of its 3 texts are also train texts (row 1: 'book a table'): its metrics partly measure "
+        "memory of train"]  # rows 4 and 5 repeat a text under one class: the data's own weighting, not reported
+
+
+def test_data_flags_the_data_make_moot_are_said_and_files_beside_a_dataset_refused(tmp_path, files, caplog):
+    given = dict(train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
+                 text_column="sentence", label_column="topic")
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        load_labelled_data(DataTrainingArguments(**given, validation_split_percentage=30,
+                                                 dataset_config_name="default", unlabeled_split="extra"))
+    assert ("--validation_split_percentage 30 (validation is a split of its own); --dataset_config_name default (no "
+            "--dataset_name); --unlabeled_split extra (no --unlabeled_dataset_name): ignored") in caplog.text
+    with pytest.raises(InputError, match=r"^--dataset_name glue and --train_file, --test_file: the splits come from "
+                                         r"one of them; give the dataset or the files$"):
+        DataTrainingArguments(dataset_name="glue", train_file="t.csv", test_file="e.csv")
+
+
+def test_imbalance_settings_under_no_imb_are_said_to_be_ignored():
+    off = ThreePhaseArguments(variant="no_imb", imbalance_min_ratio=2.0, stopwords_file="stop.txt")
+    assert off.options_outside_variant() == ["--imbalance_min_ratio", "--stopwords_file"]
+    on = ThreePhaseArguments(variant="3phase", imbalance_min_ratio=2.0, stopwords_file="stop.txt")
+    assert on.options_outside_variant() == []
