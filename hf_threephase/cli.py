@@ -20,7 +20,7 @@ from .arguments import (LOGGING_SHARE, LoraArguments, RecipeArguments, ThreePhas
                         phase_argument_classes)
 from .cards import CardArguments
 from .data import DataTrainingArguments, cut_source, load_labelled_data
-from .files import first_line
+from .files import check_writable_folder, first_line
 from .logs import quiet_by_design_notices
 from .phase_records import unreadable_weights
 from .registry import PHASES, VARIANTS, final_phase, reads_text_only
@@ -227,7 +227,9 @@ def parse_args(argv: list[str] | None = None):
     except ValueError as err:  # a check in TrainingArguments (or another dataclass): one line, not a traceback
         message = first_line(err)
         if "bf16" in message and "use_cpu" in message:
-            message = ("--bf16 true needs a GPU; on this machine add --use_cpu true to train in bf16 on the CPU "
+            flag = next((f"--{name}" for name in ("bf16", "bf16_full_eval") if truthy(flag_value(argv, name))),
+                        "--bf16")
+            message = (f"{flag} true needs a GPU; on this machine add --use_cpu true to use bf16 on the CPU "
                        "(native only with AVX-512 BF16 or AMX, and measured slower than fp32 even there: see the "
                        "README)")
         raise InputError(source + message) from None
@@ -317,8 +319,8 @@ def run(model_args, data_args, threephase_args, training_args, card_args=None, c
         transformers.utils.logging.disable_progress_bar()
         datasets.disable_progress_bars()
         quiet_by_design_notices()
-    if Path(training_args.output_dir).exists() and not Path(training_args.output_dir).is_dir():
-        raise InputError(f"--output_dir {training_args.output_dir}: a file, not a folder")
+    if training_args.should_save:  # before the model and the data are read
+        check_writable_folder(training_args.output_dir)
     check_model(model_args.model_name_or_path)
     logger.info(precision_line(training_args))
     if logs_by_default(training_args):

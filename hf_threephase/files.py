@@ -2,7 +2,10 @@
 and line before any training."""
 
 import csv
+import errno
 import json
+import os
+from itertools import takewhile
 from pathlib import Path
 
 from datasets import Dataset, load_dataset
@@ -16,6 +19,46 @@ def first_line(err: BaseException) -> str:
         err = err.__cause__
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
+
+
+def check_writable_folder(path: str | Path, flag: str = "--output_dir"):
+    """Create `path` (and its missing parents), write and remove a probe file in it, then remove the folders this
+    created: a folder the run cannot write to stops it before any work.
+
+    Raises:
+        InputError: `path` is a file; it, or a missing parent, cannot be created, or no file can be written in it
+            (read-only file system, permission denied, a parent that is a file, no space left), naming `flag`, the
+            folder and why.
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{flag} {path}: a file, not a folder")
+    created = list(takewhile(lambda p: not p.exists(), (folder, *folder.parents)))  # deepest first
+    probe = folder / f".hf-threephase-write-probe-{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"0")
+    except OSError as err:
+        raise InputError(f"{flag} {path}: cannot write there ({_write_problem(err, folder)})") from None
+    finally:
+        try:
+            probe.unlink(missing_ok=True)
+            for made in created:
+                made.rmdir()
+        except OSError:
+            pass
+
+
+def _write_problem(err: OSError, folder: Path) -> str:
+    """Why a folder could not be created or written, in words: `read-only file system`, `permission denied`, ..."""
+    if err.errno in (errno.ENOTDIR, errno.EEXIST):  # a parent (or the folder) that is a file
+        blocking = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            return f"{blocking} is a file, not a folder"
+    reason = (err.strerror or first_line(err)).lower()
+    if err.filename and Path(err.filename) != folder and Path(err.filename).parent != folder:
+        reason += f": cannot create {err.filename}"  # a missing parent, higher up
+    return reason
 
 
 def check_csv_rows(path: str, role: str):

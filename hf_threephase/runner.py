@@ -24,13 +24,13 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from . import phases as _builtin_phases  # noqa: F401  (registers the built-in phases and variants)
 from .adapters import add_lora, merge_lora
 from .arguments import (ThreePhaseArguments, phase_options, phase_training_args, replaced_by_policy,
-                        takes_new_parameter_options)
+                        takes_new_parameter_options, training_notes)
 from .collators import SetEpochCallback, tokenize_function
 from .diagnostics import diagnostic_warnings, phase_diagnostics
 from .cards import CardArguments, RunFacts, card_facts, model_name, phase_settings
 from .export import add_remote_code, write_sentence_transformers_modules
 from .hub import check_hub_access
-from .files import first_line
+from .files import check_writable_folder, first_line
 from .label_space import LabelSpace
 from .modeling_threephase import ThreePhaseModel, load_phase_folder
 from .phase_records import (HASHES_FILE, changed_files, file_list, mismatch, phase_record, read_record,
@@ -66,21 +66,39 @@ def load_phase_model(cls, source: str | Path, pooling_mode: str = "mean", **conf
     return cls.from_encoder_pretrained(source, pooling_mode=pooling_mode, **config_kwargs)
 
 
-def last_complete_checkpoint(folder: str) -> str | None:
-    """The newest checkpoint in `folder` that was written to the end (the Trainer writes `trainer_state.json` last):
-    a process killed while saving leaves an incomplete one, skipped with a warning. None without any."""
+def find_checkpoint(folder: str) -> tuple[str | None, list[str]]:
+    """The newest checkpoint in `folder` that was written to the end (the Trainer writes `trainer_state.json` last),
+    and the checkpoints that were not (a process killed, or a disk that filled, while saving them), newest first.
+    (None, []) without any."""
     if not os.path.isdir(folder):
-        return None
+        return None, []
     checkpoints = sorted((p for p in Path(folder).glob(f"{PREFIX_CHECKPOINT_DIR}-*") if p.name.split("-")[-1].isdigit()),
                          key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+    complete, incomplete = None, []
     for checkpoint in checkpoints:
         try:
-            json.loads((checkpoint / "trainer_state.json").read_text())
-            return str(checkpoint)
+            written = isinstance(json.loads((checkpoint / "trainer_state.json").read_text()), dict)
         except (OSError, ValueError):
-            logger.warning("%s was not written to the end (the run stopped while saving it): resuming from an earlier "
-                           "checkpoint", checkpoint)
-    return None
+            written = False
+        if not written:
+            incomplete.append(str(checkpoint))
+        elif complete is None:
+            complete = str(checkpoint)
+    return complete, incomplete
+
+
+def resume_line(phase: str, folder: str, checkpoint: str | None, incomplete: list[str]) -> str:
+    """What a phase about to train does, in one line: resume from `checkpoint` (with its step), or start from step 0;
+    naming the `incomplete` checkpoints removed."""
+    skipped = (f"removed {', '.join(incomplete)}: not written to the end (the run stopped while saving "
+               f"{'it' if len(incomplete) == 1 else 'them'})") if incomplete else ""
+    if checkpoint is None:
+        return (f"the {phase} phase starts from step 0: {skipped}, and no earlier checkpoint" if skipped
+                else f"the {phase} phase starts from step 0 (no checkpoint to resume in {folder})")
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    step, total = state.get("global_step"), state.get("max_steps")
+    line = f"resuming the {phase} phase from {checkpoint} (step {step}" + (f" of {total})" if total else ")")
+    return f"{line}; {skipped}" if skipped else line
 
 
 def validation_metrics(trainer: Trainer) -> dict:
@@ -106,6 +124,8 @@ class PhaseRunner:
                  callbacks: list | None = None, card_args: CardArguments | None = None, command: str | None = None,
                  overwrite_output_dir: bool = False):
         check_arguments(args, training_args)  # also for Python callers, who skip the command line's checks
+        if training_args.should_save:  # before any work, the model's config and tokenizer included
+            check_writable_folder(training_args.output_dir)
         lora = args.lora_options_without_peft()
         if lora:
             logger.warning("%s: LoRA options without --use_peft; ignored", ", ".join(lora))
@@ -121,6 +141,8 @@ class PhaseRunner:
         if replaced:
             logger.warning("%s: replaced; each phase evaluates once an epoch where it has a validation metric and keeps "
                            "its best checkpoint (or its last, with --<phase>_model_selection last)", ", ".join(replaced))
+        for line in training_notes(args, training_args):
+            logger.warning(line)
         if "text_only" in data and not reads_text_only(args.phases):
             logger.warning("the text_only split: the %s variant runs %s, and none of them reads text-only data; "
                            "ignored", args.variant, " -> ".join(args.phases))
@@ -128,6 +150,7 @@ class PhaseRunner:
         self.model_name_or_path = str(model_name_or_path)
         self.overwrite_output_dir = overwrite_output_dir
         self.records, self.prepared = {}, {}  # per phase: what it computes from; the data built before any training
+        self.resume = {}  # per phase to train: its checkpoint to resume (or None), its incomplete ones (find_checkpoint)
         self.card_args, self.command = card_args, command
         self.args = args
         self.training_args = training_args
@@ -196,7 +219,8 @@ class PhaseRunner:
         start; with `--push_to_hub`, the Hub answers and knows the
         token; a finished phase folder, or an unfinished phase's checkpoints, were made from this command's
         data and settings (else the run stops, unless `overwrite_output_dir`); the data of every phase to train can be
-        built (pairs, stop words, ...): they are built here, once.
+        built (pairs, stop words, ...): they are built here, once, as is the checkpoint each resumes from
+        (`find_checkpoint`).
 
         Raises:
             InputError: what stops the run, in one line; `FinishedPhaseMismatch` (a subclass) for a finished phase
@@ -218,8 +242,8 @@ class PhaseRunner:
                 self.check_finished(self.output_dir / phase, done, record)
                 previous = read_record(self.output_dir / phase)  # what the phases after it were chained to
                 continue
-            last = None if self.overwrite_output_dir else last_complete_checkpoint(args.output_dir)
-            problem = last and mismatch(args.output_dir, record)
+            self.resume[phase] = (None, []) if self.overwrite_output_dir else find_checkpoint(args.output_dir)
+            problem = self.resume[phase][0] and mismatch(args.output_dir, record)
             if problem:
                 raise InputError(f"{args.output_dir} holds checkpoints of an unfinished {phase} phase, but {problem}: "
                                  f"{AFRESH}")
@@ -308,6 +332,10 @@ class PhaseRunner:
         return phase_training_args(spec, self.args, self.training_args, self.output_dir)
 
     def run_phase(self, spec: PhaseSpec, source, done: list[str]):
+        """Train one phase from `source` and save its folder, logging one line first: the checkpoint it resumes from
+        and its step, or that it starts from step 0. Its incomplete checkpoints (the run stopped while saving them)
+        are removed then, by the process that saves: the Trainer's rotation (newest by time) could keep one and
+        delete a complete one, and a later save of the same step would write into it."""
         start = time.perf_counter()
         args = self.phase_args(spec)
         set_seed(args.seed)
@@ -326,11 +354,16 @@ class PhaseRunner:
         if spec.prepare_model is not None:
             spec.prepare_model(context, model)
         before = self.diagnose(model.to(args.device))
+        last, incomplete = self.resume.pop(spec.name, None) or find_checkpoint(args.output_dir)
         if self.training_args.should_save:
-            write_record(args.output_dir, self.records[spec.name])  # beside the checkpoints it may resume from
+            for checkpoint in incomplete:
+                shutil.rmtree(checkpoint, ignore_errors=True)
+            if last is None:  # resuming, the record there matched (preflight): kept, so no kill or full disk cuts it
+                write_record(args.output_dir, self.records[spec.name])  # beside the checkpoints it may resume from
+            line = resume_line(spec.name, args.output_dir, last, incomplete)
+            logger.log(logging.WARNING if incomplete else logging.INFO, line)
         data, extras = self.prepared.pop(spec.name) if spec.name in self.prepared else self.build_data(spec, args)
         trainer = self.build_trainer(spec, model, args, data, extras)
-        last = last_complete_checkpoint(args.output_dir)
         metrics = {"train": trainer.train(resume_from_checkpoint=last).metrics,
                    "train_examples": len(trainer.train_dataset), **data.facts}
         after = self.diagnose(trainer.model)
