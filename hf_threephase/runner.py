@@ -158,6 +158,9 @@ class PhaseRunner:
         self.callbacks = callbacks or []
         self.output_dir = Path(training_args.output_dir)
         start = AutoConfig.from_pretrained(model_name_or_path)
+        if start.model_type == "threephase" and args.pooling_mode != start.pooling_mode:
+            logger.warning("--pooling_mode %s: %s is a phase folder, which keeps its own pooling (%s); ignored",
+                           args.pooling_mode, model_name_or_path, start.pooling_mode)
         # a name, never a local path: the Hub id or the folder's name (config.json and the cards record it)
         given = card_args.base_model_name if card_args else None
         self.base_model = given or (start.base_model if start.model_type == "threephase"

@@ -258,3 +258,24 @@ def test_a_phase_folder_keeps_its_own_pooling(tmp_path, bert_dir):
     assert load_phase_model(ThreePhaseModel, tmp_path, "mean").config.pooling_mode == "cls"
     assert load_phase_model(ThreePhaseModel, bert_dir, "cls").config.pooling_mode == "cls"
     assert load_phase_model(ThreePhaseModel, bert_dir).config.pooling_mode == "mean"
+
+
+def test_a_pooling_mode_a_phase_folder_overrides_is_said(tmp_path, bert_dir, files, caplog):
+    import logging
+
+    from transformers import AutoTokenizer
+
+    from hf_threephase import DAEForSeqReconstruction
+    from hf_threephase.runner import PhaseRunner
+
+    start = tmp_path / "dae"
+    DAEForSeqReconstruction.from_encoder_pretrained(bert_dir, pooling_mode="cls").save_pretrained(start)
+    AutoTokenizer.from_pretrained(bert_dir).save_pretrained(start)
+    data, space = load_labelled_data(DataTrainingArguments(
+        train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
+        text_column="sentence", label_column="topic"))
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        PhaseRunner(str(start), data, space, ThreePhaseArguments(variant="ft", max_seq_length=32),
+                    TrainingArguments(output_dir=str(tmp_path / "o"), report_to="none"))
+    assert (f"--pooling_mode mean: {start} is a phase folder, which keeps its own pooling (cls); ignored"
+            ) in caplog.text
