@@ -263,7 +263,7 @@ def replaced_by_policy(training_args: TrainingArguments) -> list[str]:
     replaced = []
     if training_args.eval_strategy not in ("no", "epoch"):
         replaced.append(f"eval_strategy {training_args.eval_strategy.value}")
-    if training_args.eval_steps is not None:
+    if training_args.eval_steps is not None and training_args.eval_strategy != "steps":  # (steps fills it itself)
         replaced.append(f"eval_steps {training_args.eval_steps:g}")
     if training_args.load_best_model_at_end:
         replaced.append("load_best_model_at_end True")
@@ -275,7 +275,7 @@ def replaced_by_policy(training_args: TrainingArguments) -> list[str]:
 def training_notes(args: ThreePhaseArguments, training_args: TrainingArguments) -> list[str]:
     """One warning line per TrainingArguments setting given that changes what the phases evaluate, select or train
     beyond what its name says here: `--eval_delay` (no evaluation, so no selection, before that epoch),
-    `--label_smoothing_factor` (the Trainer's smoothed cross-entropy replaces the DAE's and FT's own losses, the
+    `--label_smoothing_factor` (the Trainer's smoothed cross-entropy replaces a DAE's and FT's own losses, the
     reported ones too), `--max_steps` beside per-phase epochs (it sets every phase's length)."""
     notes = []
     if training_args.eval_delay:
@@ -284,8 +284,9 @@ def training_notes(args: ThreePhaseArguments, training_args: TrainingArguments) 
                      "keeps its last weights")
     if training_args.label_smoothing_factor:
         notes.append(f"--label_smoothing_factor {training_args.label_smoothing_factor:g}: the Trainer's "
-                     "label-smoothed cross-entropy replaces the DAE's reconstruction loss and FT's loss, in training "
-                     "and in the validation and test losses reported")
+                     "label-smoothed cross-entropy replaces the model's own loss in every phase whose batches hold "
+                     "'labels' (a DAE's reconstruction, FT's classification; not Joint's), in training and in the "
+                     "validation and test losses reported")
     epochs = [f"--{phase}_num_train_epochs" for phase in args.phases if args.for_phase(phase).num_train_epochs]
     if training_args.max_steps > 0 and epochs:
         notes.append(f"{', '.join(epochs)}: --max_steps {training_args.max_steps} sets every phase's length; ignored")

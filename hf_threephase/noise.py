@@ -45,7 +45,7 @@ def load_stopwords(language: str = "english", stopwords: Iterable[str] | None = 
     """The user's list when given (`stopwords`, or `file`: one stop word a line, UTF-8); else nltk's stopwords corpus
     where it is installed (found through NLTK_DATA; nothing is downloaded: the authors' list, paper §3.2); else, for
     English, scikit-learn's `ENGLISH_STOP_WORDS` (the Glasgow Information Retrieval Group's list, 318 words), which
-    installs with the package. Words are lower-cased and stripped.
+    installs with the package. A given list's words are lower-cased and stripped.
 
     Raises:
         OSError: a file that cannot be read, or is not UTF-8.

@@ -83,18 +83,30 @@ def record_hash(record: dict) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _recorded(value, name: str):
+def _recorded(value, name: str, default_stopwords: bool = False):
     """A recipe setting as recorded: a file the phase reads with its content's hash, so that an edited file is seen;
-    no stop-word file as the default list it stands for, so that a phase trained with scikit-learn's list (nltk's
-    corpus absent) is not reused once nltk's is installed."""
+    with `default_stopwords` (the imbalance correction adds copies, and no stop-word file is given), the default list
+    it stands for: None where it is nltk's (as older records say), else its source, so that a phase trained with
+    scikit-learn's list (nltk's corpus absent) is not reused once nltk's is installed."""
     if name in FILE_FIELDS and value is not None and Path(value).is_file():
         return f"{value} (sha256 {file_sha256(Path(value))[:16]})"
-    if name == "stopwords_file" and value is None:  # the default list: None where it is nltk's (as older records say)
+    if name == "stopwords_file" and value is None and default_stopwords:
         from .noise import load_stopwords
 
         source = load_stopwords().source
         return None if source.startswith("nltk") else source
     return value
+
+
+def _reads_stopwords(fields, recipe_args, data, label_space) -> bool:
+    """Whether the phase reads a stop-word list: it reads the imbalance settings, and the correction adds copies."""
+    if "stopwords_file" not in fields or recipe_args.imbalance_max_ratio is None:
+        return False
+    from .imbalance import class_multipliers
+
+    multipliers = class_multipliers(label_space.pair_labels(data["train"]), recipe_args.imbalance_max_ratio,
+                                    recipe_args.imbalance_min_ratio)
+    return any(m > 1 for m in multipliers.values())
 
 
 def _unset_means(spec, name: str, phase_args) -> tuple:
@@ -113,13 +125,14 @@ def phase_record(spec, recipe_args, phase_args, data, label_space, previous: dic
     splits = [split for split in data if split != "test" or spec.final]
     training = {k: v for k, v in phase_args.to_dict().items()
                 if k not in NOT_RECORDED and not k.startswith(NOT_RECORDED_PREFIXES)}
+    stopwords = _reads_stopwords(fields, recipe_args, data, label_space)
     chain = {"after": record_hash(previous)} if isinstance(previous, dict) else model_fingerprint(str(previous))
     record = {
         **chain,
         "data": {split: split_fingerprint(data[split], label_space.names) for split in splits},
         "labels": list(label_space.names),
         **({"label_paths": label_paths(data["train"])} if "label_path" in data["train"].column_names else {}),
-        "recipe": {name: _recorded(getattr(recipe_args, name), name) for name in dict.fromkeys(fields)
+        "recipe": {name: _recorded(getattr(recipe_args, name), name, stopwords) for name in dict.fromkeys(fields)
                    if LATER_FIELD_DEFAULTS.get(name, object()) != getattr(recipe_args, name)},
         "phase_arguments": {**vars(options), **{name: None for name in NEW_PARAMETER_OPTIONS
                                                 if getattr(options, name) in _unset_means(spec, name, phase_args)}},

@@ -134,7 +134,11 @@ def register_phase(spec: PhaseSpec, exist_ok: bool = False) -> PhaseSpec:
 
     Raises:
         ValueError: the name is taken (unless `exist_ok`) or is not a valid identifier.
+        TypeError: its `trainer_class` is no `CompleteEvaluationTrainer` (whose evaluation scores every text).
     """
+    if not issubclass(spec.trainer_class, CompleteEvaluationTrainer):
+        raise TypeError(f"phase {spec.name!r}: trainer_class {spec.trainer_class.__name__} must subclass "
+                        "hf_threephase.trainers.CompleteEvaluationTrainer (evaluation that scores every text)")
     if not spec.name.isidentifier():
         raise ValueError(f"a phase name must be an identifier (it prefixes command-line options), got {spec.name!r}")
     if spec.name in PHASES and not exist_ok:

@@ -23,6 +23,9 @@ def test_predictions(trainer: Trainer, test, label_space: LabelSpace) -> tuple[d
         cross-entropy `loss`; `label_names`, the class names in class-id order, which is the order of the rows (true)
         and columns (predicted) of `confusion_matrix`; `per_class` {name: precision, recall, f1, support}. And one
         row per test example: `text`, `gold` and `predicted` class names, `probabilities` {name: softmax}.
+
+    Raises:
+        RuntimeError: fewer or more predictions than test texts (never metrics over part of the split).
     """
     prediction = trainer.predict(test.select_columns(["input_ids", "label"]), metric_key_prefix="test")
     logits, gold = prediction.predictions.astype(np.float64), prediction.label_ids

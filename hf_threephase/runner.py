@@ -23,8 +23,8 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from . import phases as _builtin_phases  # noqa: F401  (registers the built-in phases and variants)
 from .adapters import add_lora, merge_lora
-from .arguments import (ThreePhaseArguments, phase_options, phase_training_args, replaced_by_policy,
-                        takes_new_parameter_options, training_notes)
+from .arguments import (RecipeArguments, ThreePhaseArguments, phase_options, phase_training_args,
+                        replaced_by_policy, takes_new_parameter_options, training_notes)
 from .collators import SetEpochCallback, tokenize_function
 from .diagnostics import diagnostic_warnings, phase_diagnostics
 from .cards import CardArguments, RunFacts, card_facts, model_name, phase_settings
@@ -150,7 +150,7 @@ class PhaseRunner:
         self.model_name_or_path = str(model_name_or_path)
         self.overwrite_output_dir = overwrite_output_dir
         self.records, self.prepared = {}, {}  # per phase: what it computes from; the data built before any training
-        self.resume = {}  # per phase to train: its checkpoint to resume (or None), its incomplete ones (find_checkpoint)
+        self.resume = {}  # per phase to train: its checkpoint (or None) and incomplete ones (find_checkpoint)
         self.card_args, self.command = card_args, command
         self.args = args
         self.training_args = training_args
@@ -159,8 +159,11 @@ class PhaseRunner:
         self.output_dir = Path(training_args.output_dir)
         start = AutoConfig.from_pretrained(model_name_or_path)
         if start.model_type == "threephase" and args.pooling_mode != start.pooling_mode:
-            logger.warning("--pooling_mode %s: %s is a phase folder, which keeps its own pooling (%s); ignored",
-                           args.pooling_mode, model_name_or_path, start.pooling_mode)
+            if args.pooling_mode != RecipeArguments.pooling_mode:  # given: said; the cards and records say the folder's
+                logger.warning("--pooling_mode %s: %s is a phase folder, which keeps its own pooling (%s); ignored",
+                               args.pooling_mode, model_name_or_path, start.pooling_mode)
+            self.args = args = copy.copy(args)
+            args.pooling_mode = start.pooling_mode
         # a name, never a local path: the Hub id or the folder's name (config.json and the cards record it)
         given = card_args.base_model_name if card_args else None
         self.base_model = given or (start.base_model if start.model_type == "threephase"

@@ -4,25 +4,33 @@ checkpoint, and the Joint loss weighting."""
 
 import math
 
+from torch.utils.data import SequentialSampler
 from transformers import Trainer
+from transformers.trainer_utils import has_length
 
 from .diagnostics import phase_diagnostics
 
 
 class CompleteEvaluationTrainer(Trainer):
-    """A `Trainer` whose `--dataloader_drop_last` drops only the last incomplete *training* batch: evaluation and
-    prediction score every validation and test text once. (The Trainer applies the flag to every DataLoader, so that a
-    test split of 18 texts at eval batch 8 would be scored as 16, and a validation split smaller than the eval batch
-    not at all: transformers issue 18021.) The default `trainer_class` of a phase; a phase's own Trainer should
-    subclass it."""
+    """A `Trainer` whose training flags shape the *training* batches only: evaluation and prediction score every
+    validation and test text once, in the split's order. The Trainer applies `--dataloader_drop_last` to every
+    DataLoader (a test split of 18 texts at eval batch 8 was scored as 16, a validation split smaller than the eval
+    batch not at all: transformers issue 18021), and `--train_sampling_strategy group_by_length` shuffles evaluation
+    too (`predictions.jsonl` would pair texts with other texts' predictions). The default `trainer_class` of a phase
+    (`register_phase` requires it or a subclass)."""
 
-    def _get_dataloader(self, dataset, description, batch_size, sampler_fn=None, is_training=False,
-                        dataloader_key=None):
+    def _get_eval_sampler(self, eval_dataset):
+        if self.args.train_sampling_strategy == "group_by_length" and self.args.world_size <= 1 and has_length(
+                eval_dataset):
+            return SequentialSampler(eval_dataset)
+        return super()._get_eval_sampler(eval_dataset)
+
+    def _get_dataloader(self, *args, is_training: bool = False, **kwargs):
         if is_training or not self.args.dataloader_drop_last:
-            return super()._get_dataloader(dataset, description, batch_size, sampler_fn, is_training, dataloader_key)
+            return super()._get_dataloader(*args, is_training=is_training, **kwargs)
         self.args.dataloader_drop_last = False
         try:
-            return super()._get_dataloader(dataset, description, batch_size, sampler_fn, is_training, dataloader_key)
+            return super()._get_dataloader(*args, is_training=is_training, **kwargs)
         finally:
             self.args.dataloader_drop_last = True
 

@@ -104,13 +104,18 @@ def check_evaluation_arguments(args, training_args):
     `trainers.CompleteEvaluationTrainer`).
 
     Raises:
-        InputError: a `REFUSED_EVALUATION` value; `--label_names` other than `labels` (every phase's batches hold
+        InputError: a `REFUSED_EVALUATION` value; `--bf16_full_eval` / `--fp16_full_eval` (the Trainer casts the
+            model it then saves); `--label_names` other than `labels` (every phase's batches hold
             their targets there); `--label_smoothing_factor` with `--class_weighted_loss` (the Trainer's label
             smoother replaces the model's own, class-weighted, loss).
     """
     for name, (value, why) in REFUSED_EVALUATION.items():
         if getattr(training_args, name) == value:
             raise InputError(f"--{name} {str(value).lower()}: {why}; drop it")
+    for name in ("bf16_full_eval", "fp16_full_eval"):
+        if getattr(training_args, name):
+            raise InputError(f"--{name} true: the Trainer casts the model in place to evaluate, so the phase "
+                             "folders would be saved in half precision; drop it")
     if training_args.label_names not in (None, ["labels"]):
         raise InputError(f"--label_names {' '.join(training_args.label_names)}: every phase's batches hold their "
                          "targets as 'labels' (the label column is --label_column); drop it")
@@ -225,8 +230,8 @@ def repeated_text_warnings(texts: dict[str, list[str]], classes: dict[str, list[
                            rows: dict[str, list[int]]) -> list[str]:
     """One line per split that repeats texts in a way that contradicts the task (texts compared without the spaces
     around them; `classes` are the rows' class names, `rows` their numbers in their files):
-    - a text under two classes or more within a split: CL pairs its rows as an other-class pair, target 0 at cosine 1
-      by construction, and FT is taught both labels;
+    - a text under two classes or more within a split: in train, CL can pair its rows as an other-class pair (target
+      0 at cosine 1 by construction) and FT is taught both labels; in validation or test, one label is scored wrong;
     - validation or test texts that are also train texts: their metrics partly measure memory of train.
     Repeats under one class are the data's own weighting and are not reported."""
     lines = []
@@ -239,9 +244,10 @@ def repeated_text_warnings(texts: dict[str, list[str]], classes: dict[str, list[
                 example = example or (text.strip(), first, (name, row))
         if example:
             text, (name_a, row_a), (name_b, row_b) = example
+            effect = ("CL can pair such rows as other-class at cosine 1 by construction, and FT is taught both "
+                      "labels" if split == "train" else "one of its labels is scored wrong whatever the model predicts")
             lines.append(f"{sources[split]}: {len(conflicting)} text(s) under two classes or more (row {row_a} "
-                         f"{name_a!r} and row {row_b} {name_b!r}: {_shown(text)}): CL pairs such rows as other-class "
-                         "at cosine 1 by construction, and FT learns both labels")
+                         f"{name_a!r} and row {row_b} {name_b!r}: {_shown(text)}): {effect}")
     train = {text.strip() for text in texts.get("train", [])}
     for split in ("validation", "test"):
         shared = [(row, text) for text, row in zip(texts.get(split, []), rows.get(split, [])) if text.strip() in train]

@@ -175,6 +175,8 @@ CASES = {
     "per-batch metrics": ({}, ["--batch_eval_metrics", "true"], "--batch_eval_metrics true: FT's metrics"),
     "other label names": ({}, ["--label_names", "label"], "--label_names label: every phase's batches hold their "
                                                           "targets as 'labels'"),
+    "half-precision evaluation": ({}, ["--bf16_full_eval", "true", "--use_cpu", "true"],
+                                  "--bf16_full_eval true: the Trainer casts the model in place to evaluate"),
     "smoothing a weighted loss": ({}, ["--label_smoothing_factor", "0.1", "--class_weighted_loss", "true"],
                                   "--label_smoothing_factor 0.1 with --class_weighted_loss: the Trainer's label "
                                   "smoother replaces FT's class-weighted loss; choose one"),

@@ -56,6 +56,7 @@ from hf_threephase.modeling_threephase import load_phase_folder
 from hf_threephase.noise import load_stopwords
 from hf_threephase.phase_records import file_sha256, phase_record
 from hf_threephase.registry import PHASES
+from hf_threephase.arguments import replaced_by_policy
 from hf_threephase.preflight import capped_max_seq_length, check_report_to, warn_fsdp_on_cpu
 from hf_threephase.runner import PhaseRunner
 from hf_threephase.trainers import PhaseTrainer
@@ -686,19 +687,21 @@ def test_checkpoints_of_another_command_are_not_resumed(tmp_path, bert_dir, file
 
 
 @pytest.mark.parametrize("eval_batch", [10, 32])  # 24 validation and 24 test texts: a remainder, or one short batch
-def test_dataloader_drop_last_drops_training_batches_only(tmp_path, bert_dir, files, eval_batch):
+def test_training_batch_flags_leave_evaluation_whole_and_in_order(tmp_path, bert_dir, files, eval_batch):
     data, space = load_labelled_data(DataTrainingArguments(
         train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
         text_column="sentence", label_column="topic"))
     out = tmp_path / "run"
     training_args = TrainingArguments(output_dir=str(out), num_train_epochs=1, per_device_train_batch_size=16,
                                       per_device_eval_batch_size=eval_batch, dataloader_drop_last=True,
-                                      report_to="none", disable_tqdm=True)
+                                      train_sampling_strategy="group_by_length", report_to="none", disable_tqdm=True)
     results = run_phases(str(bert_dir), data, space, ThreePhaseArguments(variant="ft", max_seq_length=32),
                          training_args)
     test_size = len(data["test"])
     assert sum(map(sum, results["test"]["confusion_matrix"])) == test_size
-    assert len((out / "predictions.jsonl").read_text().splitlines()) == test_size
+    predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert [(p["text"], p["gold"]) for p in predictions] == [  # in the split's order, each text with its own label
+        (text, space.names[label]) for text, label in zip(data["test"]["text"], data["test"]["label"])]
     state = json.loads((out / "ft" / "trainer_state.json").read_text())
     assert state["global_step"] == len(data["train"]) // 16  # training did drop its last incomplete batch
     assert "accuracy" in results["validation"]
@@ -746,13 +749,19 @@ def test_without_nltk_data_the_default_recipe_corrects_imbalance_with_scikit_lea
     runner.preflight()  # food: 3 examples against 40, so the correction adds copies
     facts = runner.prepared["cl"][0].facts["imbalance_correction"]
     assert facts["multipliers"] == {"food": 3}
-    assert facts["stopwords"] == "scikit-learn's ENGLISH_STOP_WORDS (318 words; nltk's stopwords corpus is not installed)"
+    assert facts["stopwords"] == ("scikit-learn's ENGLISH_STOP_WORDS (318 words; nltk's stopwords corpus is not "
+                                  "installed)")
     # the record says which list: a phase trained with it is not reused once nltk's corpus is installed
     assert runner.records["cl"]["recipe"]["stopwords_file"] == facts["stopwords"]
-    monkeypatch.undo()
-    if load_stopwords().source.startswith("nltk"):
-        assert phase_record(PHASES["cl"], runner.args, runner.phase_args(PHASES["cl"]), runner.context.data, space,
-                            "x")["recipe"]["stopwords_file"] is None
+    # with nltk's corpus installed the record says None, as those written before the fallback did (still reused)
+    monkeypatch.setattr(nltk.corpus, "stopwords", SimpleNamespace(words=lambda language: ["the", "a"]))
+    recorded = phase_record(PHASES["cl"], runner.args, runner.phase_args(PHASES["cl"]), runner.context.data, space, "x")
+    assert recorded["recipe"]["stopwords_file"] is None
+    # a correction that adds no copies reads no list: nothing recorded of it
+    balanced = runner.context.data["train"].select(range(len(runner.context.data["train"]) - 3))  # no food
+    monkeypatch.setattr(nltk.corpus, "stopwords", SimpleNamespace(words=no_corpus))
+    recorded = phase_record(PHASES["cl"], runner.args, runner.phase_args(PHASES["cl"]), {"train": balanced}, space, "x")
+    assert recorded["recipe"]["stopwords_file"] is None
 
 
 def test_the_runner_says_it_ignores_a_text_only_split_no_phase_reads(tmp_path, bert_dir, files, caplog):
@@ -777,9 +786,9 @@ def test_evaluation_flags_the_phases_replace_are_said_to_be_ignored(tmp_path, be
                               resume_from_checkpoint="elsewhere/checkpoint-5")
     with caplog.at_level(logging.WARNING, logger="hf_threephase"):
         PhaseRunner(str(bert_dir), data, space, ThreePhaseArguments(variant="ft", max_seq_length=32), given)
-    assert ("eval_strategy steps, eval_steps 5, load_best_model_at_end True, resume_from_checkpoint "
-            "elsewhere/checkpoint-5: replaced; each phase evaluates once an epoch where it has a validation metric"
-            ) in caplog.text
+    assert ("eval_strategy steps, load_best_model_at_end True, resume_from_checkpoint elsewhere/checkpoint-5: "
+            "replaced; each phase evaluates once an epoch where it has a validation metric") in caplog.text
+    assert replaced_by_policy(TrainingArguments(output_dir="o", eval_steps=5)) == ["eval_steps 5"]
 
 
 def test_training_flags_that_change_evaluation_or_length_are_said(tmp_path, bert_dir, files, caplog):
@@ -795,8 +804,9 @@ def test_training_flags_that_change_evaluation_or_length_are_said(tmp_path, bert
     warned = [r.getMessage() for r in caplog.records]
     assert ("--eval_delay 2: each phase that selects a checkpoint evaluates, and can keep, only those from epoch 2 "
             "on; a phase that ends before then keeps its last weights") in warned
-    assert ("--label_smoothing_factor 0.1: the Trainer's label-smoothed cross-entropy replaces the DAE's "
-            "reconstruction loss and FT's loss, in training and in the validation and test losses reported") in warned
+    assert ("--label_smoothing_factor 0.1: the Trainer's label-smoothed cross-entropy replaces the model's own loss "
+            "in every phase whose batches hold 'labels' (a DAE's reconstruction, FT's classification; not Joint's), in "
+            "training and in the validation and test losses reported") in warned
     assert "--ft_num_train_epochs: --max_steps 3 sets every phase's length; ignored" in warned
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="hf_threephase"):  # none of them given: no word

@@ -5,15 +5,16 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import DataCollatorWithPadding, Trainer
+from transformers import DataCollatorWithPadding
 from transformers.trainer_utils import TrainOutput
 
 from hf_threephase import PHASES, VARIANTS, PhaseCard, PhaseData, PhaseSpec, ThreePhaseModel, register_phase, register_variant
 from hf_threephase.cli import main
+from hf_threephase.trainers import CompleteEvaluationTrainer
 from test_run_threephase import FAST, data_flags
 
 
-class NoTraining(Trainer):
+class NoTraining(CompleteEvaluationTrainer):
     """A Trainer that trains nothing."""
 
     def train(self, resume_from_checkpoint=None, **kwargs):
@@ -62,3 +63,14 @@ def test_a_variant_must_chain_registered_phases_to_one_final_phase(noop_phase):
         register_variant("bad", ["ft", "noop"])
     with pytest.raises(ValueError, match="already registered"):
         register_phase(noop_phase)
+
+
+def test_a_phase_whose_trainer_could_drop_evaluation_texts_is_refused():
+    from transformers import Trainer
+
+    spec = PhaseSpec(name="plain", model_class=ThreePhaseModel, build_data=lambda context, args: None,
+                     card=PhaseCard("Plain", "A plain Trainer."), trainer_class=Trainer)
+    with pytest.raises(TypeError, match="trainer_class Trainer must subclass hf_threephase.trainers."
+                                        "CompleteEvaluationTrainer"):
+        register_phase(spec)
+    assert "plain" not in PHASES

@@ -268,14 +268,18 @@ def test_a_pooling_mode_a_phase_folder_overrides_is_said(tmp_path, bert_dir, fil
     from hf_threephase import DAEForSeqReconstruction
     from hf_threephase.runner import PhaseRunner
 
-    start = tmp_path / "dae"
-    DAEForSeqReconstruction.from_encoder_pretrained(bert_dir, pooling_mode="cls").save_pretrained(start)
-    AutoTokenizer.from_pretrained(bert_dir).save_pretrained(start)
     data, space = load_labelled_data(DataTrainingArguments(
         train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
         text_column="sentence", label_column="topic"))
-    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
-        PhaseRunner(str(start), data, space, ThreePhaseArguments(variant="ft", max_seq_length=32),
-                    TrainingArguments(output_dir=str(tmp_path / "o"), report_to="none"))
-    assert (f"--pooling_mode mean: {start} is a phase folder, which keeps its own pooling (cls); ignored"
-            ) in caplog.text
+    for pooling, given in (("cls", "mean"), ("mean", "cls")):
+        start = tmp_path / pooling
+        DAEForSeqReconstruction.from_encoder_pretrained(bert_dir, pooling_mode=pooling).save_pretrained(start)
+        AutoTokenizer.from_pretrained(bert_dir).save_pretrained(start)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+            runner = PhaseRunner(str(start), data, space,
+                                 ThreePhaseArguments(variant="ft", max_seq_length=32, pooling_mode=given),
+                                 TrainingArguments(output_dir=str(tmp_path / "o"), report_to="none"))
+        assert runner.args.pooling_mode == pooling  # what the cards and records say
+        said = f"--pooling_mode {given}: {start} is a phase folder, which keeps its own pooling ({pooling}); ignored"
+        assert (said in caplog.text) == (given == "cls")  # the default, not given, goes without a word

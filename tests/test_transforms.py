@@ -44,10 +44,10 @@ def test_stopword_deletion_with_a_custom_list():
 
 def stopwords_in_a_fresh_process(nltk_data) -> dict:
     """`load_stopwords()` in a new interpreter whose nltk looks only in `nltk_data` (nltk caches its corpora)."""
-    code = ("import json; from hf_threephase.noise import load_stopwords; words = load_stopwords(); "
-            "print(json.dumps({'source': words.source, 'words': sorted(words)}))")
-    env = {**os.environ, "NLTK_DATA": str(nltk_data)}
-    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    code = (f"import json, nltk; nltk.data.path[:] = [{str(nltk_data)!r}]; from hf_threephase.noise import "
+            "load_stopwords; words = load_stopwords(); print(json.dumps({'source': words.source, 'words': "
+            "sorted(words)}))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(run.stdout)
 
 
