@@ -1244,9 +1244,19 @@ def test_a_text_under_two_classes_and_test_texts_seen_in_train_are_said(tmp_path
                                                  text_column="sentence", label_column="topic"))
     assert [r.getMessage() for r in caplog.records] == [
         f"{paths['train']}: 1 text(s) under two classes or more (row 1 'music' and row 3 'weather': "
-        "'play some jazz'): CL pairs such rows as other-class at cosine 1 by construction, and FT learns both labels",
+        "'play some jazz'): CL can pair such rows as other-class at cosine 1 by construction, and FT is taught both "
+        "labels",
         f"{paths['test']}: 1 of its 3 texts are also train texts (row 1: 'book a table'): its metrics partly measure "
         "memory of train"]  # rows 4 and 5 repeat a text under one class: the data's own weighting, not reported
+    caplog.clear()
+    paths = jsonl_files(tmp_path, {"train": train[:2] + train[3:], "test": test[1:],
+                                   "validation": validation + [("rain tomorrow", "music")]})
+    with caplog.at_level(logging.WARNING, logger="hf_threephase"):
+        load_labelled_data(DataTrainingArguments(**{f"{s}_file": str(p) for s, p in paths.items()},
+                                                 text_column="sentence", label_column="topic"))
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{paths['validation']}: 1 text(s) under two classes or more (row 1 'weather' and row 3 'music': "
+        "'rain tomorrow'): one of its labels is scored wrong whatever the model predicts"]
 
 
 def test_data_flags_the_data_make_moot_are_said_and_files_beside_a_dataset_refused(tmp_path, files, caplog):
