@@ -254,6 +254,11 @@ class PhaseRunner:
                 raise InputError(f"{args.output_dir} holds checkpoints of an unfinished {phase} phase, but {problem}: "
                                  f"{AFRESH}")
             self.prepared[phase] = self.build_data(spec, args)
+            examples, batch = len(self.prepared[phase][0].train), args.per_device_train_batch_size * args.world_size
+            if args.dataloader_drop_last and examples < batch:
+                raise InputError(f"--dataloader_drop_last true: the {phase} phase's {examples} training examples fill "
+                                 f"no batch of {batch}, so it would train no step: drop the flag, or give a smaller "
+                                 f"--{phase}_batch_size")
             validation, examples = self.context.data["validation"], self.context.diagnostic_examples
             where = validation.info.description or "the validation split"
             if len(examples) < len(validation):  # its evaluation reads a subset

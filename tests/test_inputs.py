@@ -1277,3 +1277,18 @@ def test_imbalance_settings_under_no_imb_are_said_to_be_ignored():
     assert off.options_outside_variant() == ["--imbalance_min_ratio", "--stopwords_file"]
     on = ThreePhaseArguments(variant="3phase", imbalance_min_ratio=2.0, stopwords_file="stop.txt")
     assert on.options_outside_variant() == []
+
+
+def test_drop_last_that_leaves_a_phase_no_batch_stops_before_training(tmp_path, bert_dir, files):
+    data, space = load_labelled_data(DataTrainingArguments(
+        train_file=str(files["train"]), validation_file=str(files["validation"]), test_file=str(files["test"]),
+        text_column="sentence", label_column="topic"))
+    args = ThreePhaseArguments(variant="dae_ft", max_seq_length=32)
+    args.phase_arguments = {"ft": PhaseArguments(batch_size=len(data["train"]) + 1)}
+    runner = PhaseRunner(str(bert_dir), data, space, args, TrainingArguments(
+        output_dir=str(tmp_path / "o"), report_to="none", dataloader_drop_last=True))
+    with pytest.raises(InputError, match=rf"^--dataloader_drop_last true: the ft phase's {len(data['train'])} training "
+                                         rf"examples fill no batch of {len(data['train']) + 1}, so it would train no "
+                                         r"step: drop the flag, or give a smaller --ft_batch_size$"):
+        runner.preflight()
+    assert not (tmp_path / "o" / "dae").exists()
