@@ -36,12 +36,20 @@ class EmbeddingProjection:
         return PCA(n_components=2, svd_solver="full").fit_transform(unit), "PCA of its own (other width)"
 
 
+def _shown(name: str) -> str:
+    """A class name as matplotlib draws it as written: `$` not read as math (`$\\foo$` would stop the plot), and a
+    leading `_` (which hides a legend entry) after a space."""
+    name = name.replace("$", r"\$")
+    return f" {name}" if name.startswith("_") else name
+
+
 def _scatter(ax, points: np.ndarray, labels: np.ndarray, label_names: list[str]):
     cmap = plt.get_cmap("tab10" if len(label_names) <= 10 else "tab20")
     for i, name in enumerate(label_names):
         chosen = labels == i
         if chosen.any():
-            ax.scatter(points[chosen, 0], points[chosen, 1], s=8, alpha=0.7, color=cmap(i % cmap.N), label=name)
+            ax.scatter(points[chosen, 0], points[chosen, 1], s=8, alpha=0.7, color=cmap(i % cmap.N),
+                       label=_shown(name))
     ax.set_xlabel("PC 1")
     ax.set_ylabel("PC 2")
 
@@ -76,8 +84,9 @@ def plot_confusion(matrix: list[list[int]], label_names: list[str], path: Path, 
     counts = np.asarray(matrix)
     fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(label_names), 1 + 0.55 * len(label_names)))
     ax.imshow(counts, cmap="Blues")
-    ax.set_xticks(range(len(label_names)), label_names, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(label_names)), label_names, fontsize=8)
+    shown = [_shown(name) for name in label_names]
+    ax.set_xticks(range(len(label_names)), shown, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(label_names)), shown, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     for (row, col), value in np.ndenumerate(counts):

@@ -24,7 +24,7 @@ from hf_threephase.arguments import LOGGING_SHARE, phase_training_args
 from hf_threephase.cards import CardArguments, card_facts, render_card
 from hf_threephase.cli import build_parser, main, parse_args
 from hf_threephase.logs import InfoLevel
-from hf_threephase.plots import plot_losses
+from hf_threephase.plots import plot_confusion, plot_embeddings, plot_losses
 from hf_threephase.run_info import command_line, precision_line
 from test_run_threephase import FAST, data_flags
 
@@ -389,3 +389,18 @@ def test_cards_inherit_language_and_license_from_the_base_model_card(tmp_path):
     (tmp_path / "README.md").unlink()
     bare = card_facts(None, **facts)
     assert (bare.language, bare.license) == (None, "other")
+
+
+def test_pictures_draw_any_class_name_as_written(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from hf_threephase import plots
+
+    names = ["$\\foo$", "_other", "a $ b"]  # math markup that does not parse; a name matplotlib's legend would hide
+    plot_confusion([[1, 0, 0], [0, 1, 0], [0, 0, 1]], names, tmp_path / "confusion.png", "test")
+    legends, close = [], plt.close
+    monkeypatch.setattr(plots.plt, "close", lambda fig: (legends.append(
+        [t.get_text() for t in fig.axes[0].get_legend().get_texts()]), close(fig)))
+    plot_embeddings(np.arange(12.0).reshape(6, 2), np.array([0, 0, 1, 1, 2, 2]), names, tmp_path / "e.png", "t")
+    assert legends == [["\\$\\foo\\$", " _other", "a \\$ b"]]  # every class in the legend, drawn as written
+    assert (tmp_path / "confusion.png").stat().st_size > 0 and (tmp_path / "e.png").stat().st_size > 0
