@@ -1,6 +1,7 @@
 """Checks that run before any training, each failing with one line that names the file, column, row or label."""
 
 import math
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -26,12 +27,14 @@ class FinishedPhaseMismatch(InputError):
 
 
 def check_file(path: str, role: str):
-    """Exists, is not empty, and is UTF-8 text."""
+    """Exists, is not empty, can be read, and is UTF-8 text."""
     file = Path(path)
     if not file.is_file():
-        raise InputError(f"--{role}: no such file: {path}")
+        raise InputError(f"--{role}: no such file: {path}" if not file.is_dir() else f"--{role}: {path} is a folder")
     if file.stat().st_size == 0:
         raise InputError(f"--{role}: {path} is empty")
+    if not os.access(file, os.R_OK):
+        raise InputError(f"--{role}: {path} cannot be read (permission denied)")
     with file.open("rb") as handle:
         offset = 0
         for line_number, line in enumerate(handle, start=1):

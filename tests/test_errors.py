@@ -26,6 +26,7 @@ def with_row(row):
 CASES = {
     "missing file": ({}, ["--train_file", "{tmp}/nowhere.jsonl"], "--train_file: no such file: {tmp}/nowhere.jsonl"),
     "empty file": ({"train.jsonl": ""}, [], "--train_file: {tmp}/train.jsonl is empty"),
+    "a folder for a file": ({}, ["--test_file", "{tmp}"], "--test_file: {tmp} is a folder"),
     "unknown format": ({"train.txt": "hello\n"}, ["--train_file", "{tmp}/train.txt"],
                        "--train_file: {tmp}/train.txt: unknown format (use .csv, .json, .jsonl)"),
     "missing text column": ({}, ["--text_column", "sentence"], "{tmp}/train.jsonl: no column 'sentence'"),
