@@ -686,6 +686,7 @@ def test_checkpoints_of_another_command_are_not_resumed(tmp_path, bert_dir, file
         run(1e-2)
 
 
+# repro: ../shared/repros/drop-last-eval (transformers#18021)
 @pytest.mark.parametrize("eval_batch", [10, 32])  # 24 validation and 24 test texts: a remainder, or one short batch
 def test_training_batch_flags_leave_evaluation_whole_and_in_order(tmp_path, bert_dir, files, eval_batch):
     data, space = load_labelled_data(DataTrainingArguments(
@@ -1233,6 +1234,7 @@ def test_text_only_flags_without_text_only_data_are_said_to_be_ignored(tmp_path,
     assert "--max_unlabeled_samples: no text-only data given" in caplog.text and "text_only" not in data
 
 
+# repro: ../shared/repros/pairs-self-and-duplicates (setfit#578), with _common's tiny data shape
 def test_a_text_under_two_classes_and_test_texts_seen_in_train_are_said(tmp_path, caplog):
     train = [("play some jazz", "music"), ("rain in paris", "weather"), ("play some jazz ", "weather"),
              ("book a table", "food"), ("book a table", "food"), ("sunny today", "weather")]

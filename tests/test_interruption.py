@@ -137,6 +137,7 @@ def lines_on_resuming(caplog) -> list[str]:
             and any(words in r.getMessage() for words in ("checkpoint", "step 0", "resum"))]
 
 
+# repro: ../shared/repros/readonly-and-full-disk, part (c): a save cut short, then the rerun
 @pytest.mark.parametrize("case", ["resumable", "only an incomplete one", "an incomplete newest"])
 def test_a_rerun_says_in_one_line_what_it_resumes_and_does_it(case, tmp_path, bert_dir, files, interrupted_ft,
                                                               caplog, monkeypatch):
@@ -195,6 +196,7 @@ def test_an_output_dir_under_a_file_stops_before_any_work(tmp_path, bert_dir, fi
         ft_run(out / "deeper", bert_dir, files)  # a Python caller's run too
 
 
+# repro: ../shared/repros/readonly-and-full-disk (setfit#562, transformers PR #35580)
 @pytest.mark.parametrize("error, why", [(errno.EROFS, "read-only file system"), (errno.EACCES, "permission denied")])
 def test_a_read_only_output_dir_stops_before_any_work(tmp_path, bert_dir, files, capsys, monkeypatch, error, why):
     read_only, mkdir = tmp_path / "ro", os.mkdir

@@ -219,6 +219,7 @@ def _odd_card() -> str:
     return str(render_card("ft", facts, metrics, settings, embedding_size=8))
 
 
+# repro: ../shared/repros/model-card-pipe-in-label (sentence-transformers PR #3429)
 def test_card_tables_keep_their_columns_for_any_class_name():
     text = _odd_card()
     tables = _tables(text)
