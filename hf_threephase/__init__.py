@@ -7,7 +7,16 @@ from transformers import (
     AutoModelForSequenceClassification,
 )
 
-from .collators import DenoisingCollator, DenoisingDataset, JointCollator, JointDataset, PairCollator, PairDataset
+from .collators import (
+    DenoisingCollator,
+    DenoisingDataset,
+    InBatchPairCollator,
+    InBatchPairDataset,
+    JointCollator,
+    JointDataset,
+    PairCollator,
+    PairDataset,
+)
 from .configuration_threephase import ThreePhaseConfig
 from .imbalance import imbalance_multipliers, upsample
 from .modeling_threephase import (
@@ -36,7 +45,7 @@ AutoModelForSequenceClassification.register(ThreePhaseConfig, ThreePhaseForSeque
 
 __all__ = [
     "PHASES", "VARIANTS", "ContrastivePairs", "DAEForSeqReconstruction", "DAEOutput", "DenoisingCollator",
-    "DenoisingDataset", "JointCollator", "JointDataset", "JointOutput", "JointTrainer", "LabelSpace", "PairCollator",
+    "DenoisingDataset", "InBatchPairCollator", "InBatchPairDataset", "JointCollator", "JointDataset", "JointOutput", "JointTrainer", "LabelSpace", "PairCollator",
     "PairDataset", "PhaseArguments", "PhaseCard", "PhaseContext", "PhaseData", "PhaseSpec", "PhaseTrainer", "SiameseCosineTrainer",
     "ThreePhaseArguments", "ThreePhaseConfig", "ThreePhaseForJointTraining", "ThreePhaseForSequenceClassification",
     "ThreePhaseModel", "ThreePhaseModelOutput", "ThreePhasePreTrainedModel", "imbalance_multipliers", "pair_target",

@@ -120,15 +120,24 @@ class RecipeArguments:
         default=None, metadata={"help": "CL/Joint: one stop word a line, deleted from the up-sampled copies. Default: "
                                         "nltk's English list."}
     )
+    contrastive_pairs: Literal["in_batch", "sampled"] = field(
+        default="in_batch", metadata={"help": "CL/Joint: 'in_batch': every pair of texts within a batch (class-aware "
+                                              "batches, each text embedded once per epoch); 'sampled': the authors' "
+                                              "pairs, --pairs_per_example of them per text, two texts embedded per "
+                                              "pair."})
     pairs_per_example: str = field(
-        default="auto", metadata={"help": "CL/Joint: contrastive pairs per example and epoch, or 'auto': "
-                                       "the authors' budget, 5 x floor(log2 classes) (10 on 5 classes)."})
+        default="auto", metadata={"help": "CL/Joint with --contrastive_pairs sampled: pairs per example and epoch, or "
+                                          "'auto': the authors' budget, 5 x floor(log2 classes) (10 on 5 classes)."})
     positive_pair_fraction: str = field(
-        default="auto", metadata={"help": "CL/Joint: share of pairs with equal labels, in (0, 1), or 'auto': "
-                                          "1/classes, their share among random pairs of even classes (0.5, the "
-                                          "authors' 1:1, on two classes; 0.2 on five)."})
+        default="auto", metadata={"help": "CL/Joint: share of the loss on pairs with equal labels (of the pairs "
+                                          "drawn, when sampled), in (0, 1), or 'auto': 1/classes, their share among "
+                                          "random pairs of even classes (0.5, the authors' 1:1, on two classes; 0.2 "
+                                          "on five)."})
     joint_cl_weight: float = field(default=1.0, metadata={"help": "Joint: lambda in L_DAE + lambda * L_CL."})
     freeze_encoder: bool = field(default=False, metadata={"help": "FT: train the head only (a linear probe)."})
+    lp_ft: bool = field(default=False, metadata={"help": "FT: LP-FT (Kumar et al. 2022): first fit the head on the frozen "
+                                                        "encoder's embeddings (full batch, selected on validation "
+                                                        "loss), then train end to end from it."})
     early_stopping_patience: int = field(default=3, metadata={"help": "Every phase that selects a checkpoint: "
                                                                       "evaluations without improvement before it stops."})
     diagnostic_samples: int = field(
@@ -204,12 +213,14 @@ class ThreePhaseArguments(LoraArguments, RecipeArguments):
     def options_outside_variant(self) -> list[str]:
         """The options set for phases the variant does not run, as flags: per-phase ones (`--dae_learning_rate`) and
         recipe settings only such phases read (`--noise_ratio` without a DAE, the imbalance correction's under
-        no_imb)."""
+        no_imb, `--pairs_per_example` under in-batch pairs)."""
         unused = [f"--{phase}_{f.name}" for phase, options in self.phase_arguments.items() if phase not in self.phases
                   for f in dataclasses.fields(options) if getattr(options, f.name) is not None]
         read = {name for phase in self.phases for name in PHASES[phase].recipe_fields}
         if self.imbalance_max_ratio is None:  # no imbalance correction (no_imb): its settings go unread
             read -= {"imbalance_min_ratio", "stopwords_file"}
+        if self.contrastive_pairs == "in_batch":  # every pair of a batch: no pair budget
+            read -= {"pairs_per_example"}
         defaults = {f.name: f.default for f in dataclasses.fields(RecipeArguments)}
         defaults["imbalance_max_ratio"] = VARIANTS[self.variant].defaults.get(
             "imbalance_max_ratio", IMBALANCE_PRESETS["default"])

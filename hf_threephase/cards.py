@@ -219,7 +219,7 @@ def _diagnostic_warnings(phase: str, metrics: dict) -> list[str]:
 
 
 def _imbalance_correction(facts: dict | None) -> str | None:
-    """The correction's line of the Data section, from `phases.train_pairs`' facts."""
+    """The correction's line of the Data section, from `phases.cl_examples`' facts."""
     if not facts:
         return None
     copies = ", ".join(f"{name} ×{m}" for name, m in facts["multipliers"].items())

@@ -8,12 +8,13 @@ import math
 import random
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 from transformers import PreTrainedTokenizerBase, TrainerCallback
 
 from .noise import delete_token_words
-from .pairs import ContrastivePairs
+from .pairs import ContrastivePairs, class_aware_order, label_codes
 
 
 def tokenize_function(tokenizer: PreTrainedTokenizerBase, max_length: int, text_column: str = "text"):
@@ -104,6 +105,8 @@ class PairDataset(Dataset):
     """Pairs of tokenised examples, looked up lazily through `ContrastivePairs`; `set_epoch` draws the pairs of that
     epoch afresh (the same on every process and after a resume)."""
 
+    ordered = False  # the Trainer shuffles the pairs
+
     def __init__(self, examples, pairs: ContrastivePairs):
         self.examples = examples
         self.first_pairs = self.pairs = pairs
@@ -114,9 +117,42 @@ class PairDataset(Dataset):
     def __len__(self) -> int:
         return len(self.pairs)
 
+    def example_indices(self, i: int) -> tuple[int, ...]:
+        return self.pairs[i][:2]
+
     def __getitem__(self, i: int) -> dict:
         a, b, target = self.pairs[i]
         return {"a": self.examples[a]["input_ids"], "b": self.examples[b]["input_ids"], "target": target}
+
+
+class InBatchPairDataset(Dataset):
+    """Tokenised examples in the class-aware order of `pairs.class_aware_order` for in-batch pairs, drawn afresh per
+    (seed, epoch) by `set_epoch`; item i is `{"input_ids", "pair_labels"}` (the label's level codes, see
+    `pairs.label_codes`). `ordered`: the Trainer must keep this order (`PhaseTrainer` samples it sequentially; several
+    processes each take whole batches of it in turn, so their gathered batch is the one-process batch)."""
+
+    ordered = True
+
+    def __init__(self, examples, labels, seed: int = 0):
+        self.examples = examples
+        self.labels = labels
+        self.codes = label_codes(labels)
+        self.seed = seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int):
+        seed = int(np.random.SeedSequence([self.seed, epoch]).generate_state(1)[0])
+        self.order = class_aware_order(self.labels, seed)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def example_indices(self, i: int) -> tuple[int, ...]:
+        return (int(self.order[i]),)
+
+    def __getitem__(self, i: int) -> dict:
+        index = int(self.order[i])
+        return {"input_ids": self.examples[index]["input_ids"], "pair_labels": self.codes[index].tolist()}
 
 
 @dataclass
@@ -135,26 +171,48 @@ class PairCollator:
         return {"input_ids": input_ids, "attention_mask": attention_mask, "pair_targets": pair_targets}
 
 
-class JointDataset(EpochNoise, PairDataset):
-    """A pair plus a noised sentence to reconstruct, for the Joint phase: with `dae_examples` (tokenised texts, e.g.
-    labelled plus text-only), one drawn from them; without, either side of the pair with equal probability. Drawn
-    per (seed, epoch, item)."""
+@dataclass
+class InBatchPairCollator:
+    """Features `{"input_ids", "pair_labels"}` -> one padded batch whose texts pair with each other (the loss is
+    `losses.in_batch_cosine_loss`):
 
-    def __init__(self, examples, pairs: ContrastivePairs, noise_ratio: float = 0.6, seed: int = 0,
+    - `input_ids`, `attention_mask` int64 `(batch_size, sequence_length)`;
+    - `pair_labels` int64 `(batch_size, num_levels)`: each text's label level codes.
+    """
+
+    tokenizer: PreTrainedTokenizerBase
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        input_ids, attention_mask = _pad(self.tokenizer, [f["input_ids"] for f in features])
+        pair_labels = torch.tensor([f["pair_labels"] for f in features], dtype=torch.long)
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "pair_labels": pair_labels}
+
+
+class JointDataset(EpochNoise, Dataset):
+    """A CL item (of a `PairDataset` or an `InBatchPairDataset`, `pairs`) plus a noised sentence to reconstruct, for
+    the Joint phase: with `dae_examples` (tokenised texts, e.g. labelled plus text-only), one drawn from them;
+    without, one of the item's own texts with equal probability. Drawn per (seed, epoch, item)."""
+
+    def __init__(self, pairs: PairDataset | InBatchPairDataset, noise_ratio: float = 0.6, seed: int = 0,
                  dae_examples=None):
-        PairDataset.__init__(self, examples, pairs)
         EpochNoise.__init__(self, noise_ratio, seed)
+        self.pairs = pairs
+        self.ordered = pairs.ordered
         self.dae_examples = dae_examples
 
     def set_epoch(self, epoch: int):
         EpochNoise.set_epoch(self, epoch)
-        PairDataset.set_epoch(self, epoch)
+        self.pairs.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
 
     def __getitem__(self, i: int) -> dict:
-        item = super().__getitem__(i)
+        item = self.pairs[i]
         rng = random.Random(hash((self.seed, self.epoch, i, 1)))
         if self.dae_examples is None:
-            sentence = self.examples[self.pairs[i][rng.randrange(2)]]
+            own = self.pairs.example_indices(i)
+            sentence = self.pairs.examples[own[rng.randrange(len(own))]]
         else:
             sentence = self.dae_examples[rng.randrange(len(self.dae_examples))]
         noised = self.noise(i, sentence["input_ids"], sentence["word_ids"])
@@ -163,12 +221,14 @@ class JointDataset(EpochNoise, PairDataset):
 
 @dataclass
 class JointCollator:
-    """A denoising batch over the B a-sides (the keys of `DenoisingCollator`) plus the pair batch of
-    `PairCollator` as `pair_input_ids`, `pair_attention_mask`, `pair_targets`."""
+    """A denoising batch (the keys of `DenoisingCollator`) plus the CL batch as `pair_input_ids`,
+    `pair_attention_mask` and `pair_targets` (`PairCollator`'s, for sampled pairs) or `pair_labels`
+    (`InBatchPairCollator`'s, for in-batch pairs)."""
 
     tokenizer: PreTrainedTokenizerBase
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
-        pair = PairCollator(self.tokenizer)(features)
-        return {**DenoisingCollator(self.tokenizer)(features), "pair_input_ids": pair["input_ids"],
-                "pair_attention_mask": pair["attention_mask"], "pair_targets": pair["pair_targets"]}
+        in_batch = "pair_labels" in features[0]
+        pair = (InBatchPairCollator if in_batch else PairCollator)(self.tokenizer)(features)
+        return {**DenoisingCollator(self.tokenizer)(features), "pair_input_ids": pair.pop("input_ids"),
+                "pair_attention_mask": pair.pop("attention_mask"), **pair}

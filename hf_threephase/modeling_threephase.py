@@ -67,14 +67,18 @@ class ThreePhaseModelOutput(ModelOutput):
 class JointOutput(ModelOutput):
     """
     Args:
-        loss: scalar float32, `dae_loss + cl_loss` (`JointTrainer` weights the two).
+        loss: scalar float32, `dae_loss + cl_loss` (`JointTrainer` weights the two); `dae_loss` alone without
+            `pair_targets`.
         dae_loss: scalar float32, reconstruction cross-entropy of the noised sentences, nats per target token.
-        cl_loss: scalar float32, MSE between the cosine of each pair's embeddings and its target.
+        cl_loss: scalar float32, MSE between the cosine of each pair's embeddings and its target (with `pair_targets`).
+        sentence_embedding: float `(num_texts, projection_size)`, the embeddings of `pair_input_ids` (for in-batch
+            pairs, whose loss `JointTrainer` computes over the batch of every process).
     """
 
     loss: torch.FloatTensor | None = None
     dae_loss: torch.FloatTensor | None = None
     cl_loss: torch.FloatTensor | None = None
+    sentence_embedding: torch.FloatTensor | None = None
 
 
 def bucketed_states(module, input_ids, attention_mask, token_type_ids=None, **row_inputs) -> torch.Tensor:
@@ -584,13 +588,16 @@ class ThreePhaseForSequenceClassification(ThreePhasePreTrainedModel):
         and `logits` float `(batch_size, num_labels)`.
         """
         logits = self.classifier(self.embed(input_ids, attention_mask, token_type_ids))
-        loss = None
-        if labels is not None and self.config.class_weights is not None:
-            weight = torch.tensor(self.config.class_weights, dtype=torch.float32, device=logits.device)
-            loss = nn.functional.cross_entropy(logits.float(), labels, weight=weight)
-        elif labels is not None:
-            loss = self.loss_function(labels, logits, self.config)
+        loss = None if labels is None else self.classification_loss(logits, labels)
         return SequenceClassifierOutput(loss=loss, logits=logits)
+
+    def classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The loss of `forward` from logits `(batch_size, num_labels)`: cross-entropy weighted by
+        `config.class_weights` where given, else transformers' loss for `config.problem_type`; a scalar float32."""
+        if self.config.class_weights is not None:
+            weight = torch.tensor(self.config.class_weights, dtype=torch.float32, device=logits.device)
+            return nn.functional.cross_entropy(logits.float(), labels, weight=weight)
+        return self.loss_function(labels, logits, self.config)
 
 
 class ThreePhaseForJointTraining(DAEForSeqReconstruction):
@@ -619,13 +626,17 @@ class ThreePhaseForJointTraining(DAEForSeqReconstruction):
         **kwargs,
     ) -> JointOutput:
         r"""input_ids ... labels, num_items_in_batch: the denoising batch (see `DAEForSeqReconstruction.forward`);
-        pair_input_ids / pair_attention_mask: int64 `(2 * num_pairs, sequence_length)`, the u-sides then the v-sides;
+        pair_input_ids / pair_attention_mask: int64 `(num_texts, sequence_length)`: with `pair_targets`, the u-sides
+            then the v-sides (`num_texts = 2 * num_pairs`); without, texts whose pairs the Trainer forms;
         pair_targets: float `(num_pairs,)` cosine targets (see `ThreePhaseModel.forward`)."""
         dae_loss = super().forward(input_ids, attention_mask, decoder_input_ids=decoder_input_ids,
                                    decoder_attention_mask=decoder_attention_mask, labels=labels,
                                    num_items_in_batch=num_items_in_batch).loss
-        cl_loss = siamese_cosine_loss(self.embed(pair_input_ids, pair_attention_mask), pair_targets)
-        return JointOutput(loss=dae_loss + cl_loss, dae_loss=dae_loss, cl_loss=cl_loss)
+        embedding = self.embed(pair_input_ids, pair_attention_mask)
+        if pair_targets is None:
+            return JointOutput(loss=dae_loss, dae_loss=dae_loss, sentence_embedding=embedding)
+        cl_loss = siamese_cosine_loss(embedding, pair_targets)
+        return JointOutput(loss=dae_loss + cl_loss, dae_loss=dae_loss, cl_loss=cl_loss, sentence_embedding=embedding)
 
 
 __all__ = [

@@ -170,3 +170,49 @@ class ContrastivePairs:
             first, second = self.members[c][g // len(self.members[d])], self.members[d][g % len(self.members[d])]
         first, second = int(first), int(second)
         return first, second, pair_target(self.labels[first], self.labels[second])
+
+
+# Texts of a class placed side by side in a CL batch of in-batch pairs (see `class_aware_order`).
+TEXTS_PER_CLASS = 2
+
+
+def label_codes(labels: Sequence[Hashable]) -> np.ndarray:
+    """int64 `(len(labels), num_levels)`: each label as one code per level (a flat label is one level), codes equal
+    exactly where the levels are; what `losses.in_batch_cosine_loss` compares."""
+    rows = [label if isinstance(label, tuple) else (label,) for label in labels]
+    depth = len(rows[0]) if rows else 1
+    if any(len(row) != depth for row in rows):
+        raise ValueError("hierarchical labels of different depth")
+    codes = np.zeros((len(rows), depth), dtype=np.int64)
+    for level in range(depth):
+        index = {}
+        codes[:, level] = [index.setdefault(row[level], len(index)) for row in rows]
+    return codes
+
+
+def class_aware_order(labels: Sequence[Hashable], seed: int = 0, per_class: int = TEXTS_PER_CLASS) -> np.ndarray:
+    """An epoch's order of the examples for in-batch pairs: each class's examples shuffled and cut into groups of
+    `per_class` (a class's last odd one joins its last group), the groups of every class spread evenly over the epoch
+    (group g of a class with G groups at (g + u) / G, u uniform per class) so that consecutive groups come from
+    different classes in proportion to the class sizes. A group holds per_class to 2 * per_class - 1 texts, so every
+    run of 4 * per_class - 3 consecutive positions (5 at 2) holds a whole group: a batch of that many texts or more
+    holds a same-class pair, unless the group is a class of one text.
+
+    Returns:
+        int64 `(len(labels),)`: a permutation of the example indices; the same for the same labels and seed.
+    """
+    rng = np.random.default_rng(seed)
+    codes = label_codes(labels)
+    _, classes = np.unique(codes, axis=0, return_inverse=True)
+    groups, keys = [], []
+    for c in range(classes.max() + 1 if len(labels) else 0):
+        members = rng.permutation(np.flatnonzero(classes.ravel() == c))
+        count = max(1, len(members) // per_class)
+        cuts = [members[g * per_class:(g + 1) * per_class] for g in range(count - 1)]
+        cuts.append(members[(count - 1) * per_class:])
+        offset = rng.random()
+        groups += cuts
+        keys += [(g + offset) / count for g in range(count)]
+    ties = rng.random(len(keys))
+    order = np.lexsort((ties, np.asarray(keys)))
+    return np.concatenate([groups[g] for g in order]) if groups else np.zeros(0, dtype=np.int64)

@@ -44,7 +44,8 @@ NOT_RECORDED = frozenset({
 NOT_RECORDED_PREFIXES = ("hub_", "trackio_")
 # Recipe settings and record keys added after records were first written, left out at their default: a phase folder
 # written before them computed the same, and is still reused.
-LATER_FIELD_DEFAULTS = {"positive_pair_fraction": 0.5, "label_paths": None}
+LATER_FIELD_DEFAULTS = {"positive_pair_fraction": 0.5, "label_paths": None, "contrastive_pairs": "sampled",
+                        "lp_ft": False}
 FILE_FIELDS = ("stopwords_file",)  # recipe settings that name a file the phase reads
 
 
@@ -150,10 +151,15 @@ def label_paths(train) -> list[list[str]]:
 
 def _pairs_as_computed(record: dict) -> dict:
     """The record with its pair settings written by what they compute, so that two ways of asking for the same pairs
-    match: a `pairs_per_example` number that `auto` means for its classes as `auto`; a `positive_pair_fraction` as
-    its number (`auto`: 1/K), left out at 0.5 (the default before `auto`). Applied to a new record and to one read
+    match: a `pairs_per_example` number that `auto` means for its classes as `auto` (left out for in-batch pairs,
+    which read none); a `positive_pair_fraction` as its number (`auto`: 1/K), left out at 0.5 (the default before
+    `auto`); `contrastive_pairs` left out at `sampled` (the only form before it). Applied to a new record and to one read
     back, which an older version wrote as given."""
     recipe, classes = record.get("recipe", {}), len(record["labels"])
+    if recipe.get("contrastive_pairs") == "in_batch":  # no pair budget read
+        recipe.pop("pairs_per_example", None)
+    elif recipe.get("contrastive_pairs") == LATER_FIELD_DEFAULTS["contrastive_pairs"]:
+        del recipe["contrastive_pairs"]
     budget = recipe.get("pairs_per_example", "auto")
     if budget != "auto" and int(budget) == pairs_per_example("auto", classes):
         recipe["pairs_per_example"] = "auto"

@@ -9,7 +9,16 @@ import numpy as np
 from datasets import concatenate_datasets
 from transformers import DataCollatorWithPadding, TrainingArguments
 
-from .collators import DenoisingCollator, DenoisingDataset, JointCollator, JointDataset, PairCollator, PairDataset
+from .collators import (
+    DenoisingCollator,
+    DenoisingDataset,
+    InBatchPairCollator,
+    InBatchPairDataset,
+    JointCollator,
+    JointDataset,
+    PairCollator,
+    PairDataset,
+)
 from .imbalance import IMBALANCE_PRESETS, class_multipliers, upsampled_examples
 from .metrics import with_metric
 from .modeling_threephase import (
@@ -21,6 +30,7 @@ from .modeling_threephase import (
 from .files import first_line
 from .noise import load_stopwords
 from .pairs import ContrastivePairs, pairs_per_example, positive_pair_fraction
+from .probe import fit_head
 from .registry import PhaseCard, PhaseContext, PhaseData, PhaseSpec, register_phase, register_variant
 from .trainers import JointTrainer, PhaseTrainer, SiameseCosineTrainer
 from .validation import InputError
@@ -28,56 +38,81 @@ from .validation import InputError
 logger = logging.getLogger("hf_threephase")
 
 
-def train_pairs(context: PhaseContext, seed: int) -> tuple[Any, ContrastivePairs, dict]:
-    """The tokenised train examples after the imbalance correction (noised copies of rare classes, eq. 5), their CL
-    pairs, and the correction's facts: `{"imbalance_correction": {"multipliers": {class name: m > 1},
+def cl_examples(context: PhaseContext, seed: int) -> tuple[Any, list, dict]:
+    """The tokenised train examples after the imbalance correction (noised copies of rare classes, eq. 5), their pair
+    labels, and the correction's facts: `{"imbalance_correction": {"multipliers": {class name: m > 1},
     "examples_before": int, "examples_after": int, "stopwords": the stop-word list's source}}`, or `{}` when it adds
     no copy.
 
     Raises:
-        InputError: train cannot form pairs, or the correction adds copies and no stop-word list can be read;
-            naming train's source.
+        InputError: train cannot form pairs (fewer than two classes, or no class of two examples), or the correction
+            adds copies and no stop-word list can be read; naming train's source.
     """
     args, examples = context.args, context.tokenized["train"]
     labels = context.label_space.pair_labels(context.data["train"])
     where = context.data["train"].info.description or "the train split"
-    names = context.label_space.names
-    class_name = lambda c: "/".join(c) if isinstance(c, tuple) else names[c]  # noqa: E731
     multipliers = (class_multipliers(labels, args.imbalance_max_ratio, args.imbalance_min_ratio)
                    if args.imbalance_max_ratio is not None else {})
-    if any(m > 1 for m in multipliers.values()):
-        try:
-            stopwords = load_stopwords(file=args.stopwords_file)
-        except (LookupError, OSError) as err:
-            raise InputError(f"the imbalance correction adds stop-word-noised copies of rare classes of {where}, "
-                             f"but: {err}") from None
-        before = len(labels)
-        examples, labels = upsampled_examples(
-            examples, context.data["train"]["text"], labels, context.tokenize, args.imbalance_max_ratio,
-            args.imbalance_min_ratio, stopwords, seed=seed)
-        added = {class_name(c): m for c, m in sorted(multipliers.items(), key=lambda cm: repr(cm[0])) if m > 1}
-        facts = {"imbalance_correction": {"multipliers": added, "examples_before": before,
-                                          "examples_after": len(labels), "stopwords": stopwords.source}}
-        logger.info(f"imbalance correction of {where} (max_ratio {args.imbalance_max_ratio}, min_ratio "
-                    f"{args.imbalance_min_ratio}): " + ", ".join(f"{name} x{m}" for name, m in added.items())
-                    + f"; {before} -> {len(labels)} CL examples, each added copy with its own stop words deleted "
-                    f"(stop words: {stopwords.source})")
-    else:
-        facts = {}
+    if not any(m > 1 for m in multipliers.values()):
+        return examples, labels_that_pair(context, labels, where), {}
+    try:
+        stopwords = load_stopwords(file=args.stopwords_file)
+    except (LookupError, OSError) as err:
+        raise InputError(f"the imbalance correction adds stop-word-noised copies of rare classes of {where}, "
+                         f"but: {err}") from None
+    before = len(labels)
+    examples, labels = upsampled_examples(
+        examples, context.data["train"]["text"], labels, context.tokenize, args.imbalance_max_ratio,
+        args.imbalance_min_ratio, stopwords, seed=seed)
+    added = {class_name(context, c): m for c, m in sorted(multipliers.items(), key=lambda cm: repr(cm[0])) if m > 1}
+    logger.info(f"imbalance correction of {where} (max_ratio {args.imbalance_max_ratio}, min_ratio "
+                f"{args.imbalance_min_ratio}): " + ", ".join(f"{name} x{m}" for name, m in added.items())
+                + f"; {before} -> {len(labels)} CL examples, each added copy with its own stop words deleted "
+                f"(stop words: {stopwords.source})")
+    return examples, labels_that_pair(context, labels, where), {"imbalance_correction": {"multipliers": added, "examples_before": before,
+                                                       "examples_after": len(labels), "stopwords": stopwords.source}}
+
+
+def labels_that_pair(context: PhaseContext, labels: list, where: str) -> list:
+    counts = Counter(labels)
+    if len(counts) < 2 or max(counts.values()) < 2:
+        sizes = ", ".join(f"{class_name(context, c)} {n}" for c, n in sorted(counts.items()))
+        raise InputError(f"{where}: contrastive learning needs two classes there, and two examples of one (class "
+                         f"sizes: {sizes})")
+    return labels
+
+
+def class_name(context: PhaseContext, label) -> str:
+    return "/".join(label) if isinstance(label, tuple) else context.label_space.names[label]
+
+
+def sampled_pairs(context: PhaseContext, labels: list, seed: int) -> ContrastivePairs:
+    """`--contrastive_pairs sampled`: the authors' form, `pairs_per_example` seeded pairs per example and epoch at
+    `positive_pair_fraction` same-class, each pair's two texts embedded by the batch that holds it."""
+    args, where = context.args, context.data["train"].info.description or "the train split"
     budget = pairs_per_example(args.pairs_per_example, context.label_space.num_labels)
     fraction = positive_pair_fraction(args.positive_pair_fraction, context.label_space.num_labels)
-    try:
-        pairs = ContrastivePairs(labels, budget, seed, fraction)
-    except ValueError:
-        sizes = ", ".join(f"{class_name(c)} {n}" for c, n in sorted(Counter(labels).items()))
-        raise InputError(f"{where}: contrastive learning needs two classes there, and two examples of one (class "
-                         f"sizes: {sizes})") from None
+    pairs = ContrastivePairs(labels, budget, seed, fraction)
     wanted = round(budget * len(labels))
     if len(pairs) < wanted or abs(pairs.positive_share - fraction) > 0.01:
         logger.warning(f"CL pairs of {where}: {len(pairs)} per epoch, {pairs.positive_share:.0%} same-class, not "
                        f"{budget} per example ({wanted}) at --positive_pair_fraction {fraction:g}: the class sizes "
                        "allow no closer draw of distinct pairs")
-    return examples, pairs, facts
+    return pairs
+
+
+def cl_dataset(context: PhaseContext, seed: int) -> tuple[PairDataset | InBatchPairDataset, dict]:
+    """The CL training set of `--contrastive_pairs` (`in_batch`: the corrected examples in class-aware batches;
+    `sampled`: their sampled pairs) and the imbalance correction's facts."""
+    examples, labels, facts = cl_examples(context, seed)
+    if context.args.contrastive_pairs == "in_batch":
+        return InBatchPairDataset(examples, labels, seed), facts
+    return PairDataset(examples, sampled_pairs(context, labels, seed)), facts
+
+
+def cl_trainer_kwargs(context: PhaseContext, data: PhaseData) -> dict:
+    return {"positive_pair_fraction": positive_pair_fraction(context.args.positive_pair_fraction,
+                                                             context.label_space.num_labels)}
 
 
 def text_only_pool(context: PhaseContext):
@@ -116,17 +151,19 @@ register_phase(PhaseSpec(
 
 # --- CL ---
 
-PAIR_FIELDS = ("imbalance_max_ratio", "imbalance_min_ratio", "stopwords_file", "pairs_per_example",
-               "positive_pair_fraction")
+PAIR_FIELDS = ("imbalance_max_ratio", "imbalance_min_ratio", "stopwords_file", "contrastive_pairs",
+               "pairs_per_example", "positive_pair_fraction")
 
 
 def cl_data(context: PhaseContext, training_args: TrainingArguments) -> PhaseData:
-    examples, pairs, facts = train_pairs(context, training_args.seed)
-    return PhaseData(train=PairDataset(examples, pairs), collator=PairCollator(context.tokenizer), facts=facts)
+    train, facts = cl_dataset(context, training_args.seed)
+    collator = (InBatchPairCollator if train.ordered else PairCollator)(context.tokenizer)
+    return PhaseData(train=train, collator=collator, facts=facts)
 
 
 register_phase(PhaseSpec(
     name="cl", model_class=ThreePhaseModel, build_data=cl_data, trainer_class=SiameseCosineTrainer,
+    trainer_kwargs=cl_trainer_kwargs,
     selection_metric="cosine_gap", expected_rise={"cosine_gap": 0.0}, defaults={"warmup_steps": 1 / 3},
     recipe_fields=PAIR_FIELDS,
     card=PhaseCard(
@@ -141,14 +178,15 @@ register_phase(PhaseSpec(
 def joint_data(context: PhaseContext, training_args: TrainingArguments) -> PhaseData:
     seed = training_args.seed
     pool = text_only_pool(context) if "text_only" in context.tokenized else None
-    examples, pairs, facts = train_pairs(context, seed)
-    train = JointDataset(examples, pairs, context.args.noise_ratio, seed, dae_examples=pool)
+    pairs, facts = cl_dataset(context, seed)
+    train = JointDataset(pairs, context.args.noise_ratio, seed, dae_examples=pool)
     return PhaseData(train=train, collator=JointCollator(context.tokenizer), facts=facts)
 
 
 register_phase(PhaseSpec(
     name="joint", model_class=ThreePhaseForJointTraining, build_data=joint_data, trainer_class=JointTrainer,
-    trainer_kwargs=lambda context, data: {"cl_weight": context.args.joint_cl_weight},
+    trainer_kwargs=lambda context, data: {"cl_weight": context.args.joint_cl_weight,
+                                          **cl_trainer_kwargs(context, data)},
     expected_rise={"information_gap": 0.05, "cosine_gap": 0.0}, defaults={"warmup_steps": 1 / 3},
     recipe_fields=("noise_ratio", "joint_cl_weight", *PAIR_FIELDS), reads_text_only=True,
     card=PhaseCard("Joint DAE + CL", "The DAE and contrastive losses summed in one optimizer step."),
@@ -197,16 +235,25 @@ def ft_config_kwargs(context: PhaseContext) -> dict:
     return kwargs
 
 
-def freeze_encoder(context: PhaseContext, model):
+def prepare_ft_model(context: PhaseContext, model) -> dict:
+    """`--freeze_encoder`: only the head trains. `--lp_ft`: the head is first fitted on the frozen encoder's
+    embeddings of train, selected on validation (`probe.fit_head`); its facts go to `phase_metrics.json` as
+    `head_probe`."""
     if context.args.freeze_encoder:
         model.encoder.requires_grad_(False)
+    if not context.args.lp_ft:
+        return {}
+    facts = fit_head(model, context.tokenizer, context.tokenized["train"], context.tokenized["validation"])
+    logger.info(f"LP-FT: the head fitted on frozen embeddings in {facts['steps']} full-batch steps, validation loss "
+                f"{facts['validation_loss_before']:.4f} -> {facts['validation_loss_after']:.4f}")
+    return {"head_probe": facts}
 
 
 register_phase(PhaseSpec(
     name="ft", model_class=ThreePhaseForSequenceClassification, build_data=ft_data,
     trainer_kwargs=ft_trainer_kwargs, config_kwargs=ft_config_kwargs,
-    prepare_model=freeze_encoder, selection_metric="selection_score", final=True,
-    recipe_fields=("freeze_encoder", "classifier_dropout", "class_weighted_loss", "metric_name"),
+    prepare_model=prepare_ft_model, selection_metric="selection_score", final=True,
+    recipe_fields=("freeze_encoder", "lp_ft", "classifier_dropout", "class_weighted_loss", "metric_name"),
     card=PhaseCard(
         "Fine-tuning (FT)",
         "A 2-layer MLP head on the adapted encoder, trained with cross-entropy; the checkpoint was chosen on the "

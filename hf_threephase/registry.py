@@ -83,7 +83,8 @@ class PhaseSpec:
         trainer_class: the Trainer (sub)class: `CompleteEvaluationTrainer` or a subclass of it.
         trainer_kwargs: `(context, data) -> dict` of extra Trainer arguments (`compute_metrics`, callbacks, ...).
         config_kwargs: `(context) -> dict` of config values for a fresh model (e.g. the label space's `num_labels`).
-        prepare_model: `(context, model) -> None`, after loading (e.g. freezing the encoder).
+        prepare_model: `(context, model) -> dict | None`, after loading (e.g. freezing the encoder); the facts it
+            returns go to the phase's `phase_metrics.json`.
         selection_metric: the validation metric the phase evaluates every epoch and, unless `--<phase>_model_selection
             last`, keeps its best checkpoint on (with early stopping); None: the phase does not evaluate.
         greater_is_better: the direction of `selection_metric`.
@@ -106,7 +107,7 @@ class PhaseSpec:
     trainer_class: type[Trainer] = CompleteEvaluationTrainer
     trainer_kwargs: Callable[[PhaseContext, PhaseData], dict] = _no_extras
     config_kwargs: Callable[[PhaseContext], dict] | None = None
-    prepare_model: Callable[[PhaseContext, PreTrainedModel], None] | None = None
+    prepare_model: Callable[[PhaseContext, PreTrainedModel], dict | None] | None = None
     selection_metric: str | None = None
     greater_is_better: bool = True
     defaults: dict = field(default_factory=dict)

@@ -131,8 +131,10 @@ class PhaseRunner:
             logger.warning("%s: LoRA options without --use_peft; ignored", ", ".join(lora))
         unused = args.options_outside_variant()
         if unused:
-            logger.warning("%s: the %s variant runs %s, and none of them reads these; ignored", ", ".join(unused),
-                           args.variant, " -> ".join(args.phases))
+            logger.warning("%s: the %s variant runs %s%s, and none of them reads these; ignored", ", ".join(unused),
+                           args.variant, " -> ".join(args.phases),
+                           " with --contrastive_pairs in_batch" if "--pairs_per_example" in unused and any(
+                               "pairs_per_example" in PHASES[p].recipe_fields for p in args.phases) else "")
         final = PHASES[final_phase(args.phases)]
         if training_args.metric_for_best_model and phase_options(final, args, training_args).model_selection == "last":
             logger.warning("--metric_for_best_model %s: the %s phase keeps its last weights (--%s_model_selection "
@@ -259,6 +261,10 @@ class PhaseRunner:
                 raise InputError(f"--dataloader_drop_last true: the {phase} phase's {examples} training examples fill "
                                  f"no batch of {batch}, so it would train no step: drop the flag, or give a smaller "
                                  f"--{phase}_batch_size")
+            if getattr(self.prepared[phase][0].train, "ordered", False) and batch < 2:
+                raise InputError(f"--contrastive_pairs in_batch pairs the texts of a batch, and the {phase} phase's "
+                                 f"batch of {batch} text holds no pair: give --{phase}_batch_size 2 or more, or "
+                                 "--contrastive_pairs sampled")
             validation, examples = self.context.data["validation"], self.context.diagnostic_examples
             where = validation.info.description or "the validation split"
             if len(examples) < len(validation):  # its evaluation reads a subset
@@ -362,8 +368,7 @@ class PhaseRunner:
             a = self.args
             logger.info("%s phase, LoRA r=%d: %s", spec.name, a.lora_r,
                         add_lora(model, a.lora_r, a.lora_alpha, a.lora_dropout, a.lora_target_modules))
-        if spec.prepare_model is not None:
-            spec.prepare_model(context, model)
+        prepared = (spec.prepare_model(context, model) if spec.prepare_model is not None else None) or {}
         before = self.diagnose(model.to(args.device))
         last, incomplete = self.resume.pop(spec.name, None) or find_checkpoint(args.output_dir)
         if self.training_args.should_save:
@@ -376,7 +381,7 @@ class PhaseRunner:
         data, extras = self.prepared.pop(spec.name) if spec.name in self.prepared else self.build_data(spec, args)
         trainer = self.build_trainer(spec, model, args, data, extras)
         metrics = {"train": trainer.train(resume_from_checkpoint=last).metrics,
-                   "train_examples": len(trainer.train_dataset), **data.facts}
+                   "train_examples": len(trainer.train_dataset), **data.facts, **prepared}
         after = self.diagnose(trainer.model)
         metrics["diagnostics"] = {"before": before, "after": after}
         for line in diagnostic_warnings(spec.name, before, after, spec.expected_rise):

@@ -4,11 +4,14 @@ checkpoint, and the Joint loss weighting."""
 
 import math
 
+import torch
+import torch.distributed.nn
 from torch.utils.data import SequentialSampler
 from transformers import Trainer
 from transformers.trainer_utils import has_length
 
 from .diagnostics import phase_diagnostics
+from .losses import in_batch_cosine_loss
 
 
 class CompleteEvaluationTrainer(Trainer):
@@ -46,11 +49,15 @@ class PhaseTrainer(CompleteEvaluationTrainer):
     checkpoint); the others keep `args.learning_rate`. Both follow the same schedule.
     `new_parameters_only_steps`: the first stretch (steps, or a share of the steps when below 1) trains only those new
     parameters: the others' learning rate is 0 until then, and their schedule goes on from there.
+    `positive_pair_fraction`: the same-class pairs' share of an in-batch pair loss (`in_batch_pair_loss`).
+    A train dataset with `ordered = True` is read in its own order (no shuffle).
     """
 
     def __init__(self, *args, diagnostic_dataset=None, diagnostic_pair_labels=None, noise_ratio: float = 0.6,
-                 new_parameters_learning_rate: float | None = None, new_parameters_only_steps: float = 0, **kwargs):
+                 new_parameters_learning_rate: float | None = None, new_parameters_only_steps: float = 0,
+                 positive_pair_fraction: float = 0.5, **kwargs):
         self.diagnostic_dataset = diagnostic_dataset
+        self.positive_pair_fraction = positive_pair_fraction
         self.diagnostic_pair_labels = diagnostic_pair_labels
         self.noise_ratio = noise_ratio
         self.new_parameters_learning_rate = new_parameters_learning_rate
@@ -66,6 +73,26 @@ class PhaseTrainer(CompleteEvaluationTrainer):
             super()._validate_args()
         finally:
             self.eval_dataset = None
+
+    def _get_train_sampler(self, train_dataset=None):
+        # a dataset that orders its own examples (in-batch pairs' class-aware batches) is read in that order
+        if getattr(train_dataset if train_dataset is not None else self.train_dataset, "ordered", False):
+            return SequentialSampler(train_dataset if train_dataset is not None else self.train_dataset)
+        return super()._get_train_sampler(train_dataset)
+
+    def in_batch_pair_loss(self, embeddings: torch.Tensor, pair_labels: torch.Tensor) -> torch.Tensor:
+        """`losses.in_batch_cosine_loss` at `positive_pair_fraction` over the batch of every process: the embeddings
+        are gathered with their gradients (each process computes the same loss; DDP's mean of the gradients is then
+        the one-process gradient of that global batch), so 2 processes x 8 texts form the pairs and weights of
+        1 x 16.
+
+        Args:
+            embeddings: float `(batch_size, dim)`, this process's texts.
+            pair_labels: int64 `(batch_size, num_levels)`.
+        """
+        if self.args.world_size > 1:
+            embeddings, pair_labels = gather_with_gradients(embeddings), gather_with_gradients(pair_labels)
+        return in_batch_cosine_loss(embeddings, pair_labels, self.positive_pair_fraction)
 
     def diagnose(self) -> dict[str, float]:
         """The phase diagnostics of the current model (empty without a `diagnostic_dataset`)."""
@@ -135,9 +162,35 @@ class PhaseTrainer(CompleteEvaluationTrainer):
             load_result._replace(missing_keys=[k for k in load_result.missing_keys if k not in tied]))
 
 
+def gather_with_gradients(tensor: torch.Tensor) -> torch.Tensor:
+    """The concatenation over processes, in rank order, of each process's `tensor` (first dimensions may differ),
+    differentiable for float tensors (`torch.distributed.nn.all_gather`)."""
+    sizes = [torch.zeros(1, dtype=torch.long, device=tensor.device)
+             for _ in range(torch.distributed.get_world_size())]
+    torch.distributed.all_gather(sizes, torch.tensor([len(tensor)], device=tensor.device))
+    sizes = [int(size) for size in sizes]
+    padded = torch.cat([tensor, tensor.new_zeros((max(sizes) - len(tensor), *tensor.shape[1:]))])
+    if tensor.is_floating_point():
+        parts = torch.distributed.nn.all_gather(padded)
+    else:
+        parts = [torch.empty_like(padded) for _ in sizes]
+        torch.distributed.all_gather(parts, padded)
+    return torch.cat([part[:size] for part, size in zip(parts, sizes)])
+
+
 class SiameseCosineTrainer(PhaseTrainer):
     """The CL phase's Trainer: a `PhaseTrainer` over `PairCollator` batches (the model returns the pair loss
-    MSE(cos(u, v), target)); selection on a validation diagnostic such as `eval_cosine_gap`."""
+    MSE(cos(u, v), target)) or `InBatchPairCollator` batches (the pairs within the batch of every process,
+    `in_batch_pair_loss`); selection on a validation diagnostic such as `eval_cosine_gap`."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if "pair_labels" not in inputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        inputs = dict(inputs)
+        pair_labels = inputs.pop("pair_labels")
+        outputs = model(**inputs)
+        loss = self.in_batch_pair_loss(outputs.sentence_embedding, pair_labels)
+        return (loss, outputs) if return_outputs else loss
 
 
 class JointTrainer(PhaseTrainer):
@@ -154,8 +207,13 @@ class JointTrainer(PhaseTrainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """Scaled so that one optimizer step sees the DAE loss as one token mean over its global batch (the
         Trainer's `num_items_in_batch`) and the CL loss as the mean over its micro-batches and processes: DDP
-        averages over processes, and the Trainer neither divides by the accumulation steps nor rescales."""
+        averages over processes, and the Trainer neither divides by the accumulation steps nor rescales. In-batch
+        pairs (`pair_labels`): the CL loss is `in_batch_pair_loss`, the same on every process."""
+        inputs = dict(inputs)
+        pair_labels = inputs.pop("pair_labels", None)
         outputs = model(**inputs, num_items_in_batch=num_items_in_batch)
+        if pair_labels is not None:  # in-batch pairs: the loss over every process's batch
+            outputs.cl_loss = self.in_batch_pair_loss(outputs.sentence_embedding, pair_labels)
         if num_items_in_batch is None:  # not a training step: plain means
             loss = outputs.dae_loss + self.cl_weight * outputs.cl_loss
         else:

@@ -70,6 +70,8 @@ def check_arguments(args, training_args):
     fraction = str(args.positive_pair_fraction)
     if fraction != "auto" and not 0 < _number(fraction) < 1:
         raise InputError(f"--positive_pair_fraction must be in (0, 1) or 'auto', got {fraction!r}")
+    if args.contrastive_pairs not in ("in_batch", "sampled"):
+        raise InputError(f"--contrastive_pairs must be in_batch or sampled, got {args.contrastive_pairs!r}")
     pairs = str(args.pairs_per_example)
     if pairs != "auto" and not (pairs.isdigit() and int(pairs) >= 1):
         raise InputError(f"--pairs_per_example must be an integer >= 1 or 'auto', got {pairs!r}")

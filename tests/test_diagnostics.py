@@ -9,7 +9,7 @@ from conftest import corpus
 from datasets import Dataset
 from transformers import AutoTokenizer, TrainerCallback, TrainingArguments
 
-from hf_threephase import ContrastivePairs, DAEForSeqReconstruction, JointDataset
+from hf_threephase import ContrastivePairs, DAEForSeqReconstruction, JointDataset, PairDataset
 from hf_threephase.collators import DenoisingCollator, DenoisingDataset, SetEpochCallback, tokenize_function
 from hf_threephase.diagnostics import diagnostic_warnings, embedding_diagnostics, information_gap, pair_diagnostics
 from hf_threephase.trainers import PhaseTrainer
@@ -113,7 +113,7 @@ def test_joint_reconstructs_either_side_of_a_pair_equally_often(memorisable):
     _, data = memorisable
     labels = [0] * 8 + [1] * 4
     pairs = ContrastivePairs(labels, pairs_per_example=4, seed=0)
-    joint = JointDataset(data, pairs, 0.6, seed=0)
+    joint = JointDataset(PairDataset(data, pairs), 0.6, seed=0)
     sides = []
     for epoch in range(8):
         joint.set_epoch(epoch)
@@ -123,7 +123,7 @@ def test_joint_reconstructs_either_side_of_a_pair_equally_often(memorisable):
             assert item["clean"] in (item["a"], item["b"])
     assert 0.4 < np.mean(sides) < 0.6
     pool = data.select(range(8, 12))
-    joint = JointDataset(data, pairs, 0.6, seed=0, dae_examples=pool)
+    joint = JointDataset(PairDataset(data, pairs), 0.6, seed=0, dae_examples=pool)
     assert {tuple(joint[i]["clean"]) for i in range(len(joint))} <= {tuple(ids) for ids in pool["input_ids"]}
 
 

@@ -17,8 +17,8 @@ from hf_threephase.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("variant", ["3phase", "joint"])
-def test_two_processes_match_one_with_the_same_global_batch(tmp_path, bert_dir, files, variant):
+@pytest.mark.parametrize("variant, pairs", [("3phase", "in_batch"), ("joint", "in_batch"), ("3phase", "sampled")])
+def test_two_processes_match_one_with_the_same_global_batch(tmp_path, bert_dir, files, variant, pairs):
     # no dropout, so each phase's update depends only on the global batch
     model_dir = tmp_path / "model"
     config = BertConfig.from_pretrained(bert_dir, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
@@ -29,7 +29,7 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path, bert_dir, 
               "--label_column", "topic", "--num_train_epochs", "2", "--learning_rate", "1e-3",
               "--classifier_dropout", "0", "--pairs_per_example", "2", "--max_seq_length", "32",
               "--report_to", "none", "--disable_tqdm", "true", "--use_cpu", "true", "--seed", "7",
-              "--max_train_samples", "64", "--variant", variant]  # full global batches: none padded by accelerate
+              "--max_train_samples", "64", "--variant", variant, "--contrastive_pairs", pairs]  # full global batches: none padded by accelerate
     two = tmp_path / "two"
     run = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(ROOT / "run_threephase.py"),
@@ -47,8 +47,9 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path, bert_dir, 
 
     single = main([*common, "--per_device_train_batch_size", "16", "--output_dir", str(tmp_path / "one")])
     assert single["world_size"] == 1
-    # Same seeded pair set and noise (keyed by seed, epoch, example), and accelerate shards the same permutation, so
-    # both runs see the same global batches; the DAE loss (alone or in Joint) is one token mean over the global batch
+    # Same seeded pair set, class-aware order and noise (keyed by seed, epoch, example), and accelerate shards the
+    # same permutation, so both runs see the same global batches; in-batch pairs are formed over the gathered batch
+    # (without the gather, 2 x 8 texts give other pairs than 1 x 16 and the CL weights differ); the DAE loss (alone or in Joint) is one token mean over the global batch
     # (the Trainer counts target tokens across processes), the CL and FT losses means over equal shares. So every phase
     # ends on the same weights, up to float rounding (~4e-6 seen; a mean per process gives ~3e-3 on the DAE).
     # train_loss is not compared: the Trainer adds the loss of the steps since its last log from process 0 alone

@@ -610,13 +610,14 @@ def test_a_pair_budget_given_as_the_number_auto_stands_for_reuses_the_cl_phase(t
                                                                               capsys):
     out = tmp_path / "run"
     argv = ["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(out), "--variant", "cl_ft",
-            *FAST, "--pairs_per_example", "auto"]
+            *FAST, "--pairs_per_example", "auto", "--contrastive_pairs", "sampled"]
     main(argv)
     with caplog.at_level(logging.INFO, logger="hf_threephase"):
         main([*argv, "--pairs_per_example", "5"])  # 3 classes: auto is 5 x floor(log2 3) = 5 pairs per example
     assert f"{out / 'cl'}: the finished cl phase is reused (same data and settings)" in caplog.text
     record = json.loads((out / "cl" / "phase_inputs.json").read_text())
     record["recipe"]["pairs_per_example"] = "5"  # as an older version wrote the number given
+    assert "contrastive_pairs" not in record["recipe"]  # sampled, as written before in-batch pairs
     (out / "cl" / "phase_inputs.json").write_text(json.dumps(record))
     shutil.rmtree(out / "ft")  # chained to the record as it was
     caplog.clear()
@@ -626,6 +627,33 @@ def test_a_pair_budget_given_as_the_number_auto_stands_for_reuses_the_cl_phase(t
     with pytest.raises(SystemExit):
         main([*argv, "--pairs_per_example", "6"])
     assert "this command differs in pairs_per_example 'auto' -> '6'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*argv, "--contrastive_pairs", "in_batch"])
+    assert "this command differs in contrastive_pairs 'sampled' -> 'in_batch'" in capsys.readouterr().err
+
+
+def test_in_batch_pairs_read_no_pair_budget(tmp_path, bert_dir, files, caplog):
+    out = tmp_path / "run"
+    argv = ["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(out), "--variant", "cl_ft",
+            *FAST]
+    main(argv)
+    with caplog.at_level(logging.INFO, logger="hf_threephase"):
+        main([*argv, "--pairs_per_example", "7"])
+    assert ("--pairs_per_example: the cl_ft variant runs cl -> ft with --contrastive_pairs in_batch, and none of them "
+            "reads these; ignored") in caplog.text
+    assert f"{out / 'cl'}: the finished cl phase is reused (same data and settings)" in caplog.text
+    assert "pairs_per_example" not in json.loads((out / "cl" / "phase_inputs.json").read_text())["recipe"]
+
+
+def test_in_batch_pairs_need_two_texts_a_batch(tmp_path, bert_dir, files, capsys):
+    argv = ["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(tmp_path / "run"),
+            "--variant", "3phase", *FAST, "--cl_batch_size", "1"]
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: --contrastive_pairs in_batch pairs the texts of a batch, and the cl phase's batch of 1 text holds no "
+        "pair: give --cl_batch_size 2 or more, or --contrastive_pairs sampled")
+    assert not (tmp_path / "run" / "dae").exists()  # before any training
 
 
 def test_an_edited_stop_word_file_is_not_reused(tmp_path, bert_dir, capsys):
@@ -725,7 +753,7 @@ def test_the_imbalance_correction_says_what_it_added(tmp_path, bert_dir, caplog)
     assert metrics["imbalance_correction"] == {"multipliers": {"food": 3}, "examples_before": len(rare),
                                                "examples_after": len(rare) + added,
                                                "stopwords": load_stopwords().source}
-    assert metrics["train_examples"] == 2 * (len(rare) + added)  # --pairs_per_example 2, over the corrected set
+    assert metrics["train_examples"] == len(rare) + added  # in-batch pairs: the corrected set, each text once
     assert (f"Imbalance correction of train (eq. 5), the up-sampled classes: food ×3: {len(rare)} → "
             f"{len(rare) + added} train examples, each added copy with its own stop words deleted (stop words: "
             f"{load_stopwords().source}).") in (out / "cl" / "README.md").read_text()

@@ -27,9 +27,9 @@ def test_text_only_data_reach_the_dae_alone(tmp_path, bert_dir):
                     "--unlabeled_file", str(tmp_path / "texts.txt"), *FAST])
     counts = {phase: json.loads((out / phase / "phase_metrics.json").read_text())["train_examples"]
               for phase in ("dae", "cl", "ft")}
-    # FT: 3 classes x 6 labelled texts; CL: their pairs (pairs_per_example 2); the DAE: those 18, the 54 train texts
+    # FT: 3 classes x 6 labelled texts; CL: the same 18 (paired within batches); the DAE: those 18, the 54 train texts
     # the draw left out and the 30 new lines - never a validation or test text, nor an empty line
-    assert counts == {"ft": 18, "cl": 18 * 2, "dae": 18 + (len(rows) - 18) + 30}
+    assert counts == {"ft": 18, "cl": 18, "dae": 18 + (len(rows) - 18) + 30}
     assert set(results["diagnostics"]) == {"dae", "cl", "ft"}
     assert all({"before", "after"} <= set(d) for d in results["diagnostics"].values())
 

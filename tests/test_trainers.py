@@ -3,13 +3,24 @@ import pytest
 import torch
 from conftest import TOPICS, corpus
 from datasets import Dataset
-from transformers import AutoTokenizer, BertConfig, BertModel, EvalPrediction, Trainer, TrainerCallback, TrainingArguments
+from transformers import (
+    AutoTokenizer,
+    BertConfig,
+    BertModel,
+    DataCollatorWithPadding,
+    EvalPrediction,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+)
 
 from hf_threephase import (
     ContrastivePairs,
     DAEForSeqReconstruction,
     DenoisingCollator,
     DenoisingDataset,
+    InBatchPairCollator,
+    InBatchPairDataset,
     JointCollator,
     JointDataset,
     JointTrainer,
@@ -108,7 +119,7 @@ def test_gradient_accumulation_gives_the_step_of_one_big_batch(tmp_path, example
         train = DenoisingDataset(data, 0.6, 0)
     else:
         model_class, trainer_class, collator = ThreePhaseForJointTraining, JointTrainer, JointCollator(tokenizer)
-        train = JointDataset(data, ContrastivePairs(data["label"], pairs_per_example=2, seed=0), 0.6, 0)
+        train = JointDataset(PairDataset(data, ContrastivePairs(data["label"], pairs_per_example=2, seed=0)), 0.6, 0)
     weights = []
     for batch, steps in ((8, 1), (4, 2)):
         torch.manual_seed(0)  # the same fresh cross-attention
@@ -145,10 +156,35 @@ def test_siamese_trainer_lowers_the_loss_and_reports_centroid_accuracy(tmp_path,
     assert after["eval_pair_loss"] < after["eval_constant_pair_loss"]
 
 
+def test_in_batch_pairs_separate_the_classes_in_class_aware_batches(tmp_path, examples, bert_dir):
+    tokenizer, data = examples
+    model = ThreePhaseModel.from_encoder_pretrained(bert_dir)
+    train = InBatchPairDataset(data, list(data["label"]), seed=0)
+    collator = InBatchPairCollator(tokenizer)
+    batches = []
+    trainer = SiameseCosineTrainer(model=model, args=training_args(tmp_path, max_steps=30), train_dataset=train,
+                                   data_collator=lambda features: batches.append(collator(features)) or batches[-1],
+                                   processing_class=tokenizer, diagnostic_dataset=data,
+                                   diagnostic_pair_labels=list(data["label"]), positive_pair_fraction=0.3,
+                                   callbacks=[SetEpochCallback(train)])
+    before = trainer.evaluate()
+    trainer.train()
+    after = trainer.evaluate()
+    # the Trainer keeps the dataset's class-aware order, so each batch of 8 texts holds same-class pairs
+    first = batches[0]
+    assert first["input_ids"].shape[0] == 8 and first["pair_labels"].shape == (8, 1)
+    epoch_0 = InBatchPairDataset(data, list(data["label"]), seed=0)
+    assert first["pair_labels"].tolist() == epoch_0.codes[epoch_0.order[:8]].tolist()
+    assert all(len(set(b["pair_labels"].ravel().tolist())) < len(b["pair_labels"]) for b in batches)
+    assert np.mean(losses(trainer)[-5:]) < np.mean(losses(trainer)[:5])
+    assert after["eval_cosine_gap"] > before["eval_cosine_gap"] + 0.2
+    assert after["eval_centroid_accuracy"] > 0.9
+
+
 def test_joint_loss_is_the_weighted_sum_and_goes_down(tmp_path, examples, bert_dir):
     tokenizer, data = examples
     model = ThreePhaseForJointTraining.from_encoder_pretrained(bert_dir)
-    pairs = JointDataset(data, ContrastivePairs(data["label"], pairs_per_example=4, seed=0), 0.6, 0)
+    pairs = JointDataset(PairDataset(data, ContrastivePairs(data["label"], pairs_per_example=4, seed=0)), 0.6, 0)
     collator = JointCollator(tokenizer)
     trainer = JointTrainer(model=model, args=training_args(tmp_path, max_steps=40), train_dataset=pairs,
                            data_collator=collator, processing_class=tokenizer, cl_weight=0.5)
@@ -190,3 +226,27 @@ def test_a_metric_module_reporting_a_key_of_ours_keeps_the_macro_score():
     scores = with_metric(BinaryF1())(EvalPrediction(predictions=logits, label_ids=labels))
     assert scores["f1"] == pytest.approx(compute_metrics(EvalPrediction(predictions=logits, label_ids=labels))["f1"])
     assert scores["f1_f1"] == 0.0 and scores["support"] == 4
+
+
+def test_the_lp_stage_fits_the_head_on_frozen_features_and_leaves_the_random_state(examples, bert_dir):
+    from hf_threephase import ThreePhaseForSequenceClassification
+    from hf_threephase.probe import fit_head
+
+    tokenizer, data = examples
+    model = ThreePhaseForSequenceClassification.from_encoder_pretrained(bert_dir, num_labels=len(LABELS))
+    encoder = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    head = {k: v.clone() for k, v in model.classifier.state_dict().items()}
+    train, validation = data.select(range(0, len(data), 2)), data.select(range(1, len(data), 2))
+    state = torch.random.get_rng_state()
+    facts = fit_head(model, tokenizer, train, validation)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert facts["validation_loss_after"] < facts["validation_loss_before"] - 0.3
+    assert 0 < facts["steps"] <= facts["steps_run"] <= 1000 and facts["embedded_texts"] == len(data)
+    assert facts["validation_accuracy_after"] > 1 / len(LABELS) + 0.2
+    assert all(torch.equal(v, encoder[k]) for k, v in model.encoder.state_dict().items())
+    assert not torch.equal(model.classifier.out_proj.weight, head["out_proj.weight"])
+    model.eval()  # the head kept is the one of the step reported: its validation loss is the one stated
+    with torch.no_grad():
+        batch = DataCollatorWithPadding(tokenizer)(validation.select_columns(["input_ids", "label"]).to_list())
+        loss = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
+    assert abs(loss.item() - facts["validation_loss_after"]) < 1e-4

@@ -13,7 +13,7 @@ from hf_threephase import ContrastivePairs, imbalance_multipliers, pair_target, 
 from hf_threephase.bucketing import length_buckets
 from hf_threephase.metrics import nearest_centroid_accuracy
 from hf_threephase.noise import delete_stopwords, delete_words, load_stopwords
-from hf_threephase.pairs import positive_pair_fraction
+from hf_threephase.pairs import class_aware_order, label_codes, positive_pair_fraction
 
 
 def test_word_deletion_ratio_and_at_least_one_word():
@@ -254,3 +254,68 @@ def test_nearest_centroid_accuracy():
     separated = np.eye(3)[labels] * 5 + rng.normal(scale=0.1, size=(60, 3))
     assert nearest_centroid_accuracy(separated, labels) == 1.0
     assert nearest_centroid_accuracy(rng.normal(size=(60, 3)), labels) < 0.7
+
+
+@pytest.mark.parametrize("fraction", [0.5, 0.2])
+@pytest.mark.parametrize("hierarchical", [False, True])
+def test_in_batch_loss_is_the_weighted_mean_of_each_pairs_own_loss(fraction, hierarchical):
+    import torch
+
+    from hf_threephase.losses import in_batch_cosine_loss, siamese_cosine_loss
+
+    torch.manual_seed(0)
+    labels = [("a", "x"), ("a", "x"), ("a", "y"), ("b", "x"), ("b", "z"), ("a", "y"), ("b", "z")]
+    if not hierarchical:
+        labels = [first for first, _ in labels]
+    embeddings = torch.randn(len(labels), 6)
+    loss = in_batch_cosine_loss(embeddings, torch.from_numpy(label_codes(labels)), fraction)
+    explicit = {}  # pair by pair, through the sampled form's own loss
+    for i in range(len(labels)):
+        for j in range(i + 1, len(labels)):
+            target = pair_target(labels[i], labels[j])
+            pair = siamese_cosine_loss(embeddings[[i, j]], torch.tensor([target]))
+            explicit.setdefault(target == 1, []).append(pair)
+    expected = fraction * torch.stack(explicit[True]).mean() + (1 - fraction) * torch.stack(explicit[False]).mean()
+    torch.testing.assert_close(loss, expected)
+    if hierarchical:  # fractional targets among the other pairs
+        assert any(0 < pair_target(a, b) < 1 for a in labels for b in labels)
+
+
+def test_in_batch_loss_of_one_kind_of_pair_or_one_text():
+    import torch
+
+    from hf_threephase.losses import in_batch_cosine_loss
+
+    embeddings = torch.randn(3, 4, requires_grad=True)
+    same = torch.zeros(3, 1, dtype=torch.long)
+    cosines = torch.nn.functional.cosine_similarity(embeddings[[0, 0, 1]], embeddings[[1, 2, 2]])
+    torch.testing.assert_close(in_batch_cosine_loss(embeddings, same, 0.2), ((cosines - 1) ** 2).mean())
+    alone = in_batch_cosine_loss(embeddings[:1], same[:1], 0.2)
+    alone.backward()
+    assert alone.item() == 0 and torch.equal(embeddings.grad, torch.zeros(3, 4))
+
+
+def test_label_codes_are_equal_where_the_levels_are():
+    codes = label_codes([("a", "x"), ("b", "x"), ("a", "y"), ("a", "x")])
+    assert codes.shape == (4, 2) and codes.dtype == np.int64
+    assert codes[0].tolist() == codes[3].tolist() and codes[0, 0] == codes[2, 0] and codes[0, 1] == codes[1, 1]
+    assert label_codes([3, 1, 3]).shape == (3, 1)
+    with pytest.raises(ValueError, match="different depth"):
+        label_codes([("a",), ("a", "b")])
+
+
+@pytest.mark.parametrize("sizes", [(40, 40), (50, 13, 7, 3, 1), (9, 9, 9, 9, 9)])
+def test_class_aware_order_puts_a_same_class_pair_in_every_batch(sizes):
+    labels = [c for c, n in enumerate(sizes) for _ in range(n)]
+    random.Random(0).shuffle(labels)
+    order = class_aware_order(labels, seed=3)
+    assert sorted(order.tolist()) == list(range(len(labels)))
+    ordered = [labels[i] for i in order]
+    for start in range(len(ordered) - 4):  # any 5 consecutive texts (a batch of 5 or more) hold a same-class pair
+        window = ordered[start:start + 5]
+        assert len(set(window)) < 5 or (1 in sizes and sizes.index(1) in window), window
+    assert class_aware_order(labels, seed=3).tolist() == order.tolist()
+    assert class_aware_order(labels, seed=4).tolist() != order.tolist()
+    # the classes are spread over the epoch: each half holds its share of every class, within a group or two
+    half = ordered[: len(ordered) // 2]
+    assert all(abs(half.count(c) - n / 2) <= 3 for c, n in enumerate(sizes))
