@@ -10,7 +10,7 @@ python run_threephase.py \
   --test_file examples/support_tickets/test.jsonl \
   --stopwords_file examples/stopwords_en.txt \
   --output_dir "${1:-outputs/demo}" \
-  --dae_num_train_epochs 1 --cl_num_train_epochs 1 --ft_num_train_epochs 5 \
+  --dae_num_train_epochs 1 --cl_num_train_epochs 5 --ft_num_train_epochs 5 \
   --per_device_train_batch_size 32 --per_device_eval_batch_size 64 --learning_rate 1e-4 \
-  --max_seq_length 32 --pairs_per_example 4 --optim adamw_torch_fused \
+  --max_seq_length 32 --optim adamw_torch_fused \
   --logging_steps 5 --report_to none --disable_tqdm true --seed 42

@@ -135,9 +135,9 @@ class RecipeArguments:
                                           "on five)."})
     joint_cl_weight: float = field(default=1.0, metadata={"help": "Joint: lambda in L_DAE + lambda * L_CL."})
     freeze_encoder: bool = field(default=False, metadata={"help": "FT: train the head only (a linear probe)."})
-    lp_ft: bool = field(default=False, metadata={"help": "FT: LP-FT (Kumar et al. 2022): first fit the head on the frozen "
-                                                        "encoder's embeddings (full batch, selected on validation "
-                                                        "loss), then train end to end from it."})
+    lp_ft: bool = field(default=True, metadata={"help": "FT: LP-FT (Kumar et al. 2022): first fit the head on the frozen "
+                                                       "encoder's embeddings (full batch, selected on validation "
+                                                       "loss), then train end to end from it; false: a random head."})
     early_stopping_patience: int = field(default=3, metadata={"help": "Every phase that selects a checkpoint: "
                                                                       "evaluations without improvement before it stops."})
     diagnostic_samples: int = field(
