@@ -140,6 +140,10 @@ class RecipeArguments:
                                                        "loss), then train end to end from it; false: a random head."})
     early_stopping_patience: int = field(default=3, metadata={"help": "Every phase that selects a checkpoint: "
                                                                       "evaluations without improvement before it stops."})
+    early_stopping_min_steps: int = field(default=0, metadata={
+        "help": "Every phase that selects a checkpoint: optimizer steps before an evaluation without improvement "
+                "counts against --early_stopping_patience (the best checkpoint is still kept from the first), so a "
+                "phase of few-step epochs cannot stop on its first evaluations' noise; 0: from the first."})
     diagnostic_samples: int = field(
         default=500, metadata={"help": "Validation texts (a seeded subset) the phase diagnostics and the DAE/CL "
                                        "evaluations read."})

@@ -28,7 +28,8 @@ RECORD_FILE = "phase_inputs.json"
 # edited, replaced, added or removed; folders written before it list their .safetensors only, in OLD_HASHES_FILE.
 HASHES_FILE, OLD_HASHES_FILE = "files_sha256.json", "weights_sha256.json"
 # ThreePhaseArguments fields every phase reads; the LoRA ones only matter under use_peft.
-COMMON_RECIPE_FIELDS = ("max_seq_length", "pooling_mode", "use_peft", "diagnostic_samples", "early_stopping_patience")
+COMMON_RECIPE_FIELDS = ("max_seq_length", "pooling_mode", "use_peft", "diagnostic_samples", "early_stopping_patience",
+                        "early_stopping_min_steps")
 LORA_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")
 # TrainingArguments fields that change neither the weights nor the metrics a phase writes.
 NOT_RECORDED = frozenset({
@@ -45,7 +46,7 @@ NOT_RECORDED_PREFIXES = ("hub_", "trackio_")
 # Recipe settings and record keys added after records were first written, left out at their default: a phase folder
 # written before them computed the same, and is still reused.
 LATER_FIELD_DEFAULTS = {"positive_pair_fraction": 0.5, "label_paths": None, "contrastive_pairs": "sampled",
-                        "lp_ft": False}
+                        "lp_ft": False, "early_stopping_min_steps": 0}
 FILE_FIELDS = ("stopwords_file",)  # recipe settings that name a file the phase reads
 
 

@@ -18,13 +18,14 @@ import numpy as np
 
 from accelerate import PartialState
 from datasets import DatasetDict
-from transformers import AutoConfig, AutoTokenizer, EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
+from transformers import AutoConfig, AutoTokenizer, Trainer, TrainingArguments, set_seed
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from . import phases as _builtin_phases  # noqa: F401  (registers the built-in phases and variants)
 from .adapters import add_lora, merge_lora
 from .arguments import (RecipeArguments, ThreePhaseArguments, phase_options, phase_training_args,
                         replaced_by_policy, takes_new_parameter_options, training_notes)
+from .callbacks import MinStepsEarlyStoppingCallback
 from .collators import SetEpochCallback, tokenize_function
 from .diagnostics import diagnostic_warnings, phase_diagnostics
 from .cards import CardArguments, RunFacts, card_facts, model_name, phase_settings
@@ -420,7 +421,8 @@ class PhaseRunner:
         # a dataset that draws per epoch (noise, pairs) is told the epoch
         callbacks = [SetEpochCallback(data.train)] if hasattr(data.train, "set_epoch") else []
         if args.load_best_model_at_end:
-            callbacks.append(EarlyStoppingCallback(early_stopping_patience=self.args.early_stopping_patience))
+            callbacks.append(MinStepsEarlyStoppingCallback(self.args.early_stopping_patience,
+                                                           min_steps=self.args.early_stopping_min_steps))
         callbacks += [*extras.pop("callbacks", []), *self.callbacks]
         return spec.trainer_class(
             model=model, args=args, train_dataset=data.train, eval_dataset=data.eval, data_collator=data.collator,

@@ -67,6 +67,8 @@ def check_arguments(args, training_args):
     for name in ("max_seq_length", "early_stopping_patience", "lora_r", "diagnostic_samples"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.early_stopping_min_steps < 0:
+        raise InputError(f"--early_stopping_min_steps must be >= 0, got {args.early_stopping_min_steps}")
     fraction = str(args.positive_pair_fraction)
     if fraction != "auto" and not 0 < _number(fraction) < 1:
         raise InputError(f"--positive_pair_fraction must be in (0, 1) or 'auto', got {fraction!r}")

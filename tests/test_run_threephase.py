@@ -283,3 +283,25 @@ def test_a_pooling_mode_a_phase_folder_overrides_is_said(tmp_path, bert_dir, fil
         assert runner.args.pooling_mode == pooling  # what the cards and records say
         said = f"--pooling_mode {given}: {start} is a phase folder, which keeps its own pooling ({pooling}); ignored"
         assert (said in caplog.text) == (given == "cls")  # the default, not given, goes without a word
+
+
+@pytest.mark.parametrize("min_steps, epochs_run", [(0, 2), (12, 3), (10_000, 5)])
+def test_early_stopping_counts_patience_only_after_its_minimum_steps(tmp_path, bert_dir, files, min_steps, epochs_run):
+    # 72 train texts at batch 16: 5 steps an epoch; a learning rate too small to move the accuracy, so every
+    # evaluation after the first is one without improvement
+    out = tmp_path / "run"
+    main(["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(out), "--variant", "ft",
+          *FAST, "--num_train_epochs", "5", "--learning_rate", "1e-12", "--metric_for_best_model", "accuracy",
+          "--early_stopping_patience", "1", "--early_stopping_min_steps", str(min_steps)])
+    state = json.loads((out / "ft" / "trainer_state.json").read_text())
+    assert state["epoch"] == epochs_run and state["best_global_step"] == 5
+    record = json.loads((out / "ft" / "phase_inputs.json").read_text())["recipe"]
+    assert record.get("early_stopping_min_steps", 0) == min_steps  # left out at 0, as folders written before it
+
+
+def test_a_negative_early_stopping_min_steps_is_refused_before_training(tmp_path, bert_dir, files, capsys):
+    with pytest.raises(SystemExit):
+        main(["--model_name_or_path", str(bert_dir), *data_flags(files), "--output_dir", str(tmp_path / "run"),
+              "--variant", "ft", *FAST, "--early_stopping_min_steps", "-1"])
+    assert "error: --early_stopping_min_steps must be >= 0, got -1" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
