@@ -7,10 +7,13 @@
 A finished (task, variant, seed) run is skipped, so the grid can run in pieces, in the background, across sessions.
 A task reads `<data_dir>/<task>/{train,validation,test}.jsonl` (+ labels.json) when that folder exists, else its Hub
 dataset. `--variants setfit` adds SetFit with the same body (an extra row; needs the setfit package; it draws
-`--pairs_per_example` / 2 pairs per text). The runs go through `benchmarks/harness.py`: the package's command line in
-process, at the recipe settings of `--profile` (`new`: the package's defaults; `old`: those of the tables measured
-before in-batch pairs and LP-FT, `benchmarks/results/glue_style/`), and variants that start with the same phase reuse
-a finished run's copy of it when the package's records say it is the same computation.
+`--pairs_per_example` pairs per text: half as many iterations). The runs go through `benchmarks/harness.py`: the
+package's command line in process, at the recipe settings of `--profile` (`new`, the default: the package's defaults,
+in-batch pairs, 1/K same-class weight, LP-FT; `old`: sampled pairs at 1:1 and a random head, those of
+`benchmarks/results/glue_style/`), each profile with its own default results and run folders; a results folder
+holding runs of the other profile is refused before any run. A variant that starts with the same phase as another
+variant's finished run of the task and seed starts from a copy of it, which the package's records accept only if it
+is the same computation (else it is trained anew). A run's `wall_s` counts from reading its data to its results.
 """
 
 import argparse
@@ -73,9 +76,9 @@ def correction_adds_copies(train, label_space) -> bool:
 
 
 def first_phase_donors(task: str, variant: str, seed: int, cli) -> dict:
-    """The first phase of every other variant's run of this task and seed that starts with the same phase and has it
-    finished: `harness.run_recipe` copies the first and the package's records accept it only if its data and settings
-    are this run's (else it is trained anew)."""
+    """The first phase of the first other variant's run of this task and seed that starts with the same phase and has
+    it finished ({phase: folder}, or {}): `harness.run_recipe` copies it and the package's records accept it only if
+    its data and settings are this run's (else it is trained anew)."""
     first = VARIANTS[variant].phases[0]
     for donor in VARIANTS:
         folder = Path(cli.output_dir) / f"{task}-{donor}-s{seed}" / first
@@ -93,8 +96,6 @@ def run_one(task: str, variant: str, seed: int, cli, results_dir: Path) -> dict:
         base = results_dir / f"{task}-3phase-s{seed}.json"
         if not base.exists():
             write_run(base, run_one(task, "3phase", seed, cli, results_dir), cli)
-        if (profile := json.loads(base.read_text()).get("profile", "old")) != cli.profile:
-            raise SystemExit(f"error: {base} ran --profile {profile}, not {cli.profile}: use another --results_dir")
         return {**json.loads(base.read_text()), "variant": variant, "same_run_as": "3phase", "note": SAME_AS_3PHASE}
     start = time.time()
     # A rerun after a stop goes on from the phase folders and checkpoints there: its wall_s is this invocation only.
@@ -209,19 +210,25 @@ def main():
                         help="the recipe settings: the package's defaults (new) or those before issue 34 (old)")
     parser.add_argument("--max_seq_length", type=int, default=64)
     parser.add_argument("--save_steps", type=int, default=50, help="checkpoint interval of DAE, CL and Joint, to resume")
-    parser.add_argument("--output_dir", default="runs/glue_style")
-    parser.add_argument("--results_dir", default="benchmarks/results/glue_style")
+    parser.add_argument("--output_dir", help="run folders; default runs/glue_style (profile old) or "
+                        "runs/glue_style_new")
+    parser.add_argument("--results_dir", help="one JSON per run and tables.md; default "
+                        "benchmarks/results/glue_style (profile old) or benchmarks/results/glue_style_new")
     cli = parser.parse_args()
+    suffix = "" if cli.profile == "old" else f"_{cli.profile}"
+    cli.output_dir = cli.output_dir or f"runs/glue_style{suffix}"
+    cli.results_dir = cli.results_dir or f"benchmarks/results/glue_style{suffix}"
     results_dir = Path(cli.results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
+    for path in sorted(results_dir.glob("*.json")):  # before any run: one profile per results folder
+        recorded = json.loads(path.read_text()).get("profile", "old")  # records before profiles: old
+        if recorded != cli.profile:
+            parser.error(f"{path} ran --profile {recorded}, not {cli.profile}: use another --results_dir")
     for task in cli.task_name:
         for seed in cli.seeds:
             for variant in cli.variants:
                 path = results_dir / f"{task}-{variant}-s{seed}.json"
                 if path.exists():
-                    recorded = json.loads(path.read_text()).get("profile", "old")  # older records: old
-                    if recorded != cli.profile:
-                        parser.error(f"{path} ran --profile {recorded}, not {cli.profile}: use another --results_dir")
                     continue
                 write_run(path, run_one(task, variant, seed, cli, results_dir), cli)
                 write_tables(results_dir)

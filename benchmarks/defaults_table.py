@@ -7,7 +7,7 @@ Arms, by the settings `low_label.py` ran them under:
   the authors' budget, a random head);
 - `ft+lpft` (`k<k>-lpft`, `--lp_ft true`), `cl_ft+ib` and `3phase+ib` (`k<k>-ib10lp`: harness.NEW_DEFAULTS and
   `--cl_num_train_epochs 10`): the new ones;
-- `setfit`, `setfit_it20`, `setfit_e2e` of `k<k>`: SetFit 1.x on the same body at its defaults, with 20 pairs per text,
+- `setfit`, `setfit_it20`, `setfit_e2e` of `k<k>`: SetFit 1.x on the same body at its defaults, with 20 iterations (40 pairs per text),
   and with its differentiable head trained end to end (harness.SETFIT). `best setfit` is, per setting, the one of
   these with the highest mean macro F1 over the seeds every SetFit arm ran (at least the defaults).
 Each arm: test macro F1 mean ± std over its seeds, the paired difference per seed to SetFit's defaults and to the best
@@ -33,6 +33,11 @@ ARMS = {"ft": ("k{k}", "ft"), "cl_ft": ("k{k}", "cl_ft"), "3phase": ("k{k}", "3p
         "setfit": ("k{k}", "setfit"), "setfit_it20": ("k{k}", "setfit_it20"), "setfit_e2e": ("k{k}", "setfit_e2e")}
 SETFITS = ("setfit", "setfit_it20", "setfit_e2e")
 RECOMMENDED = "cl_ft+ib"
+# FT's early stopping, ft + LP-FT: patience 3 (the default), 20 (never fires within the 20-epoch budget), and 3
+# counted only after 30 optimizer steps (--early_stopping_min_steps 30)
+STOPPING = {"patience 3": "k{k}-lpft", "patience 20": "k{k}-lpft_p20", "patience 3 after 30 steps": "k{k}-lpft_ms30"}
+# FT after in-batch CL: end to end (LP-FT, the default) against the head alone on the frozen CL encoder
+HEAD_ONLY = {"end to end (LP-FT)": "k{k}-ib10lp", "head only, frozen encoder": "k{k}-ib10probe"}
 
 
 def run_name(task: str, k: int, arm: str, seed: int) -> str:
@@ -47,6 +52,29 @@ def cl_cost(runs: Path, record: dict, name: str) -> tuple[float, float] | None:
         return record["setfit"]["body_encoder_passes"], record["train_wall_s"]
     cost = record.get("cl_cost") or harness.cl_cost(runs / name)
     return (cost["encoder_passes"], cost["wall_s"]) if cost else None
+
+
+COMPARISON_HEADER = ["task", "k", "arm", "seeds", "macro F1", "− first, per seed", "a/t/b", "FT epochs run (mean)"]
+
+
+def comparison(store: harness.ResultStore, cli, arm: str, settings: dict[str, str]) -> list[list[str]]:
+    """Rows of `arm` under each of `settings` ({label: setting pattern}), paired per seed with the first."""
+    lines = []
+    for task in cli.tasks:
+        for k in cli.k:
+            got = {label: {s: r for s in cli.seeds if (r := store.get(f"{task}-{setting.format(k=k)}-{arm}-s{s}"))}
+                   for label, setting in settings.items()}
+            first = next(iter(got.values()))
+            for label, by in got.items():
+                if not by:
+                    continue
+                seeds = sorted(by)
+                f1 = [100 * by[s]["test"]["f1"] for s in seeds]
+                diffs = [f1[i] - 100 * first[s]["test"]["f1"] for i, s in enumerate(seeds) if s in first]
+                paired = ["", ""] if by is first or not diffs else paired_cells(diffs)
+                epochs = statistics.mean(by[s]["train"]["epoch"] for s in seeds)
+                lines.append([task, str(k), label, str(len(seeds)), mean_std(f1), *paired, f"{epochs:.1f}"])
+    return lines
 
 
 def main():
@@ -106,10 +134,18 @@ def main():
                   f"{', '.join(f'{d:+.2f}' for d in goal['differences'])}; best SetFit "
                   f"{', '.join(goal['best_setfit'])}), wall time "
                   f"{', '.join(f'{r:.2f}' for r in goal['wall_ratio'])} × that SetFit's.\n")
+    comparisons = {"early_stopping": comparison(store, cli, "ft", STOPPING),
+                   "head_only_after_cl": comparison(store, cli, "cl_ft", HEAD_ONLY)}
+    table += "\n" + harness.markdown_table(
+        "FT's early stopping (ft + LP-FT): test macro F1 (%), paired to patience 3 per seed; FT epochs run (of 20)",
+        COMPARISON_HEADER, comparisons["early_stopping"])
+    table += "\n" + harness.markdown_table(
+        "FT after in-batch CL: end to end against the head alone: test macro F1 (%), paired to end to end per seed",
+        COMPARISON_HEADER, comparisons["head_only_after_cl"])
     out = Path(cli.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.md").write_text(table)
-    (out / "summary.json").write_text(json.dumps({"rows": rows, "goal": goal}, indent=2))
+    (out / "summary.json").write_text(json.dumps({"rows": rows, "goal": goal, "comparisons": comparisons}, indent=2))
     print(table)
 
 

@@ -10,6 +10,7 @@ import logging
 import shutil
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,37 +127,37 @@ REUSED = ".phases_from.json"  # in a run folder: the phases copied into it, and 
 def run_recipe(argv: list[str], donors: dict[str, Path] | None = None) -> dict:
     """Run the package in process on `argv` (its results: test, wall_s per phase, diagnostics, ...), starting from
     copies of finished phase folders (`donors`, {phase: folder}, in chain order) where the run has none yet. The
-    package checks a copy's recorded data and settings like any folder it finds; a refused copy is removed with those
-    after it and trained anew (logged). The result carries `phases_from` ({phase: donor run}) when a phase was copied,
-    also on a rerun after a stop (kept in the run folder's `.phases_from.json`), so a reuse is never silent."""
+    package checks a copy's recorded data and settings like any folder it finds; a refused copy (this invocation's
+    or an earlier one's) is removed with the copies after it and trained anew (logged). The copies are listed in the
+    run folder's `.phases_from.json`; the result carries `phases_from` ({phase: donor run}) for those the package
+    reused, also on a rerun after a stop, so a reuse is never silent and a retrained phase is never called reused."""
     output_dir = Path(argv[argv.index("--output_dir") + 1])
     marker = output_dir / REUSED
-    reused = json.loads(marker.read_text()) if marker.exists() else {}
-    copied = {}
+    copied = json.loads(marker.read_text()) if marker.exists() else {}
+    copied = {phase: donor for phase, donor in copied.items() if (output_dir / phase).exists()}
     for phase, donor in (donors or {}).items():
         if not (output_dir / phase).exists():
             shutil.copytree(donor, output_dir / f".{phase}.tmp", dirs_exist_ok=True)
             (output_dir / f".{phase}.tmp").replace(output_dir / phase)
-            copied[phase] = donor
-            reused[phase] = donor.parent.name
-    if copied:
-        marker.write_text(json.dumps(reused))
+            copied[phase] = donor.parent.name
+    if copied or marker.exists():
+        marker.write_text(json.dumps(copied))
     while True:
         try:
             result = run(*parse_args(argv), command=command_line(argv, "python run_threephase.py"))
-            return {**result, "phases_from": reused} if reused else result
+            used = {phase: donor for phase, donor in copied.items() if phase in result.get("reused_phases", [])}
+            return {**result, "phases_from": used} if used else result
         except InputError as err:
             folder = err.folder.expanduser().resolve() if isinstance(err, FinishedPhaseMismatch) else None
             refused = next((p for p in copied if (output_dir / p).expanduser().resolve() == folder), None)
-            if refused is None:  # bad input, or a folder this invocation did not copy
+            if refused is None:  # bad input, or a folder that is no copy
                 raise SystemExit(f"error: {err}") from None
             logger.info("%s: the copy of %s is refused (%s); trained anew with the phases after it", output_dir,
                         refused, err)
             for phase in list(copied)[list(copied).index(refused):]:
                 shutil.rmtree(output_dir / phase)
                 del copied[phase]
-                reused.pop(phase, None)
-            marker.write_text(json.dumps(reused))
+            marker.write_text(json.dumps(copied))
 
 
 def cl_cost(run_dir: Path) -> dict | None:
@@ -184,7 +185,7 @@ def finished_phases(run_dir: Path, phases: tuple[str, ...]) -> dict[str, Path] |
 class SetFitSettings:
     """SetFit's documented knobs (Tunstall et al. 2022; setfit 1.x `TrainingArguments`). The defaults are SetFit's
     own: pairs by its `oversampling` strategy, one body epoch, a logistic-regression head."""
-    num_iterations: int | None = None  # pairs drawn per text (the SetFit paper's 20) instead of oversampling
+    num_iterations: int | None = None  # this many positive and negative pairs per text (the SetFit paper: 20)
     end_to_end: bool = False  # a differentiable head, trained with the body unfrozen after the body's epoch
     name: str = "setfit"
 
@@ -193,11 +194,25 @@ SETFIT = {"setfit": SetFitSettings(), "setfit_it20": SetFitSettings(num_iteratio
           "setfit_e2e": SetFitSettings(end_to_end=True, name="setfit_e2e")}
 
 
+def setfit_pairs(labels: list, num_iterations: int | None) -> int:
+    """The pairs SetFit 1.x trains its body on for one epoch (`setfit.sampler.ContrastiveDataset`, single-label):
+    `num_iterations` positive and as many negative pairs per text; else, by its `oversampling` strategy, the larger of
+    the positive and negative pairs among all pairs with replacement (a text with itself is a positive pair), twice."""
+    if num_iterations:
+        return 2 * num_iterations * len(labels)
+    sizes = Counter(labels).values()
+    positive = sum(n * (n + 1) // 2 for n in sizes)
+    negative = (len(labels) ** 2 - sum(n * n for n in sizes)) // 2
+    return 2 * max(positive, negative)
+
+
 def run_setfit(model: str, train, test, seed: int, num_labels: int, settings: SetFitSettings = SETFIT["setfit"],
-               max_length: int = 64, batch_size: int | None = None) -> dict:
+               max_length: int = 64, batch_size: int | None = None, output_dir: Path | str = "runs/setfit") -> dict:
     """The one SetFit adapter: train SetFit on `train` (a Dataset with `text` and integer `label`) with the body at
-    `model`, predict `test`; returns test metrics (the package's `classification_metrics`), wall seconds, and the
-    body's training pairs and encoder passes (two texts a pair). `batch_size` None keeps SetFit's."""
+    `model`, predict `test`; returns test metrics (the package's `classification_metrics`), wall seconds (in all, and
+    of training), and the encoder passes of its body training (two texts a pair) and, end to end, of its head epochs
+    (one text a step's example, the body training with it). `batch_size` None keeps SetFit's; its checkpoints go to
+    `output_dir`."""
     from setfit import SetFitModel, Trainer, TrainingArguments
 
     start = time.perf_counter()
@@ -208,26 +223,28 @@ def run_setfit(model: str, train, test, seed: int, num_labels: int, settings: Se
         knobs["end_to_end"] = True
     if batch_size:
         knobs["batch_size"] = batch_size
-    trainer = Trainer(model=setfit_model, args=TrainingArguments(seed=seed, report_to="none", show_progress_bar=False,
-                                                                 max_length=max_length, **knobs),
-                      train_dataset=train.select_columns(["text", "label"]))
+    args = TrainingArguments(output_dir=str(output_dir), seed=seed, report_to="none", show_progress_bar=False,
+                             max_length=max_length, **knobs)
+    trainer = Trainer(model=setfit_model, args=args, train_dataset=train.select_columns(["text", "label"]))
     trainer.train()
     trained = time.perf_counter() - start
     predictions = trainer.model.predict(test["text"], batch_size=64, as_numpy=True)
-    pairs = len(trainer.st_trainer.train_dataset) * trainer.args.embedding_num_epochs
+    pairs = len(trainer.st_trainer.train_dataset) * args.embedding_num_epochs
+    head_passes = args.classifier_num_epochs * len(train) if settings.end_to_end else 0
     return {"test": classification_metrics(np.array(test["label"]), np.asarray(predictions)),
             "wall_s": {"setfit": time.perf_counter() - start}, "train_wall_s": trained, "diagnostics": {},
             "setfit": {"num_iterations": settings.num_iterations, "end_to_end": settings.end_to_end,
-                       "body_pairs": pairs, "body_encoder_passes": 2 * pairs}}
+                       "body_pairs": pairs, "body_encoder_passes": 2 * pairs, "head_encoder_passes": head_passes}}
 
 
 def setfit_on_argv(argv: list[str], seed: int, settings: SetFitSettings) -> dict:
-    """SetFit on the labelled data a `run_threephase.py` command would read (the package's own draw for `seed`)."""
-    model_args, data_args, *_ = parse_args(argv)
+    """SetFit on the labelled data a `run_threephase.py` command would read (the package's own draw for `seed`); its
+    checkpoints go to that command's --output_dir."""
+    model_args, data_args, _, training_args, _ = parse_args(argv)
     data, label_space = load_labelled_data(data_args, seed=seed)
     return {"command": f"{settings} on " + " ".join(argv), "label_names": list(label_space.names),
             **run_setfit(model_args.model_name_or_path, data["train"], data["test"], seed, len(label_space.names),
-                         settings)}
+                         settings, output_dir=training_args.output_dir)}
 
 
 class ResultStore:
@@ -250,9 +267,6 @@ class ResultStore:
         tmp.write_text(json.dumps(record, indent=2))
         tmp.replace(path)
         return path
-
-    def records(self, pattern: str = "*") -> list[dict]:
-        return [json.loads(p.read_text()) for p in sorted(self.folder.glob(f"{pattern}.json"))]
 
 
 def mean_std(values: list[float], signed: bool = False) -> str:

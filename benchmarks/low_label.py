@@ -11,8 +11,8 @@ run, and read the test split once.
 
 Arms: ft; ft_weighted (class-weighted cross-entropy, what a practitioner tries first on imbalanced data); ft_frozen (a head on the frozen encoder, the paper's probe, at learning rate 1e-3); dae_ft; cl_ft; 3phase; joint; no_imb and
 extra_imb (the imbalance correction off / at max_ratio 20); setfit (SetFit 1.x at its own defaults: its
-oversampling pair strategy, one epoch, a logistic-regression head, the same body), setfit_it20 (20 pairs drawn per
-text, the SetFit paper's setting) and setfit_e2e (a differentiable head trained with the body unfrozen). Runs, data
+oversampling pair strategy, one epoch, a logistic-regression head, the same body), setfit_it20 (20 iterations: 20
+positive and 20 negative pairs per text, the SetFit paper's setting) and setfit_e2e (a differentiable head trained with the body unfrozen). Runs, data
 draws, SetFit and phase reuse go through `harness.py`; every run pins the old recipe settings (harness.OLD_DEFAULTS)
 under its budget, and a sweep's flags override them. FT keeps the checkpoint best in
 validation accuracy (the package's default) unless --metric_for_best_model names another metric (e.g. f1, for the
@@ -111,8 +111,8 @@ def run_one(task: str, regime: str, k: int | None, arm: str, seed: int, cli) -> 
         base = Path(cli.results_dir) / f"{task}-{regime_name(regime, k)}-{arm}-s{seed}.json"
         if cli.metric_for_best_model and base.exists():  # SetFit selects nothing: the same run
             return {"same_run_as": base.stem, **{key: value for key, value in json.loads(base.read_text()).items()
-                                                 if key in ("command", "test", "wall_s", "diagnostics", "label_names",
-                                                            "setfit")}}
+                                                 if key in ("command", "test", "wall_s", "train_wall_s", "diagnostics",
+                                                            "label_names", "setfit")}}
         return harness.setfit_on_argv(argv, seed, harness.SETFIT[arm])
     argv = harness.recipe_argv(arm, output_dir, seed, data_flags(task, regime, k, seed, cli), budget, "old")
     return harness.run_recipe(argv, phase_donors(task, regime, k, arm, seed, cli))

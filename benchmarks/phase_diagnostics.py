@@ -48,13 +48,13 @@ def main():
     parser.add_argument("--results_dir", default=str(harness.ROOT / "benchmarks" / "results" / "phase_diagnostics"))
     cli = parser.parse_args()
     store = harness.ResultStore(cli.results_dir)
+    for path in sorted(store.folder.glob("*.json")):  # before any run: one profile per results folder
+        if (recorded := json.loads(path.read_text()).get("profile", "old")) != cli.profile:
+            parser.error(f"{path} ran --profile {recorded}, not {cli.profile}: use another --results_dir")
     for seed in cli.seeds:
         for arm in cli.arms:
             name = f"{cli.task}-k{cli.k}-{arm}-s{seed}"
-            if (done := store.get(name)) is not None:
-                if done.get("profile", "old") != cli.profile:
-                    parser.error(f"{store.path(name)} ran --profile {done.get('profile', 'old')}: another "
-                                 "--results_dir")
+            if store.get(name) is not None:
                 continue
             argv = command(cli.task, arm, seed, cli)
             results = harness.run_recipe(argv)  # its wall_s: seconds per phase

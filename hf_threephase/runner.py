@@ -18,7 +18,7 @@ import numpy as np
 
 from accelerate import PartialState
 from datasets import DatasetDict
-from transformers import AutoConfig, AutoTokenizer, Trainer, TrainingArguments, set_seed
+from transformers import AutoConfig, AutoTokenizer, EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from . import phases as _builtin_phases  # noqa: F401  (registers the built-in phases and variants)
@@ -421,8 +421,10 @@ class PhaseRunner:
         # a dataset that draws per epoch (noise, pairs) is told the epoch
         callbacks = [SetEpochCallback(data.train)] if hasattr(data.train, "set_epoch") else []
         if args.load_best_model_at_end:
-            callbacks.append(MinStepsEarlyStoppingCallback(self.args.early_stopping_patience,
-                                                           min_steps=self.args.early_stopping_min_steps))
+            # transformers' own class without a minimum: a checkpoint written before the option resumes its counter
+            min_steps = self.args.early_stopping_min_steps
+            callbacks.append(MinStepsEarlyStoppingCallback(self.args.early_stopping_patience, min_steps=min_steps)
+                             if min_steps else EarlyStoppingCallback(self.args.early_stopping_patience))
         callbacks += [*extras.pop("callbacks", []), *self.callbacks]
         return spec.trainer_class(
             model=model, args=args, train_dataset=data.train, eval_dataset=data.eval, data_collator=data.collator,

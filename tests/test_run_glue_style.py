@@ -1,4 +1,5 @@
 import json
+import logging
 import re
 import shutil
 import sys
@@ -95,7 +96,7 @@ def test_correction_adds_copies_only_for_an_imbalanced_split():
     assert run_glue_style.correction_adds_copies(Dataset.from_dict({"label": [0] * 2 + [1] * 40}), two)
 
 
-def test_variants_that_start_with_dae_reuse_a_finished_runs_dae_phase(tmp_path, bert_dir, monkeypatch):
+def test_variants_that_start_with_dae_reuse_a_finished_runs_dae_phase(tmp_path, bert_dir, monkeypatch, caplog):
     write_task(tmp_path)
 
     def grid_argv(variants, name):
@@ -139,7 +140,9 @@ def test_variants_that_start_with_dae_reuse_a_finished_runs_dae_phase(tmp_path, 
         "dae": "snips2-3phase-s0"}
     monkeypatch.setattr(sys, "argv", grid_argv(["dae_ft"], "longer") + ["--dae_epochs", "2"])
     shutil.copytree(tmp_path / "other" / "runs" / "snips2-3phase-s0", tmp_path / "longer" / "runs" / "snips2-3phase-s0")
-    run_glue_style.main()
+    with caplog.at_level(logging.INFO, logger="hf_threephase"):
+        run_glue_style.main()
+    assert "the copy of dae is refused" in caplog.text  # tried, refused by the records, trained anew
     longer = json.loads((tmp_path / "longer" / "results" / "snips2-dae_ft-s0.json").read_text())
     assert "reused_phases" not in longer
     trained = tmp_path / "longer" / "runs" / "snips2-dae_ft-s0" / "dae" / "model.safetensors"
@@ -167,11 +170,12 @@ def test_setfit_is_a_row_of_table_3_only_not_an_ablation():
     assert "| setfit |" in table3 and all("| setfit |" not in t and "| dae_ft |" in t for t in ablations)
 
 
-def test_a_finished_run_of_another_profile_is_refused_not_mixed(tmp_path, monkeypatch, capsys):
-    (tmp_path / "sst5-ft-s0.json").write_text(json.dumps({"task": "sst5", "variant": "ft", "seed": 0,
-                                                          "test": {"accuracy": 0.5, "f1": 0.4}}))  # no profile: old
+def test_a_results_folder_of_another_profile_is_refused_before_any_run(tmp_path, monkeypatch, capsys):
+    (tmp_path / "sst5-3phase-s1.json").write_text(json.dumps({"task": "sst5", "variant": "3phase", "seed": 1,
+                                                              "test": {"accuracy": 0.5, "f1": 0.4}}))  # no profile: old
     monkeypatch.setattr(sys, "argv", ["run_glue_style.py", "--model_name_or_path", "unused", "--task_name", "sst5",
                                       "--variants", "ft", "--seeds", "0", "--results_dir", str(tmp_path)])
     with pytest.raises(SystemExit):
         run_glue_style.main()
-    assert "sst5-ft-s0.json ran --profile old, not new: use another --results_dir" in capsys.readouterr().err
+    assert "sst5-3phase-s1.json ran --profile old, not new: use another --results_dir" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sst5-3phase-s1.json"]  # nothing run, no table written

@@ -296,7 +296,14 @@ def test_early_stopping_counts_patience_only_after_its_minimum_steps(tmp_path, b
     state = json.loads((out / "ft" / "trainer_state.json").read_text())
     assert state["epoch"] == epochs_run and state["best_global_step"] == 5
     record = json.loads((out / "ft" / "phase_inputs.json").read_text())["recipe"]
-    assert record.get("early_stopping_min_steps", 0) == min_steps  # left out at 0, as folders written before it
+    # left out at 0, as in folders written before it; the callback's state, saved with each checkpoint, is then
+    # transformers' own class's, so a checkpoint written before the option resumes its patience count
+    assert record.get("early_stopping_min_steps") == (min_steps or None)
+    saved = state["stateful_callbacks"]
+    assert set(saved) & {"EarlyStoppingCallback", "MinStepsEarlyStoppingCallback"} == {
+        "MinStepsEarlyStoppingCallback" if min_steps else "EarlyStoppingCallback"}
+    if min_steps:
+        assert saved["MinStepsEarlyStoppingCallback"]["args"]["min_steps"] == min_steps
 
 
 def test_a_negative_early_stopping_min_steps_is_refused_before_training(tmp_path, bert_dir, files, capsys):
