@@ -88,7 +88,7 @@ def main():
     cli = parser.parse_args()
     store, runs = harness.ResultStore(cli.results), Path(cli.runs)
     header = ["task", "k", "arm", "seeds", "macro F1", "− setfit, per seed", "a/t/b", "− best setfit, per seed",
-              "a/t/b", "wall s per run", "CL encoder passes", "CL wall s"]
+              "a/t/b", "wall s per run (its session's machine)", "CL encoder passes", "CL wall s"]
     lines, rows, goal = [], [], {"differences": [], "wall_ratio": [], "best_setfit": []}
     for task in cli.tasks:
         for k in cli.k:
@@ -133,7 +133,9 @@ def main():
                   f"{statistics.mean(goal['differences']):+.2f} macro F1 (per setting "
                   f"{', '.join(f'{d:+.2f}' for d in goal['differences'])}; best SetFit "
                   f"{', '.join(goal['best_setfit'])}), wall time "
-                  f"{', '.join(f'{r:.2f}' for r in goal['wall_ratio'])} × that SetFit's.\n")
+                  f"{', '.join(f'{r:.2f}' for r in goal['wall_ratio'])} × that SetFit's, from runs of several sessions "
+                  "(not comparable across sessions: the same full-SST-5 in-batch CL epoch took 152 s in one and 241 s "
+                  "in another; cl_cost.py compares costs within one run).\n")
     comparisons = {"early_stopping": comparison(store, cli, "ft", STOPPING),
                    "head_only_after_cl": comparison(store, cli, "cl_ft", HEAD_ONLY)}
     table += "\n" + harness.markdown_table(

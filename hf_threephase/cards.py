@@ -224,8 +224,10 @@ def _imbalance_correction(facts: dict | None) -> str | None:
         return None
     copies = ", ".join(f"{name} ×{m}" for name, m in facts["multipliers"].items())
     words = f" (stop words: {facts['stopwords']})" if "stopwords" in facts else ""  # older folders do not say
+    repeated = (f"; {facts['copies_unchanged']} of the {facts['examples_after'] - facts['examples_before']} copies "
+                "had no stop word to delete and repeat their text" if facts.get("copies_unchanged") else "")
     return (f"{copies}: {facts['examples_before']} → {facts['examples_after']} train examples, each added copy with "
-            f"its own stop words deleted{words}")
+            f"its own stop words deleted{words}{repeated}")
 
 
 def _wall_time(seconds: float | None) -> str:

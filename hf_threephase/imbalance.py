@@ -62,16 +62,20 @@ def upsampled_examples(examples, texts: Sequence[str], labels: Sequence[Hashable
                        min_ratio: float, stopwords: frozenset[str], seed: int = 0):
     """The imbalance correction on tokenised examples (a `datasets.Dataset` with `input_ids`, `word_ids`, in the
     order of `texts` / `labels`): the examples, then the stop-word-noised copies of up-weighted classes (each copy
-    its own random subset of stop words removed), tokenised by `tokenize`. Returns the examples and their labels."""
+    its own random subset of stop words removed), tokenised by `tokenize`. Returns the examples, their labels, and
+    how many added copies came out as their original's text (no stop word to delete)."""
     from datasets import Dataset, concatenate_datasets
 
     from .noise import delete_stopwords
 
+    factor = class_multipliers(labels, max_ratio, min_ratio)
+    originals = [text for text, label in zip(texts, labels) for _ in range(1, factor[label])]  # upsample's order
     texts, labels = upsample(texts, labels, max_ratio, min_ratio, seed=seed,
                              noise=lambda text, rng: delete_stopwords(text, stopwords, rng=rng))
     copies = texts[len(examples):]  # upsample keeps the originals first: tokenise only the added copies
+    unchanged = sum(copy == original for copy, original in zip(copies, originals))
     if copies:
         added = Dataset.from_dict({"text": copies}).map(tokenize, batched=True, desc="Tokenizing copies")
         columns = ["input_ids", "word_ids"]
         examples = concatenate_datasets([examples.select_columns(columns), added.select_columns(columns)])
-    return examples, labels
+    return examples, labels, unchanged

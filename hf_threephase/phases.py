@@ -61,16 +61,19 @@ def cl_examples(context: PhaseContext, seed: int) -> tuple[Any, list, dict]:
         raise InputError(f"the imbalance correction adds stop-word-noised copies of rare classes of {where}, "
                          f"but: {err}") from None
     before = len(labels)
-    examples, labels = upsampled_examples(
+    examples, labels, unchanged = upsampled_examples(
         examples, context.data["train"]["text"], labels, context.tokenize, args.imbalance_max_ratio,
         args.imbalance_min_ratio, stopwords, seed=seed)
+    repeated = (f"; {unchanged} of the {len(labels) - before} copies had no stop word to delete and repeat their "
+                "text" if unchanged else "")
     added = {class_name(context, c): m for c, m in sorted(multipliers.items(), key=lambda cm: repr(cm[0])) if m > 1}
     logger.info(f"imbalance correction of {where} (max_ratio {args.imbalance_max_ratio}, min_ratio "
                 f"{args.imbalance_min_ratio}): " + ", ".join(f"{name} x{m}" for name, m in added.items())
                 + f"; {before} -> {len(labels)} CL examples, each added copy with its own stop words deleted "
-                f"(stop words: {stopwords.source})")
-    return examples, labels_that_pair(context, labels, where), {"imbalance_correction": {"multipliers": added, "examples_before": before,
-                                                       "examples_after": len(labels), "stopwords": stopwords.source}}
+                f"(stop words: {stopwords.source}){repeated}")
+    facts = {"multipliers": added, "examples_before": before, "examples_after": len(labels),
+             "stopwords": stopwords.source, **({"copies_unchanged": unchanged} if unchanged else {})}
+    return examples, labels_that_pair(context, labels, where), {"imbalance_correction": facts}
 
 
 def labels_that_pair(context: PhaseContext, labels: list, where: str) -> list:

@@ -760,6 +760,22 @@ def test_the_imbalance_correction_says_what_it_added(tmp_path, bert_dir, caplog)
     assert "Imbalance correction" not in (out / "ft" / "README.md").read_text()
 
 
+# repro kind: ../shared/repros/pairs-self-and-duplicates (a copy that repeats its text is said, not called noised)
+def test_copies_without_a_stop_word_to_delete_are_said_to_repeat_their_text(tmp_path, bert_dir, caplog):
+    plain = [("pizza pasta lasagna", "food"), ("sushi ramen tempura", "food"), ("tacos burritos nachos", "food")]
+    rare = [(t, l) for t, l in corpus() if l != "food"] + plain
+    data = jsonl_files(tmp_path / "data", {"train": rare, "validation": corpus()[::3], "test": corpus()[1::3]})
+    out = tmp_path / "run"
+    with caplog.at_level(logging.INFO, logger="hf_threephase"):
+        main(["--model_name_or_path", str(bert_dir), *data_flags(data), "--output_dir", str(out), "--variant", "cl_ft",
+              *FAST])
+    assert (f"{len(rare)} -> {len(rare) + 6} CL examples, each added copy with its own stop words deleted (stop words: "
+            f"{load_stopwords().source}); 6 of the 6 copies had no stop word to delete and repeat their text"
+            ) in caplog.text
+    assert json.loads((out / "cl" / "phase_metrics.json").read_text())["imbalance_correction"]["copies_unchanged"] == 6
+    assert "6 of the 6 copies had no stop word to delete and repeat their text." in (out / "cl" / "README.md").read_text()
+
+
 def test_without_nltk_data_the_default_recipe_corrects_imbalance_with_scikit_learns_list(tmp_path, bert_dir,
                                                                                         monkeypatch):
     def no_corpus(language):
